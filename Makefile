@@ -1,0 +1,34 @@
+# Two entry points a newcomer needs: `make run` and `make test`. Each creates the
+# virtual environment from the pinned lock file first if it is missing or stale.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+export KEDRO_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+export DVC_NO_ANALYTICS := 1
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install run test repro viz clean-venv
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+run: install
+	$(BIN)/kedro run
+
+test: install
+	$(BIN)/python -m pytest
+
+repro: install
+	$(BIN)/dvc repro
+
+viz: install
+	$(BIN)/kedro viz build
+
+clean-venv:
+	rm -rf $(VENV)

