@@ -55,3 +55,12 @@ def test_bad_arrays_name_the_source(tiny_digits):
         ingest_mnist(raw(images, labels[:5]), {})
     with pytest.raises(ValueError, match=r"labels must be 0..9"):
         ingest_mnist(raw(images, labels + 5), {})
+
+
+def test_class_quotas_add_up_exactly():
+    from irl_inr.pipelines.ingestion.nodes import class_quotas
+
+    counts = np.array([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    for total in (10, 300, 999, 10000):
+        quotas = class_quotas(counts, total)
+        assert quotas.sum() == total and (quotas >= 1).all()

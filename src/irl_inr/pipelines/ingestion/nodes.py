@@ -22,18 +22,28 @@ def check_digits(raw_mnist: dict) -> tuple[np.ndarray, np.ndarray, str]:
     return images, labels, source
 
 
+def class_quotas(counts: np.ndarray, total: int) -> np.ndarray:
+    """Split ``total`` over classes in proportion to ``counts`` (largest remainder),
+    at least one per class, so the quotas add up to exactly ``total``."""
+    share = counts * (total / counts.sum())
+    quotas = np.maximum(1, np.floor(share).astype(int))
+    for index in np.argsort(-(share - np.floor(share)), kind="stable")[: max(0, total - quotas.sum())]:
+        quotas[index] += 1
+    return np.minimum(quotas, counts)
+
+
 def stratified_split(labels: np.ndarray, parameters: IngestionParameters) -> tuple[np.ndarray, np.ndarray]:
     """Shuffle with the seed, keep at most ``max_images`` (the same share of every class)
     and mark a stratified ``test_fraction`` of each class as test.
 
     Returns (order of kept source indices, split label per kept image)."""
     rng = np.random.default_rng(parameters.seed)
-    classes = np.unique(labels)
-    keep_share = 1.0 if parameters.max_images is None else min(1.0, parameters.max_images / len(labels))
+    classes, counts = np.unique(labels, return_counts=True)
+    total = len(labels) if parameters.max_images is None else min(parameters.max_images, len(labels))
+    quotas = class_quotas(counts, total)
     kept, split = [], []
-    for digit in classes:
-        members = rng.permutation(np.flatnonzero(labels == digit))
-        members = members[: max(1, int(round(len(members) * keep_share)))]
+    for digit, quota in zip(classes, quotas):
+        members = rng.permutation(np.flatnonzero(labels == digit))[:quota]
         n_test = int(round(len(members) * parameters.test_fraction))
         kept.append(members)
         split.append(np.where(np.arange(len(members)) < n_test, "test", "train"))
