@@ -1,0 +1,30 @@
+"""The one training loop shared by every model (IRL-INR, SCAN heads, DTI).
+
+* :class:`TrainingConfig` - validated settings (``from_dict`` for parameters).
+* :func:`fit` - Adam training with deterministic shuffling/augmentation seeds,
+  atomic checkpoints, exact resume, NaN/inf checks, bf16/compile on CUDA.
+* :func:`resolve_device` - ``"auto" | "cpu" | "cuda"`` to a ``torch.device``.
+"""
+
+from .checkpoint import (
+    CheckpointError,
+    CheckpointMismatchError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from .config import TrainingConfig
+from .device import resolve_device
+from .loop import NonFiniteLossError, TrainableModel, TrainingResult, fit
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "NonFiniteLossError",
+    "TrainableModel",
+    "TrainingConfig",
+    "TrainingResult",
+    "fit",
+    "load_checkpoint",
+    "resolve_device",
+    "save_checkpoint",
+]

@@ -1,0 +1,129 @@
+"""``TrainingConfig``: the validated settings of one training run.
+
+Errors name the field the way the project's parameter sections do
+(``training.epochs = 0: must be a positive integer``), so a bad value in
+``conf/base/parameters_*.yml`` is easy to find."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+_CUDA_DEVICE = re.compile(r"cuda(:\d+)?")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """Settings for :func:`irl_inr.training.fit`.
+
+    Fields that decide *what* is optimised (epochs, batch size, optimiser
+    hyper-parameters, seed, ...) enter the checkpoint fingerprint; fields that only
+    decide *where and how fast* it runs (``EXECUTION_FIELDS``) do not, so a run may
+    be resumed on another device, with another thread count or checkpoint interval.
+    """
+
+    section: ClassVar[str] = "training"
+    # Not part of the checkpoint fingerprint: changing them does not change the
+    # optimisation problem, only the hardware path (and so, at most, rounding).
+    EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"device", "mixed_precision", "compile", "checkpoint_every", "num_threads"}
+    )
+
+    epochs: int = 100
+    batch_size: int = 128
+    learning_rate: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"; auto = CUDA when available
+    mixed_precision: str = "auto"  # "auto" | "bf16" | "none"; auto = bf16 autocast on CUDA only
+    compile: bool = False  # torch.compile the model's training_losses (CUDA only)
+    checkpoint_every: int = 500  # optimiser steps between checkpoints; 0 = only at epoch ends
+    num_threads: int | None = None  # torch CPU threads during fit; None leaves torch's setting
+    drop_last: bool = True  # drop the last, smaller batch of each epoch
+    grad_clip_norm: float | None = None  # clip the global gradient norm; None = no clipping
+
+    def __post_init__(self) -> None:
+        self._check_int("epochs", minimum=1)
+        self._check_int("batch_size", minimum=1)
+        self._check_float("learning_rate", positive=True)
+        self._check_betas()
+        self._check_float("weight_decay", positive=False)
+        self._check_int("seed", minimum=0)
+        if not 0 <= self.seed < 2**63:
+            self._fail("seed", "must be below 2**63")
+        if not isinstance(self.device, str) or not (
+            self.device in ("auto", "cpu") or _CUDA_DEVICE.fullmatch(self.device)
+        ):
+            self._fail("device", "must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        if self.mixed_precision not in ("auto", "bf16", "none"):
+            self._fail("mixed_precision", "must be 'auto', 'bf16' or 'none'")
+        self._check_bool("compile")
+        self._check_bool("drop_last")
+        self._check_int("checkpoint_every", minimum=0)
+        if self.num_threads is not None:
+            self._check_int("num_threads", minimum=1)
+        if self.grad_clip_norm is not None:
+            self._check_float("grad_clip_norm", positive=True)
+
+    # -- construction and export -------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> Self:
+        """Build from a parameters mapping; unknown keys are a ``ValueError``."""
+        values = dict(values or {})
+        known = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"{cls.section}: unknown parameter(s) {unknown}; known: {known}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (``betas`` as a list), suitable for YAML/JSON and checkpoints."""
+        values = dataclasses.asdict(self)
+        values["betas"] = list(self.betas)
+        return values
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        """The fields that define the optimisation problem (see ``EXECUTION_FIELDS``)."""
+        return {k: v for k, v in self.to_dict().items() if k not in self.EXECUTION_FIELDS}
+
+    # -- validation helpers ------------------------------------------------------------
+
+    def _fail(self, name: str, problem: str) -> None:
+        raise ValueError(f"{self.section}.{name} = {getattr(self, name)!r}: {problem}")
+
+    def _check_int(self, name: str, *, minimum: int) -> None:
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self._fail(name, "must be an integer")
+        if value < minimum:
+            self._fail(name, "must be positive" if minimum == 1 else f"must be at least {minimum}")
+
+    def _check_float(self, name: str, *, positive: bool) -> None:
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self._fail(name, "must be a number")
+        if not math.isfinite(value):
+            self._fail(name, "must be finite")
+        if positive and value <= 0:
+            self._fail(name, "must be positive")
+        if not positive and value < 0:
+            self._fail(name, "must be non-negative")
+        object.__setattr__(self, name, float(value))
+
+    def _check_bool(self, name: str) -> None:
+        if not isinstance(getattr(self, name), bool):
+            self._fail(name, "must be true or false")
+
+    def _check_betas(self) -> None:
+        betas = self.betas
+        if isinstance(betas, str) or not isinstance(betas, tuple | list) or len(betas) != 2:
+            self._fail("betas", "must be a pair of numbers (beta1, beta2)")
+        for beta in betas:
+            if isinstance(beta, bool) or not isinstance(beta, int | float) or not 0.0 <= beta < 1.0:
+                self._fail("betas", "each beta must be a number in [0, 1)")
+        object.__setattr__(self, "betas", (float(betas[0]), float(betas[1])))

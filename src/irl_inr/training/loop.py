@@ -1,0 +1,473 @@
+"""The project's one training loop (IRL-INR now; SCAN heads and DTI later).
+
+A *model* is any ``torch.nn.Module`` with::
+
+    def training_losses(self, batch: Tensor, generator: torch.Generator) -> dict[str, Tensor]
+
+returning scalar loss terms, one of them ``"total"`` (the one minimised); the model
+draws its own random augmentation from ``generator``.
+
+Reproducibility (on CPU, bit for bit):
+
+* epoch ``e`` visits the samples in ``randperm(N)`` drawn from a generator seeded
+  with ``(seed, "shuffle", e)``;
+* before optimiser step ``s`` (0-based count of steps done), the augmentation
+  generator is seeded with ``(seed, "augment", s)`` and torch's global RNG with
+  ``(seed, "global", s)`` (so dropout and other global-RNG users replay too);
+* a checkpoint holds the weights, the Adam state and the position (epoch, batch in
+  epoch), so a resumed run repeats exactly the batches and random draws that the
+  uninterrupted run would have made, and ends with identical weights.
+
+The caller's global RNG state and thread count are restored when ``fit`` returns.
+
+Failure handling: every step checks all loss terms and the gradient norm *before*
+the optimiser step; a NaN/inf raises :class:`NonFiniteLossError` naming the term,
+step and epoch, leaving the model at its last good step and the last checkpoint on
+disk untouched. Checkpoints are written atomically (see :mod:`.checkpoint`); one
+from a different run is refused with :class:`~.checkpoint.CheckpointMismatchError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checkpoint import (
+    FORMAT_VERSION,
+    CheckpointError,
+    CheckpointMismatchError,
+    check_identity,
+    cpu_state_dict,
+    fingerprint,
+    load_checkpoint,
+    run_identity,
+    save_checkpoint,
+)
+from .config import TrainingConfig
+from .device import autocast_context, autocast_dtype, maybe_compile, resolve_device
+
+logger = logging.getLogger(__name__)
+
+GRAD_NORM = "grad_norm"
+# History columns besides the loss terms; a loss term may not use these names.
+RESERVED_COLUMNS = ("epoch", "step", GRAD_NORM, "seconds", "learning_rate")
+
+
+class TrainableModel(Protocol):
+    """What :func:`fit` needs from a model (besides being an ``nn.Module``)."""
+
+    def training_losses(self, batch: torch.Tensor, generator: torch.Generator) -> Mapping[str, torch.Tensor]: ...
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss term (or the gradient norm, ``term == "grad_norm"``) was NaN or inf.
+
+    ``step`` is the 1-based number of the optimiser step that failed (it was not
+    taken), ``epoch`` the 1-based epoch, ``checkpoint_step`` the step of the last
+    checkpoint on disk (``None`` if none was written or loaded)."""
+
+    def __init__(
+        self, message: str, *, term: str, value: float, step: int, epoch: int, checkpoint_step: int | None
+    ) -> None:
+        super().__init__(message)
+        self.term = term
+        self.value = value
+        self.step = step
+        self.epoch = epoch
+        self.checkpoint_step = checkpoint_step
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingResult:
+    """What :func:`fit` returns.
+
+    ``state_dict``: final weights, detached CPU copies. ``history``: one row per
+    completed epoch with columns ``epoch`` (1-based), ``step`` (optimiser steps done
+    at its end), the mean of each loss term, ``grad_norm`` (mean pre-clipping
+    gradient norm), ``seconds`` (wall time of the epoch, summed over resumed
+    segments) and ``learning_rate``. ``completed`` is False when ``stop_after_steps``
+    ended the run early. ``resumed_from_step`` is the checkpoint's step, if one was
+    loaded."""
+
+    state_dict: dict[str, torch.Tensor]
+    history: pd.DataFrame
+    step: int
+    epochs_completed: int
+    completed: bool
+    resumed_from_step: int | None
+    device: str
+
+
+def derive_seed(seed: int, stream: str, index: int) -> int:
+    """An independent 63-bit seed for item ``index`` of random ``stream`` of run ``seed``."""
+    digest = hashlib.sha256(f"{seed}:{stream}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def fit(
+    model: nn.Module,
+    data: torch.Tensor,
+    config: TrainingConfig,
+    checkpoint_path: str | Path | None = None,
+    progress: bool = True,
+    *,
+    stop_after_steps: int | None = None,
+) -> TrainingResult:
+    """Train ``model`` on ``data`` with Adam, resuming from ``checkpoint_path`` if it exists.
+
+    ``data``: float tensor with samples along dim 0 (images are ``(N, C, H, W)``); it
+    stays where it is, batches are gathered there and moved to the training device.
+    ``model`` is moved to the training device and trained in place.
+    ``checkpoint_path``: checkpoints go here every ``config.checkpoint_every`` steps,
+    at the end of every epoch and when ``stop_after_steps`` stops the run; ``None``
+    trains without checkpoints. An existing checkpoint from the same run (config,
+    model class/shapes, data) is resumed, even mid-epoch; one from another run raises
+    :class:`CheckpointMismatchError`; a finished one returns at once without training.
+    ``stop_after_steps``: stop (as if pre-empted, after checkpointing) once this many
+    optimiser steps have been taken in total, counting those before a resume.
+    """
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"config must be a TrainingConfig, got {type(config).__name__}")
+    if not isinstance(model, nn.Module) or not callable(getattr(model, "training_losses", None)):
+        raise TypeError(f"{type(model).__name__} must be an nn.Module with a training_losses(batch, generator) method")
+    _check_data(data)
+    if stop_after_steps is not None and (
+        isinstance(stop_after_steps, bool) or not isinstance(stop_after_steps, int) or stop_after_steps < 1
+    ):
+        raise ValueError(f"stop_after_steps must be a positive integer or None, got {stop_after_steps!r}")
+
+    device = resolve_device(config.device)
+    threads_before = torch.get_num_threads()
+    was_training = model.training
+    try:
+        if config.num_threads is not None:
+            torch.set_num_threads(config.num_threads)
+        # Restore the caller's RNG state afterwards (CPU, plus the CUDA device used).
+        cuda_devices = []
+        if device.type == "cuda":
+            cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()]
+        with torch.random.fork_rng(devices=cuda_devices, device_type="cuda"):
+            trainer = _Trainer(model, data, config, device, checkpoint_path, progress, stop_after_steps)
+            return trainer.run()
+    finally:
+        if torch.get_num_threads() != threads_before:
+            torch.set_num_threads(threads_before)
+        model.train(was_training)
+
+
+def _check_data(data: Any) -> None:
+    if not isinstance(data, torch.Tensor):
+        raise TypeError(f"data must be a torch.Tensor, got {type(data).__name__}")
+    if not data.is_floating_point():
+        raise ValueError(f"data must be a floating-point tensor, got {data.dtype}")
+    if data.ndim < 1 or data.shape[0] < 1:
+        raise ValueError(f"data must hold at least one sample along dim 0, got shape {tuple(data.shape)}")
+
+
+@dataclasses.dataclass
+class _Position:
+    """The mutable progress of a run: exactly what a checkpoint records besides weights."""
+
+    step: int = 0  # optimiser steps done
+    epoch: int = 0  # epochs completed (= index of the epoch in progress)
+    batch_in_epoch: int = 0  # batches of that epoch done
+    epoch_sums: dict[str, float] = dataclasses.field(default_factory=dict)
+    epoch_counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    epoch_seconds: float = 0.0
+    history: list[dict[str, float]] = dataclasses.field(default_factory=list)
+
+    def start_epoch(self) -> None:
+        self.epoch_sums, self.epoch_counts, self.epoch_seconds = {}, {}, 0.0
+
+    def running_means(self) -> dict[str, float]:
+        return {name: total / self.epoch_counts[name] for name, total in self.epoch_sums.items()}
+
+
+class _Trainer:
+    def __init__(
+        self,
+        model: nn.Module,
+        data: torch.Tensor,
+        config: TrainingConfig,
+        device: torch.device,
+        checkpoint_path: str | Path | None,
+        progress: bool,
+        stop_after_steps: int | None,
+    ) -> None:
+        self.model, self.data, self.config, self.device = model, data, config, device
+        self.path = Path(checkpoint_path) if checkpoint_path is not None else None
+        self.progress = progress
+        self.stop_after_steps = stop_after_steps
+        count = data.shape[0]
+        self.batches = count // config.batch_size if config.drop_last else math.ceil(count / config.batch_size)
+        if self.batches == 0:
+            raise ValueError(
+                f"training.batch_size = {config.batch_size} with drop_last=True leaves no batch for "
+                f"{count} samples; lower batch_size or set drop_last to false"
+            )
+        self.position = _Position()
+        self.resumed_from: int | None = None
+        self.saved_step: int | None = None  # step of the checkpoint now on disk
+
+    # -- set-up --------------------------------------------------------------------------
+
+    def run(self) -> TrainingResult:
+        config, model = self.config, self.model
+        model.to(self.device)
+        model.train()
+        self.parameters = [p for p in model.parameters() if p.requires_grad]
+        if not self.parameters:
+            raise ValueError(f"{type(model).__name__} has no trainable parameters")
+        self.optimizer = torch.optim.Adam(
+            self.parameters, lr=config.learning_rate, betas=config.betas, weight_decay=config.weight_decay
+        )
+        self.identity = run_identity(config.fingerprint_fields(), model, self.data)
+        self.fingerprint = fingerprint(self.identity)
+        if self.path is not None and self.path.exists():
+            self._resume()
+        self.amp_dtype = autocast_dtype(config.mixed_precision, self.device)
+        self.loss_fn = maybe_compile(model.training_losses, self.device, config.compile)
+        self.generator = torch.Generator(device=self.device)
+        logger.info(
+            "training %s on %s (%s, %s): %d epochs x %d steps of %d samples, %s",
+            type(model).__name__,
+            self.device,
+            "bf16 autocast" if self.amp_dtype is not None else "float32",
+            "compiled" if config.compile and self.device.type == "cuda" else "eager",
+            config.epochs,
+            self.batches,
+            config.batch_size,
+            f"checkpoints at {self.path}" if self.path is not None else "no checkpoints",
+        )
+        self._train()
+        return self._result()
+
+    def _resume(self) -> None:
+        checkpoint = load_checkpoint(self.path)
+        check_identity(checkpoint, self.identity, self.path)
+        try:
+            self.model.load_state_dict(checkpoint["model_state"])
+            self.optimizer.load_state_dict(checkpoint["optimizer_state"])
+        except (RuntimeError, ValueError, KeyError) as error:
+            raise CheckpointMismatchError(f"checkpoint {self.path} does not fit this model: {error}") from error
+        position = _Position(
+            step=int(checkpoint["step"]),
+            epoch=int(checkpoint["epoch"]),
+            batch_in_epoch=int(checkpoint["batch_in_epoch"]),
+            epoch_sums={str(k): float(v) for k, v in checkpoint["epoch_sums"].items()},
+            epoch_counts={str(k): int(v) for k, v in checkpoint["epoch_counts"].items()},
+            epoch_seconds=float(checkpoint["epoch_seconds"]),
+            history=[dict(row) for row in checkpoint["history"]],
+        )
+        if (
+            position.step != position.epoch * self.batches + position.batch_in_epoch
+            or not 0 <= position.batch_in_epoch < self.batches
+            or position.epoch > self.config.epochs
+            or len(position.history) != position.epoch
+        ):
+            raise CheckpointError(
+                f"checkpoint {self.path} is inconsistent: step {position.step}, epoch {position.epoch}, "
+                f"batch {position.batch_in_epoch} of {self.batches}, {len(position.history)} history rows"
+            )
+        self.position = position
+        self.resumed_from = self.saved_step = position.step
+        if position.epoch == self.config.epochs:
+            logger.info("checkpoint %s holds a finished run (%d steps); nothing to train", self.path, position.step)
+        else:
+            logger.info(
+                "resuming from %s at step %d (epoch %d, batch %d of %d)",
+                self.path,
+                position.step,
+                position.epoch + 1,
+                position.batch_in_epoch,
+                self.batches,
+            )
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _train(self) -> None:
+        config, position = self.config, self.position
+        bar = tqdm(
+            total=config.epochs * self.batches,
+            initial=position.step,
+            disable=not self.progress,
+            unit="step",
+            dynamic_ncols=True,
+        )
+        try:
+            while position.epoch < config.epochs and not self._should_stop():
+                self._train_epoch(bar)
+        finally:
+            bar.close()
+
+    def _should_stop(self) -> bool:
+        return self.stop_after_steps is not None and self.position.step >= self.stop_after_steps
+
+    def _train_epoch(self, bar: tqdm) -> None:
+        config, position, data = self.config, self.position, self.data
+        epoch = position.epoch
+        shuffle = torch.Generator().manual_seed(derive_seed(config.seed, "shuffle", epoch))
+        order = torch.randperm(data.shape[0], generator=shuffle).to(data.device)
+        bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
+        started, seconds_before = time.perf_counter(), position.epoch_seconds
+        for batch_index in range(position.batch_in_epoch, self.batches):
+            indices = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
+            batch = data.index_select(0, indices).to(self.device, non_blocking=True)
+            values = self._step(batch, epoch, batch_index)
+            position.step += 1
+            position.batch_in_epoch += 1
+            for name, value in values.items():
+                position.epoch_sums[name] = position.epoch_sums.get(name, 0.0) + value
+                position.epoch_counts[name] = position.epoch_counts.get(name, 0) + 1
+            position.epoch_seconds = seconds_before + time.perf_counter() - started
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in position.running_means().items()}, refresh=False)
+            if position.batch_in_epoch == self.batches:
+                self._finish_epoch()
+                self._save()
+            elif config.checkpoint_every and position.step % config.checkpoint_every == 0:
+                self._save()
+            if self._should_stop():
+                if self.saved_step != position.step:
+                    self._save()
+                logger.info("stopping after step %d as asked (stop_after_steps)", position.step)
+                return
+
+    def _step(self, batch: torch.Tensor, epoch: int, batch_index: int) -> dict[str, float]:
+        """One optimiser step; returns the loss terms and gradient norm as floats."""
+        seed, step = self.config.seed, self.position.step
+        torch.manual_seed(derive_seed(seed, "global", step))
+        self.generator.manual_seed(derive_seed(seed, "augment", step))
+        self.optimizer.zero_grad(set_to_none=True)
+        with autocast_context(self.amp_dtype, self.device):
+            losses = self.loss_fn(batch, self.generator)
+        terms = self._validated_terms(losses)
+        losses["total"].backward()
+        grads = [p.grad for p in self.parameters if p.grad is not None]
+        grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
+        # One host sync per step: every loss term and the gradient norm at once.
+        stacked = torch.stack([t.detach().reshape(()).float() for t in terms.values()] + [grad_norm.float()])
+        values = dict(zip([*terms, GRAD_NORM], stacked.tolist(), strict=True))
+        bad = {name: value for name, value in values.items() if not math.isfinite(value)}
+        if bad:
+            self._non_finite(bad, epoch, batch_index)
+        if self.config.grad_clip_norm is not None:
+            torch.nn.utils.clip_grads_with_norm_(self.parameters, self.config.grad_clip_norm, grad_norm)
+        self.optimizer.step()
+        return values
+
+    def _validated_terms(self, losses: Any) -> dict[str, torch.Tensor]:
+        name = type(self.model).__name__
+        if not isinstance(losses, Mapping):
+            raise TypeError(f"{name}.training_losses must return a dict of loss tensors, got {type(losses).__name__}")
+        if "total" not in losses:
+            raise ValueError(f"{name}.training_losses must return a 'total' loss; got {sorted(losses)}")
+        for term, value in losses.items():
+            if not isinstance(term, str) or term in RESERVED_COLUMNS:
+                raise ValueError(f"{name}.training_losses: loss name {term!r} is not allowed (reserved or not a str)")
+            if not isinstance(value, torch.Tensor) or value.numel() != 1:
+                shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise ValueError(f"{name}.training_losses: loss {term!r} must be a scalar tensor, got {shape}")
+        return dict(losses)
+
+    def _non_finite(self, bad: dict[str, float], epoch: int, batch_index: int) -> None:
+        """Raise NonFiniteLossError; names the culprit term ("total" only if it alone is bad)."""
+        culprits = [name for name in bad if name not in ("total", GRAD_NORM)]
+        term = culprits[0] if culprits else ("total" if "total" in bad else GRAD_NORM)
+        step = self.position.step + 1
+        what = "the gradient norm" if term == GRAD_NORM else f"loss term {term!r}"
+        if self.saved_step is not None:
+            kept = f"the last good checkpoint (step {self.saved_step}) is left untouched at {self.path}"
+        elif self.path is not None:
+            kept = f"no checkpoint had been written yet to {self.path}"
+        else:
+            kept = "no checkpoint path was given"
+        message = (
+            f"{what} is {bad[term]} at step {step} (epoch {epoch + 1}/{self.config.epochs}, "
+            f"batch {batch_index + 1}/{self.batches}; non-finite: "
+            + ", ".join(f"{name}={value}" for name, value in bad.items())
+            + f"); training stopped without taking that step, {kept}"
+        )
+        logger.error(message)
+        raise NonFiniteLossError(
+            message, term=term, value=bad[term], step=step, epoch=epoch + 1, checkpoint_step=self.saved_step
+        )
+
+    def _finish_epoch(self) -> None:
+        position = self.position
+        means = position.running_means()
+        row: dict[str, float] = {"epoch": position.epoch + 1, "step": position.step}
+        row.update({name: value for name, value in means.items() if name != GRAD_NORM})
+        row[GRAD_NORM] = means[GRAD_NORM]
+        row["seconds"] = position.epoch_seconds
+        row["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])
+        position.history.append(row)
+        logger.info(
+            "epoch %d/%d (step %d, %.1fs): %s",
+            position.epoch + 1,
+            self.config.epochs,
+            position.step,
+            position.epoch_seconds,
+            ", ".join(f"{name}={value:.5g}" for name, value in means.items()),
+        )
+        position.epoch += 1
+        position.batch_in_epoch = 0
+        position.start_epoch()
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        position = self.position
+        payload = {
+            "format": FORMAT_VERSION,
+            "fingerprint": self.fingerprint,
+            "identity": self.identity,
+            "model_state": cpu_state_dict(self.model),
+            "optimizer_state": self.optimizer.state_dict(),
+            "step": position.step,
+            "epoch": position.epoch,
+            "batch_in_epoch": position.batch_in_epoch,
+            "epoch_sums": dict(position.epoch_sums),
+            "epoch_counts": dict(position.epoch_counts),
+            "epoch_seconds": position.epoch_seconds,
+            "history": [dict(row) for row in position.history],
+            "torch_version": str(torch.__version__),
+        }
+        save_checkpoint(payload, self.path)
+        self.saved_step = position.step
+        logger.debug("checkpoint written to %s at step %d", self.path, position.step)
+
+    # -- result --------------------------------------------------------------------------
+
+    def _result(self) -> TrainingResult:
+        position = self.position
+        return TrainingResult(
+            state_dict=cpu_state_dict(self.model),
+            history=history_frame(position.history),
+            step=position.step,
+            epochs_completed=position.epoch,
+            completed=position.epoch == self.config.epochs,
+            resumed_from_step=self.resumed_from,
+            device=str(self.device),
+        )
+
+
+def history_frame(rows: list[Mapping[str, float]]) -> pd.DataFrame:
+    """History rows -> DataFrame: ``epoch, step, <loss terms>, grad_norm, seconds, learning_rate``."""
+    terms: list[str] = []
+    for row in rows:
+        terms.extend(name for name in row if name not in RESERVED_COLUMNS and name not in terms)
+    columns = ["epoch", "step", *terms, GRAD_NORM, "seconds", "learning_rate"]
+    frame = pd.DataFrame([dict(row) for row in rows], columns=columns)
+    return frame.astype({"epoch": "int64", "step": "int64"})
