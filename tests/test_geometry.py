@@ -102,3 +102,13 @@ def test_bad_shapes_name_the_argument():
         transform_images(torch.zeros(2, 1, 8, 8), torch.zeros(2), torch.zeros(2, 3))
     with pytest.raises(ValueError, match="images"):
         transform_images(torch.zeros(1, 8, 8), torch.zeros(1))
+
+
+def test_rotation_gradient_flows_at_zero_and_quarter_turns():
+    from irl_inr.geometry import rotation_matrices
+
+    for value in (0.0, math.pi / 2, math.pi):
+        angle = torch.tensor([value], requires_grad=True)
+        matrix = rotation_matrices(angle)[0]
+        (matrix[0, 0] + matrix[1, 0]).backward()  # d(cos + sin)/d angle = cos - sin
+        assert angle.grad.item() == pytest.approx(math.cos(value) - math.sin(value), abs=1e-6)

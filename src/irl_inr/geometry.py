@@ -38,11 +38,12 @@ def rotation_matrices(rotation: torch.Tensor) -> torch.Tensor:
     """``(B,)`` angles -> ``(B, 2, 2)`` rotation matrices.
 
     Computed in float64 and rounded so that multiples of a quarter turn give exact
-    0/±1 entries (keeps quarter turns exact on a square grid)."""
+    0/±1 entries (keeps quarter turns exact on a square grid).  The rounding changes
+    values only: gradients flow as through plain cos and sin, also at angle 0."""
     angle = rotation.to(torch.float64)
     cos, sin = torch.cos(angle), torch.sin(angle)
-    cos = torch.where(cos.abs() < 1e-12, torch.zeros_like(cos), cos)
-    sin = torch.where(sin.abs() < 1e-12, torch.zeros_like(sin), sin)
+    cos = cos + (torch.where(cos.abs() < 1e-12, torch.zeros_like(cos), cos) - cos).detach()
+    sin = sin + (torch.where(sin.abs() < 1e-12, torch.zeros_like(sin), sin) - sin).detach()
     matrix = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
     return matrix.to(rotation.dtype if rotation.is_floating_point() else torch.float32)
 

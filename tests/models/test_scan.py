@@ -1,0 +1,354 @@
+"""SCAN: the loss by hand, several heads, self-labelling, toy problems, bad inputs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from irl_inr.geometry import pixel_grid, transform_images
+from irl_inr.metrics import clustering_accuracy
+from irl_inr.models.scan import (
+    ClusteringHeads,
+    SCANModel,
+    SelfLabelModel,
+    balanced_class_weights,
+    scan_loss,
+    selflabel_loss,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One thread: these tiny problems only lose time to thread hand-offs on a shared CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------------ toy problems
+
+
+def two_blobs(per_blob: int = 100, k: int = 5, seed: int = 0):
+    """Two Gaussian blobs in 2-D (centres (+-3, 0), unit std), labels, and each point's
+    k true nearest neighbours (itself excluded)."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(2 * per_blob) % 2
+    centres = torch.tensor([[3.0, 0.0], [-3.0, 0.0]])
+    points = centres[labels] + torch.randn(2 * per_blob, 2, generator=generator)
+    distances = torch.cdist(points, points)
+    distances.fill_diagonal_(math.inf)
+    neighbours = distances.topk(k, largest=False).indices
+    return points, labels, neighbours
+
+
+SIZE = 16
+
+
+def two_shapes(count: int = 120, seed: int = 0):
+    """Rotated copies (uniform full turn) of a bar and of an L of the same mass, 16x16."""
+    bar = torch.zeros(SIZE, SIZE)
+    bar[7:9, 2:14] = 1.0
+    ell = torch.zeros(SIZE, SIZE)
+    ell[3:11, 4:6] = 1.0
+    ell[9:11, 6:10] = 1.0
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(count) % 2
+    rotation = torch.rand(count, generator=generator) * 2 * math.pi
+    images = transform_images(torch.stack([bar, ell])[labels].unsqueeze(1), rotation)
+    return images, labels
+
+
+class RadialProfile(nn.Module):
+    """A fixed, rotation-invariant feature: the image's mass in 6 soft rings about the centre."""
+
+    def __init__(self, size: int = SIZE, rings: int = 6) -> None:
+        super().__init__()
+        radius = pixel_grid(size).norm(dim=1)  # (P,)
+        centres = torch.linspace(0, 1.2, rings)
+        weights = torch.exp(-((radius.unsqueeze(1) - centres) ** 2) / (2 * 0.12**2))  # (P, rings)
+        self.register_buffer("weights", weights)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images.flatten(1) @ self.weights / 10
+
+
+def same_label_neighbours(labels: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
+    """k random other samples of the same label for every sample (perfect mining)."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for index, label in enumerate(labels.tolist()):
+        candidates = [j for j in (labels == label).nonzero().flatten().tolist() if j != index]
+        pick = torch.randperm(len(candidates), generator=generator)[:k]
+        rows.append(torch.tensor(candidates)[pick])
+    return torch.stack(rows)
+
+
+def adam_steps(model: nn.Module, data: torch.Tensor, steps: int, lr: float, batch_size: int = 64) -> dict:
+    """A plain Adam loop that seeds the augmentation generator with the step, like the project loop."""
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    generator = torch.Generator()
+    losses = {}
+    for step in range(steps):
+        generator.manual_seed(step)
+        order = torch.randperm(data.shape[0], generator=generator)[:batch_size]
+        losses = model.training_losses(data[order], generator)
+        optimiser.zero_grad()
+        losses["total"].backward()
+        optimiser.step()
+    return {name: float(value.detach()) for name, value in losses.items()}
+
+
+# ----------------------------------------------------------------------------- the loss
+
+
+def test_scan_loss_by_hand_on_three_samples():
+    anchor = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    neighbour = torch.tensor([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+    # Inner products: 0.9*0.8 + 0.1*0.2 = 0.74, 0.2*0.3 + 0.8*0.7 = 0.62, 0.5*0.6 + 0.5*0.4 = 0.50.
+    consistency = -(math.log(0.74) + math.log(0.62) + math.log(0.50)) / 3
+    assert consistency == pytest.approx(0.4907627, abs=1e-6)
+    # Mean anchor prediction (1.6/3, 1.4/3) = (0.5333, 0.4667).
+    entropy = -(1.6 / 3 * math.log(1.6 / 3) + 1.4 / 3 * math.log(1.4 / 3))
+    assert entropy == pytest.approx(0.6909233, abs=1e-6)
+
+    losses = scan_loss(anchor, neighbour)  # entropy weight 5 by default
+    assert float(losses["consistency"]) == pytest.approx(consistency, abs=1e-6)
+    assert float(losses["entropy"]) == pytest.approx(entropy, abs=1e-6)
+    assert float(losses["total"]) == pytest.approx(0.4907627 - 5 * 0.6909233, abs=1e-5)  # -2.9638538
+    assert float(scan_loss(anchor, neighbour, entropy_weight=2.0)["total"]) == pytest.approx(
+        consistency - 2 * entropy, abs=1e-6
+    )
+
+
+def test_scan_loss_stays_finite_on_confident_disagreement():
+    anchor = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    losses = scan_loss(anchor, anchor.flip(1))
+    assert torch.isfinite(losses["total"])
+    assert float(losses["consistency"]) == pytest.approx(-math.log(1e-8), rel=1e-5)
+
+
+def test_scan_loss_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="neighbour_probs"):
+        scan_loss(torch.full((3, 2), 0.5), torch.full((3, 4), 0.25))
+    with pytest.raises(ValueError, match="entropy_weight"):
+        scan_loss(torch.full((3, 2), 0.5), torch.full((3, 2), 0.5), entropy_weight=-1.0)
+
+
+# ------------------------------------------------------------------------------- heads
+
+
+def test_clustering_heads_shape_and_single_head_copy():
+    heads = ClusteringHeads(feature_dim=4, n_clusters=3, n_heads=5)
+    features = torch.randn(7, 4)
+    logits = heads(features)
+    assert logits.shape == (5, 7, 3)
+    linear = heads.head(2)
+    torch.testing.assert_close(linear(features), logits[2])
+    with pytest.raises(ValueError, match="features"):
+        heads(torch.randn(7, 5))
+
+
+def test_every_head_gets_its_own_scan_loss():
+    points, _, _ = two_blobs(per_blob=10)
+    neighbours = torch.arange(20).roll(1).unsqueeze(1)  # one fixed neighbour each: no randomness
+    model = SCANModel(nn.Identity(), points, neighbours, n_clusters=2, n_heads=3, rotate=False)
+    anchors = torch.tensor([0, 3, 5, 8, 13, 19])
+    losses = model.training_losses(anchors.float(), torch.Generator().manual_seed(0))
+    assert {"total", "consistency", "entropy", "head_0", "head_1", "head_2"} <= set(losses)
+    per_head = []
+    for head in range(3):
+        probs = torch.softmax(points @ model.heads.weight[head] + model.heads.bias[head], dim=1)
+        expected = scan_loss(probs[anchors], probs[neighbours[anchors, 0]])
+        per_head.append(float(expected["total"].detach()))
+        assert float(losses[f"head_{head}"]) == pytest.approx(per_head[-1], abs=1e-5)
+    assert float(losses["total"].detach()) == pytest.approx(sum(per_head), abs=1e-5)
+    assert len(set(round(v, 4) for v in per_head)) == 3  # heads differ
+
+    head_losses = model.head_losses()
+    assert head_losses.shape == (3,)
+    assert model.best_head() == int(head_losses.argmin())
+    assert int(model.selected_head) == int(head_losses.argmin())
+
+
+# --------------------------------------------------------------------- self-labelling
+
+
+def test_balanced_class_weights_by_hand():
+    # Pseudo-labels 0, 0, 0, 1 of K = 3: M = 4 samples, 2 classes present.
+    weights = balanced_class_weights(torch.tensor([0, 0, 0, 1]), 3)
+    torch.testing.assert_close(weights, torch.tensor([4 / (2 * 3), 4 / (2 * 1), 0.0]))  # 2/3, 2, 0
+    masked = balanced_class_weights(torch.tensor([0, 0, 0, 1, 2]), 3, torch.tensor([1, 1, 1, 1, 0]).bool())
+    torch.testing.assert_close(masked, weights)
+
+
+def test_selflabel_loss_by_hand_with_class_balance():
+    weak = torch.tensor(
+        [
+            [0.995, 0.003, 0.002],  # confident, label 0
+            [0.992, 0.004, 0.004],  # confident, label 0
+            [0.999, 0.0005, 0.0005],  # confident, label 0
+            [0.001, 0.998, 0.001],  # confident, label 1
+            [0.5, 0.2, 0.3],  # not confident
+        ]
+    )
+    strong = torch.tensor([[2.0, 0, 0], [0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 5]], requires_grad=True)
+    # Cross-entropies against the pseudo-labels:
+    l0 = math.log(1 + 2 * math.exp(-2))  # 0.2395448
+    l1 = math.log(3)  # 1.0986123
+    l2 = math.log(1 + 2 / math.e)  # 0.5514448
+    l3 = math.log(1 + 2 / math.e)  # 0.5514448
+    # Class weights 4 / (2 * 3) = 2/3 for label 0 and 4 / (2 * 1) = 2 for label 1, mean over the 4.
+    balanced = (2 / 3 * (l0 + l1 + l2) + 2 * l3) / 4
+    assert balanced == pytest.approx(0.5906560, abs=1e-6)
+
+    losses = selflabel_loss(weak, strong, threshold=0.99)
+    assert float(losses["total"].detach()) == pytest.approx(balanced, abs=1e-6)
+    assert float(losses["confident_share"]) == pytest.approx(0.8)
+    losses["total"].backward()
+    assert torch.all(strong.grad[4] == 0)  # the unconfident sample gives no gradient
+
+    plain = selflabel_loss(weak, strong.detach(), threshold=0.99, class_balance=False)
+    assert float(plain["total"]) == pytest.approx((l0 + l1 + l2 + l3) / 4, abs=1e-6)  # 0.6102616
+
+
+def test_selflabel_loss_is_zero_without_confident_samples():
+    weak = torch.full((4, 3), 1 / 3)
+    strong = torch.randn(4, 3, requires_grad=True)
+    losses = selflabel_loss(weak, strong, threshold=0.99, n_clusters=3)
+    assert float(losses["total"].detach()) == 0.0
+    assert float(losses["confident_share"]) == 0.0
+    losses["total"].backward()
+    assert torch.isfinite(strong.grad).all() and torch.all(strong.grad == 0)
+    with pytest.raises(ValueError, match="n_clusters"):
+        selflabel_loss(weak, strong, n_clusters=4)
+    with pytest.raises(ValueError, match="threshold"):
+        selflabel_loss(weak, strong, threshold=1.5)
+
+
+# ------------------------------------------------------------------------- toy problems
+
+
+def test_scan_learns_two_blobs():
+    points, labels, neighbours = two_blobs()
+    model = SCANModel(nn.Identity(), points, neighbours, n_clusters=2, n_heads=3, rotate=False)
+    losses = adam_steps(model, model.training_data(), steps=60, lr=0.05)
+    assert losses["entropy"] > 0.65  # both clusters used (log 2 = 0.693)
+    clusters = model.predict(points).argmax(1)
+    assert clustering_accuracy(labels, clusters) >= 0.95
+
+
+def test_scan_training_losses_are_reproducible_from_the_generator():
+    images, labels = two_shapes(count=24)
+    model = SCANModel(
+        RadialProfile(), images, same_label_neighbours(labels, 3), n_clusters=2, n_heads=2, max_shift=0.1
+    )
+    batch = model.training_data()[:8]
+    first = model.training_losses(batch, torch.Generator().manual_seed(5))
+    again = model.training_losses(batch, torch.Generator().manual_seed(5))
+    other = model.training_losses(batch, torch.Generator().manual_seed(6))
+    for name in first:
+        assert torch.equal(first[name], again[name])
+    assert not torch.equal(first["consistency"], other["consistency"])
+
+
+def test_strong_view_photometric_augmentation():
+    from irl_inr.models.scan import _photometric
+
+    images = torch.ones(6, 1, SIZE, SIZE)
+    out = _photometric(images, torch.Generator().manual_seed(0), contrast=0.0, noise_std=0.0, cutout_size=0.25)
+    zeros = (out == 0).flatten(1).sum(1)
+    assert bool(((zeros > 0) & (zeros <= 16)).all())  # at most a 4x4 square of a 16x16 image
+    assert bool(((out == 0) | (out == 1)).all())
+    noisy = _photometric(images, torch.Generator().manual_seed(0), contrast=0.2, noise_std=0.0, cutout_size=0.0)
+    factors = noisy.flatten(1)[:, 0]
+    assert bool(((factors >= 0.8) & (factors <= 1.2)).all()) and factors.std() > 0
+    torch.testing.assert_close(noisy, factors.reshape(6, 1, 1, 1).expand_as(noisy))
+
+
+def test_scan_then_selflabel_on_rotated_shapes():
+    images, labels = two_shapes()
+    model = SCANModel(RadialProfile(), images, same_label_neighbours(labels, 5), n_clusters=2, n_heads=2)
+    adam_steps(model, model.training_data(), steps=60, lr=0.1)
+    scan_accuracy = clustering_accuracy(labels, model.predict(images).argmax(1))
+    assert scan_accuracy >= 0.95
+
+    selflabel = SelfLabelModel.from_scan(model, threshold=0.9, noise_std=0.02)
+    assert selflabel.rotate and selflabel.max_shift == 0.0
+    losses = adam_steps(selflabel, images, steps=20, lr=0.01, batch_size=32)
+    assert 0.0 <= losses["confident_share"] <= 1.0 and math.isfinite(losses["total"])
+    assert clustering_accuracy(labels, selflabel.predict(images).argmax(1)) >= scan_accuracy - 0.02
+
+
+def test_scan_model_plugs_into_the_training_loop(tmp_path):
+    from irl_inr.training import TrainingConfig, fit
+
+    points, labels, neighbours = two_blobs(per_blob=40)
+    model = SCANModel(nn.Identity(), points, neighbours, n_clusters=2, n_heads=2, rotate=False)
+    config = TrainingConfig(epochs=2, batch_size=32, learning_rate=0.05, device="cpu", seed=1)
+    result = fit(model, model.training_data(), config, progress=False)
+    assert {"total", "head_0", "head_1"} <= set(result.history.columns)
+    assert result.step == 2 * (80 // 32)
+
+
+def test_frozen_features_stay_frozen_and_in_eval_mode():
+    features = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4))
+    points, _, neighbours = two_blobs(per_blob=10, k=3)
+    model = SCANModel(features, points, neighbours, n_clusters=2, n_heads=1, rotate=False)
+    model.train()
+    assert not features.training
+    assert not any(p.requires_grad for p in features.parameters())
+    trained = SCANModel(
+        nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4)), points, neighbours, 2, 1, rotate=False, train_features=True
+    )
+    trained.train()
+    assert trained.features.training
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+def test_bad_inputs_name_the_argument():
+    points, _, neighbours = two_blobs(per_blob=5, k=3)
+    identity = nn.Identity()
+    with pytest.raises(ValueError, match="images.*fewer than n_clusters"):
+        SCANModel(identity, points[:3], neighbours[:3] % 3, n_clusters=4, rotate=False)
+    with pytest.raises(ValueError, match="neighbours has k = 10"):
+        SCANModel(identity, points, torch.zeros(10, 10, dtype=torch.long), n_clusters=2, rotate=False)
+    bad = neighbours.clone()
+    bad[0, 0] = 10
+    with pytest.raises(ValueError, match="neighbours holds indices"):
+        SCANModel(identity, points, bad, n_clusters=2, rotate=False)
+    with pytest.raises(ValueError, match="neighbours must have shape"):
+        SCANModel(identity, points, neighbours[:5], n_clusters=2, rotate=False)
+    with pytest.raises(ValueError, match="neighbours must hold integer"):
+        SCANModel(identity, points, neighbours.float(), n_clusters=2, rotate=False)
+    nan_points = points.clone()
+    nan_points[2, 1] = math.nan
+    with pytest.raises(ValueError, match="images contains NaN"):
+        SCANModel(identity, nan_points, neighbours, n_clusters=2, rotate=False)
+
+    class NaNFeatures(nn.Module):
+        def forward(self, x):
+            return x * math.nan
+
+    with pytest.raises(ValueError, match="features"):
+        SCANModel(NaNFeatures(), points, neighbours, n_clusters=2, rotate=False)
+    with pytest.raises(ValueError, match=r"images must have shape \(N, C, H, W\)"):
+        SCANModel(identity, points, neighbours, n_clusters=2)  # rotation needs images
+
+    model = SCANModel(identity, points, neighbours, n_clusters=2, rotate=False)
+    generator = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match="batch"):
+        model.training_losses(torch.tensor([0.0, 10.0]), generator)
+    with pytest.raises(ValueError, match="batch"):
+        model.training_losses(torch.tensor([0.5]), generator)
+    with pytest.raises(ValueError, match="batch"):
+        model.training_losses(points, generator)
+    with pytest.raises(ValueError, match="images contains NaN"):
+        model.predict(torch.full((2, 2), math.inf))
+    with pytest.raises(ValueError, match="head"):
+        model.predict(points, head=10)
