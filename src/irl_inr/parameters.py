@@ -81,9 +81,79 @@ class AugmentationParameters(Parameters):
             self.fail("preview_count", "must be positive")
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainingParameters(Parameters):
+    """``training``: which named configuration to train, on which split, and the named
+    configurations themselves (each a ``model`` and an ``optimisation`` block)."""
+
+    section = "training"
+    config: str = "fast"
+    split: str = "all"
+    checkpoint_dir: str = "data/06_models/checkpoints"
+    progress: bool = True
+    configurations: dict = dataclasses.field(default_factory=dict)
+
+    def check(self) -> None:
+        if self.split not in ("all", "train", "test"):
+            self.fail("split", "must be 'all', 'train' or 'test'")
+        if self.config not in self.configurations:
+            self.fail("config", f"is not one of the named configurations {sorted(self.configurations)}")
+        for name in self.configurations:
+            self.selected(name)
+
+    def selected(self, name: str | None = None):
+        """The (model config, optimisation config) of a named configuration (default: the
+        chosen one); errors name the configuration's block."""
+        from irl_inr.models.irl_inr import IRLINRConfig
+        from irl_inr.training import TrainingConfig
+
+        name = self.config if name is None else name
+        block = self.configurations[name]
+        unknown = sorted(set(block) - {"model", "optimisation"})
+        if unknown:
+            raise ValueError(f"training.configurations.{name}: unknown block(s) {unknown}; expected model, optimisation")
+        try:
+            model = IRLINRConfig.from_dict(block.get("model") or {})
+        except ValueError as error:
+            raise ValueError(f"training.configurations.{name}.model: {error}") from error
+        try:
+            optimisation = TrainingConfig.from_dict(block.get("optimisation") or {})
+        except ValueError as error:
+            raise ValueError(f"training.configurations.{name}.optimisation: {error}") from error
+        return model, optimisation
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingParameters(Parameters):
+    """``embedding``: how codes are extracted and measured."""
+
+    section = "embedding"
+    split: str = "all"
+    device: str = "auto"
+    batch_size: int = 256
+    invariance_images: int = 1000
+    invariance_poses: int = 4
+    max_shift_pixels: float = 5.0
+    neighbours: int = 20
+    n_clusters: int = 10
+    seed: int = 0
+    figure_count: int = 12
+
+    def check(self) -> None:
+        if self.split not in ("all", "train", "test"):
+            self.fail("split", "must be 'all', 'train' or 'test'")
+        for name in ("batch_size", "invariance_images", "invariance_poses", "neighbours", "n_clusters", "figure_count"):
+            if getattr(self, name) < 1:
+                self.fail(name, "must be positive")
+        if self.max_shift_pixels < 0:
+            self.fail("max_shift_pixels", "must be non-negative")
+
+
 VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "ingestion": IngestionParameters.from_dict,
     "augmentation": AugmentationParameters.from_dict,
+    "training": TrainingParameters.from_dict,
+    "embedding": EmbeddingParameters.from_dict,
 }
 
 

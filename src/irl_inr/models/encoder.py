@@ -1,0 +1,204 @@
+"""The encoder: an image -> semantic code z, rotation theta and translation tau.
+
+Pose follows ``irl_inr.geometry``: the image is the canonical image C posed as
+``J(p) = C(R(-theta) (p - tau))``, theta in radians, tau in normalised (x, y).
+
+Two ways to look at the image (``alignment``):
+
+* ``"none"`` (the paper): the backbone sees the image as it is; the rotation head predicts
+  (cos theta, sin theta) and the translation head predicts tau.  Invariance of z then rests
+  on the consistency loss alone.
+* ``"moments"``: the closed-form pose of ``irl_inr.moments`` comes first -- the intensity
+  centre of mass for tau, the principal axis of the second central moments for theta, its
+  180 degree ambiguity settled by the sign of the third moment.  The image is un-posed by
+  it (no gradient flows through this step) and the backbone sees the result, so z is
+  invariant by construction up to resampling and to images whose axis or skew is ill
+  defined.  The heads then predict a residual pose in that frame, composed on top of the
+  closed-form one.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from irl_inr.geometry import rotation_matrices, transform_images
+from irl_inr.moments import moment_pose
+
+ALIGNMENTS = ("none", "moments")
+BACKBONES = ("resnet18", "small_cnn")
+
+
+class EncoderOutput(NamedTuple):
+    semantic_code: torch.Tensor  # (B, d)
+    rotation: torch.Tensor  # (B,) radians
+    translation: torch.Tensor  # (B, 2) normalised (x, y)
+
+
+def compose_poses(
+    outer: tuple[torch.Tensor, torch.Tensor], inner: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pose that applies ``inner`` first, then ``outer``: rotations add, and the inner
+    shift turns with the outer rotation.  Each pose is (rotation (B,), translation (B, 2))."""
+    (outer_rotation, outer_translation), (inner_rotation, inner_translation) = outer, inner
+    turned = torch.einsum("bij,bj->bi", rotation_matrices(outer_rotation), inner_translation)
+    return outer_rotation + inner_rotation, outer_translation + turned
+
+
+def unpose(images: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
+    """The canonical image C(q) = J(R(theta) q + tau) of each posed image J, i.e. the inverse
+    of ``transform_images(C, theta, tau)``: rotate by -theta, shift by -R(-theta) tau."""
+    shift = -torch.einsum("bij,bj->bi", rotation_matrices(-rotation), translation)
+    return transform_images(images, -rotation, shift)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a residual connection (projected when the shape changes)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    """CIFAR-style ResNet-18 for one channel: 3x3 stem at stride 1, no max-pool,
+    BasicBlocks [2, 2, 2, 2] of widths 64..512, global average pool.  (B, 1, H, W) -> (B, 512)."""
+
+    out_features = 512
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.Conv2d(1, 64, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+        ]
+        in_channels = 64
+        for out_channels, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+            layers += [
+                BasicBlock(in_channels, out_channels, stride),
+                BasicBlock(out_channels, out_channels, 1),
+            ]
+            in_channels = out_channels
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+class SmallCNN(nn.Module):
+    """Three stride-2 3x3 convolutions (32, 64, 128 channels) and a 4x4 average pool that
+    keeps a coarse layout, for fast CPU runs.  (B, 1, H, W) -> (B, 2048)."""
+
+    out_features = 128 * 4 * 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_channels = 1
+        for out_channels in (32, 64, 128):
+            layers += [
+                nn.Conv2d(in_channels, out_channels, 3, 2, 1, bias=False),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(inplace=True),
+            ]
+            in_channels = out_channels
+        layers += [nn.AdaptiveAvgPool2d(4), nn.Flatten()]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+def build_backbone(name: str) -> nn.Module:
+    """A backbone by name; each has ``out_features``."""
+    if name == "resnet18":
+        return ResNet18()
+    if name == "small_cnn":
+        return SmallCNN()
+    raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES}")
+
+
+class Encoder(nn.Module):
+    """Backbone + 3-layer MLP head with three outputs: z, (cos, sin) of theta, tau."""
+
+    def __init__(
+        self,
+        backbone: str,
+        latent_dim: int,
+        head_hidden: int,
+        alignment: str = "moments",
+        standardise_code: bool = True,
+    ) -> None:
+        super().__init__()
+        if alignment not in ALIGNMENTS:
+            raise ValueError(f"unknown alignment {alignment!r}; expected one of {ALIGNMENTS}")
+        self.alignment = alignment
+        self.backbone = build_backbone(backbone)
+        self.trunk = nn.Sequential(
+            nn.Linear(self.backbone.out_features, head_hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(head_hidden, head_hidden),
+            nn.ReLU(inplace=True),
+        )
+        self.code_head = nn.Linear(head_hidden, latent_dim)
+        # Zero-mean, unit-variance codes over the batch (running statistics at eval time):
+        # the code cannot drift into one shared direction that every image agrees on.
+        self.standardise = (
+            nn.BatchNorm1d(latent_dim, affine=False) if standardise_code else nn.Identity()
+        )
+        self.rotation_head = nn.Linear(head_hidden, 2)  # (cos, sin)
+        self.translation_head = nn.Linear(head_hidden, 2)
+        # Start from the identity residual pose: theta = 0, tau = 0.
+        for head in (self.rotation_head, self.translation_head):
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+        with torch.no_grad():
+            self.rotation_head.bias[0] = 1.0
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        alignment_noise: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> EncoderOutput:
+        """images (B, 1, H, W) -> z (B, d), theta (B,), tau (B, 2).
+
+        ``alignment_noise`` (rotation (B,), translation (B, 2)), for training with
+        ``"moments"`` alignment: a small pose composed onto the closed-form one before
+        un-posing, so that the backbone learns codes that tolerate its errors."""
+        if self.alignment == "moments":
+            base_pose = moment_pose(images)
+            if alignment_noise is not None:
+                base_pose = compose_poses(base_pose, alignment_noise)
+            seen = unpose(images, *base_pose)
+        elif alignment_noise is not None:
+            raise ValueError("alignment_noise needs the 'moments' alignment")
+        else:
+            seen = images
+        hidden = self.trunk(self.backbone(seen))  # (B, head_hidden)
+        semantic_code = self.standardise(self.code_head(hidden))  # (B, d)
+        cos_sin = self.rotation_head(hidden).float()  # (B, 2)
+        rotation = torch.atan2(cos_sin[:, 1], cos_sin[:, 0])  # (B,)
+        translation = self.translation_head(hidden).float()  # (B, 2)
+        if self.alignment == "moments":
+            # The heads' pose is a residual in the frame the backbone saw.
+            rotation, translation = compose_poses(base_pose, (rotation, translation))
+        return EncoderOutput(semantic_code, rotation, translation)

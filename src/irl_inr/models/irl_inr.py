@@ -1,0 +1,281 @@
+"""IRL-INR (Kwon, Choi and Ryu, ICML 2023): encoder + hypernetwork + INR, and its losses.
+
+The encoder splits an image into a semantic code z and a pose (theta, tau); the
+hypernetwork turns z into the weights of an INR, a function on the canonical plane; the
+INR rendered under (theta, tau) must give the image back, and under (0, 0) gives the
+canonical image.  Training sees two independently re-posed views of every image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from irl_inr.geometry import pixel_grid, pixels_to_normalised, random_poses, transform_images
+from irl_inr.models.encoder import ALIGNMENTS, BACKBONES, Encoder, EncoderOutput
+from irl_inr.models.hypernetwork import HyperNetwork
+from irl_inr.models.inr import INR
+from irl_inr.models.losses import (
+    consistency_loss,
+    contrastive_loss,
+    covariance_loss,
+    reconstruction_loss,
+    symmetry_breaking_loss,
+    variance_loss,
+)
+
+CONSISTENCIES = ("nt_xent", "cosine")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class IRLINRConfig:
+    """Everything that shapes the model and its training losses.
+
+    The defaults are the ``fast`` configuration (minutes on two CPU cores);
+    :meth:`paper` is the paper's MNIST-U architecture and losses."""
+
+    image_size: int = 50  # training images are image_size x image_size
+    latent_dim: int = 32  # d, the size of the semantic code z
+    backbone: str = "small_cnn"  # "small_cnn" | "resnet18"
+    encoder_head_hidden: int = 256  # width of the encoder's MLP head
+    alignment: str = "moments"  # "moments" (closed-form pose first) | "none" (paper)
+    standardise_code: bool = True  # batch-standardise z (anti-collapse)
+    num_frequencies: int = 64  # Fourier features of the INR
+    fourier_scale: float = 2.0  # sigma of B ~ N(0, sigma^2)
+    fourier_seed: int = 0
+    inr_hidden: tuple[int, ...] = (64, 64)
+    hypernetwork_hidden: tuple[int, ...] = (256, 256)
+    hypernetwork_modulation_scale: float = 0.1  # initial size of z's effect on the INR
+    # Training step.
+    max_shift_pixels: float = 5.0  # views: uniform rotation, shift uniform in +-this
+    alignment_jitter_degrees: float = 20.0  # "moments": noise on the closed-form pose,
+    alignment_jitter_pixels: float = 1.5  # uniform in +-these, per view
+    reconstruction_pixels: int | None = 500  # pixels per view in the MSE; None: all
+    consistency: str = "nt_xent"  # "nt_xent" (contrastive) | "cosine" (paper)
+    contrastive_temperature: float = 0.2
+    reconstruction_weight: float = 1.0
+    consistency_weight: float = 1.0
+    symmetry_weight: float = 15.0
+    variance_weight: float = 0.0
+    covariance_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        def fail(name: str, wanted: str) -> None:
+            raise ValueError(f"IRLINRConfig.{name} must be {wanted}, got {getattr(self, name)!r}")
+
+        for name in ("image_size", "latent_dim", "encoder_head_hidden", "num_frequencies"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
+                fail(name, "a positive integer")
+        for name in ("inr_hidden", "hypernetwork_hidden"):
+            widths = getattr(self, name)
+            if isinstance(widths, (str, bytes)) or not isinstance(widths, (list, tuple)) or not widths:
+                fail(name, "a non-empty list of positive integers")
+            if not all(_is_int(width) and width >= 1 for width in widths):
+                fail(name, "a non-empty list of positive integers")
+            object.__setattr__(self, name, tuple(widths))
+        for name, choices in (
+            ("backbone", BACKBONES),
+            ("alignment", ALIGNMENTS),
+            ("consistency", CONSISTENCIES),
+        ):
+            if getattr(self, name) not in choices:
+                fail(name, f"one of {choices}")
+        if not isinstance(self.standardise_code, bool):
+            fail("standardise_code", "true or false")
+        if not _is_int(self.fourier_seed):
+            fail("fourier_seed", "an integer")
+        if self.reconstruction_pixels is not None and not (
+            _is_int(self.reconstruction_pixels) and self.reconstruction_pixels >= 1
+        ):
+            fail("reconstruction_pixels", "a positive integer or None (all pixels)")
+        for name in ("fourier_scale", "hypernetwork_modulation_scale", "contrastive_temperature"):
+            if not _is_number(getattr(self, name)) or getattr(self, name) <= 0:
+                fail(name, "a positive number")
+        for name in (
+            "max_shift_pixels",
+            "alignment_jitter_degrees",
+            "alignment_jitter_pixels",
+            "reconstruction_weight",
+            "consistency_weight",
+            "symmetry_weight",
+            "variance_weight",
+            "covariance_weight",
+        ):
+            if not _is_number(getattr(self, name)) or getattr(self, name) < 0:
+                fail(name, "a non-negative number")
+        if self.alignment != "moments":
+            for name in ("alignment_jitter_degrees", "alignment_jitter_pixels"):
+                if getattr(self, name) != 0:
+                    fail(name, "0 unless alignment is 'moments'")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "IRLINRConfig":
+        """A config from plain values (e.g. parsed YAML); unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"IRLINRConfig has no field(s) {', '.join(unknown)}")
+        return cls(**values)
+
+    @classmethod
+    def fast(cls) -> "IRLINRConfig":
+        """The default: MNIST-U in minutes on a CPU."""
+        return cls()
+
+    @classmethod
+    def paper(cls) -> "IRLINRConfig":
+        """The paper's MNIST-U model and loss weights: ResNet-18, d = 32, 256 frequencies,
+        INR and hypernetwork 256 x 3, cosine consistency, no alignment or standardisation
+        of z, the whole image reconstructed."""
+        return cls(
+            backbone="resnet18",
+            encoder_head_hidden=512,
+            alignment="none",
+            alignment_jitter_degrees=0.0,
+            alignment_jitter_pixels=0.0,
+            consistency="cosine",
+            standardise_code=False,
+            num_frequencies=256,
+            inr_hidden=(256, 256, 256),
+            hypernetwork_hidden=(256, 256, 256),
+            reconstruction_pixels=None,
+        )
+
+
+class IRLINR(nn.Module):
+    """Encoder, hypernetwork and INR composed."""
+
+    def __init__(self, config: IRLINRConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(
+            config.backbone,
+            config.latent_dim,
+            config.encoder_head_hidden,
+            alignment=config.alignment,
+            standardise_code=config.standardise_code,
+        )
+        self.inr = INR(
+            config.num_frequencies, config.inr_hidden, config.fourier_scale, config.fourier_seed
+        )
+        self.hypernetwork = HyperNetwork(
+            config.latent_dim,
+            config.hypernetwork_hidden,
+            self.inr.layer_shapes,
+            config.hypernetwork_modulation_scale,
+        )
+
+    def encode(self, images: torch.Tensor) -> EncoderOutput:
+        """images (B, 1, H, W) -> z (B, d), theta (B,), tau (B, 2)."""
+        return self.encoder(images)
+
+    def render(
+        self,
+        semantic_code: torch.Tensor,
+        rotation: torch.Tensor,
+        translation: torch.Tensor,
+        height: int,
+        width: int,
+    ) -> torch.Tensor:
+        """The image of code z (B, d) under pose theta (B,), tau (B, 2) -> (B, 1, H, W)."""
+        return self.inr.render(self.hypernetwork(semantic_code), rotation, translation, height, width)
+
+    def canonical(self, images: torch.Tensor) -> torch.Tensor:
+        """Each image's canonical image, rendered at pose (0, 0): (B, 1, H, W) -> same shape."""
+        batch, _, height, width = images.shape
+        code = self.encode(images).semantic_code
+        zero_rotation = images.new_zeros(batch, dtype=torch.float32)
+        zero_translation = images.new_zeros(batch, 2, dtype=torch.float32)
+        return self.render(code, zero_rotation, zero_translation, height, width)
+
+    def training_losses(
+        self, images: torch.Tensor, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        """The losses of one training step on a batch (B, 1, H, W); "total" is the weighted sum.
+
+        Every random draw (views, alignment noise, reconstruction pixels) comes from
+        ``generator`` on its own device and is then moved to the images', so a step is
+        reproducible from the generator's seed whatever device the model is on."""
+        config = self.config
+        views = self._views(images, generator)  # (2B, 1, H, W): first views, then second
+        encoded = self.encoder(views, self._alignment_noise(views, generator))
+        code, other_code = encoded.semantic_code.chunk(2)  # (B, d) each
+        if config.consistency == "nt_xent":
+            consistency = contrastive_loss(code, other_code, config.contrastive_temperature)
+        else:
+            consistency = consistency_loss(code, other_code)
+        losses = {
+            "reconstruction": self._reconstruction_loss(encoded, views, generator),
+            "consistency": consistency,
+            "symmetry": symmetry_breaking_loss(encoded.translation, views),
+            "variance": (variance_loss(code) + variance_loss(other_code)) / 2,
+            "covariance": (covariance_loss(code) + covariance_loss(other_code)) / 2,
+        }
+        losses["total"] = (
+            config.reconstruction_weight * losses["reconstruction"]
+            + config.consistency_weight * losses["consistency"]
+            + config.symmetry_weight * losses["symmetry"]
+            + config.variance_weight * losses["variance"]
+            + config.covariance_weight * losses["covariance"]
+        )
+        return losses
+
+    def _views(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Two views of every image, each with its own uniform rotation and shift:
+        (B, 1, H, W) -> (2B, 1, H, W)."""
+        batch, _, height, width = images.shape
+        max_shift = pixels_to_normalised(self.config.max_shift_pixels, max(height, width))
+        views = []
+        for _ in range(2):
+            rotation, translation = random_poses(batch, max_shift, generator, generator.device)
+            views.append(transform_images(images, rotation.to(images.device), translation.to(images.device)))
+        return torch.cat(views)
+
+    def _alignment_noise(
+        self, views: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Uniform noise on the closed-form pose of every view, or None without jitter."""
+        config = self.config
+        if not (config.alignment_jitter_degrees or config.alignment_jitter_pixels):
+            return None
+        count, _, height, width = views.shape
+        max_angle = math.radians(config.alignment_jitter_degrees)
+        max_shift = pixels_to_normalised(config.alignment_jitter_pixels, max(height, width))
+        rotation = torch.rand(count, generator=generator, device=generator.device) * 2 - 1
+        translation = torch.rand(count, 2, generator=generator, device=generator.device) * 2 - 1
+        return (rotation * max_angle).to(views.device), (translation * max_shift).to(views.device)
+
+    def _reconstruction_loss(
+        self, encoded: EncoderOutput, views: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        """MSE between the views and their INRs rendered at the predicted poses, on all
+        pixels or on ``reconstruction_pixels`` drawn per view (an unbiased estimate)."""
+        count, _, height, width = views.shape
+        grid = pixel_grid(height, width, device=views.device)  # (H*W, 2)
+        targets = views.reshape(count, height * width)  # (2B, H*W)
+        if self.config.reconstruction_pixels is None:
+            pixels = grid  # shared by all views
+        else:
+            index = torch.randint(
+                height * width,
+                (count, self.config.reconstruction_pixels),
+                generator=generator,
+                device=generator.device,
+            ).to(views.device)  # (2B, K)
+            pixels, targets = grid[index], targets.gather(1, index)  # (2B, K, 2), (2B, K)
+        weights = self.hypernetwork(encoded.semantic_code)
+        predicted = self.inr(weights, encoded.rotation, encoded.translation, pixels)  # (2B, K)
+        return reconstruction_loss(predicted, targets)

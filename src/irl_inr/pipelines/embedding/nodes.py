@@ -1,0 +1,175 @@
+"""Embedding nodes: run the trained encoder and INR over every image and measure the code."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from irl_inr import metrics
+from irl_inr.geometry import normalised_to_pixels, pixels_to_normalised, random_poses, transform_images
+from irl_inr.models.irl_inr import IRLINR
+from irl_inr.moments import canonicalise
+from irl_inr.parameters import EmbeddingParameters
+from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr, select_split
+from irl_inr.training import resolve_device
+
+
+@torch.no_grad()
+def encode_in_batches(model: IRLINR, images: torch.Tensor, batch_size: int, device: torch.device):
+    """-> semantic codes (N, d), rotations (N,), translations (N, 2), all on the CPU."""
+    codes, rotations, translations = [], [], []
+    for start in range(0, len(images), batch_size):
+        encoded = model.encode(images[start : start + batch_size].to(device))
+        codes.append(encoded.semantic_code.float().cpu())
+        rotations.append(encoded.rotation.float().cpu())
+        translations.append(encoded.translation.float().cpu())
+    return torch.cat(codes), torch.cat(rotations), torch.cat(translations)
+
+
+@torch.no_grad()
+def render_in_batches(model: IRLINR, codes, rotations, translations, size: int, batch_size: int, device) -> np.ndarray:
+    """Render (N, size, size) images of the codes under the given poses."""
+    pieces = []
+    for start in range(0, len(codes), batch_size):
+        stop = start + batch_size
+        rendered = model.render(
+            codes[start:stop].to(device), rotations[start:stop].to(device), translations[start:stop].to(device), size, size
+        )
+        pieces.append(rendered.float().cpu().squeeze(1))
+    return torch.cat(pieces).numpy()
+
+
+def extract_embeddings(
+    model_bundle: dict, images: np.ndarray, image_table: pd.DataFrame, parameters: dict
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray]:
+    """For every image of the chosen split: its semantic code z (N, d), a table of its
+    predicted pose (``predicted_rotation_radians``, ``predicted_shift_x_pixels``,
+    ``predicted_shift_y_pixels`` beside the image table's columns), its reconstruction
+    (rendered at the predicted pose) and its canonical image (rendered at pose 0)."""
+    options = EmbeddingParameters.from_dict(parameters)
+    images, table = select_split(images, image_table, options.split)
+    data = images_as_tensor(images)
+    device = resolve_device(options.device)
+    model = load_irl_inr(model_bundle).to(device)
+    size = data.shape[-1]
+    codes, rotations, translations = encode_in_batches(model, data, options.batch_size, device)
+    reconstructions = render_in_batches(model, codes, rotations, translations, size, options.batch_size, device)
+    zeros = torch.zeros(len(codes))
+    canonical = render_in_batches(model, codes, zeros, torch.zeros(len(codes), 2), size, options.batch_size, device)
+    shift = normalised_to_pixels(translations, size).numpy()
+    pose_table = table.assign(
+        predicted_rotation_radians=np.mod(rotations.numpy(), 2 * math.pi),
+        predicted_shift_x_pixels=shift[:, 0],
+        predicted_shift_y_pixels=shift[:, 1],
+    )
+    return codes.numpy(), pose_table, reconstructions, canonical
+
+
+def _reposed_codes(model, data, options: EmbeddingParameters, device):
+    """Codes and poses of K seeded re-posed copies of the first ``invariance_images`` images.
+
+    Returns (codes of originals (n, d), rotations of originals (n,), codes (K, n, d),
+    predicted rotations (K, n), applied rotations (K, n))."""
+    subset = data[: options.invariance_images]
+    size = subset.shape[-1]
+    generator = torch.Generator().manual_seed(options.seed)
+    codes, rotations, _ = encode_in_batches(model, subset, options.batch_size, device)
+    reposed_codes, reposed_rotations, applied = [], [], []
+    for _ in range(options.invariance_poses):
+        rotation, translation = random_poses(
+            len(subset), pixels_to_normalised(options.max_shift_pixels, size), generator=generator
+        )
+        reposed = transform_images(subset, rotation, translation)
+        code, predicted, _ = encode_in_batches(model, reposed, options.batch_size, device)
+        reposed_codes.append(code)
+        reposed_rotations.append(predicted)
+        applied.append(rotation)
+    return codes, rotations, torch.stack(reposed_codes), torch.stack(reposed_rotations), torch.stack(applied)
+
+
+def measure_embeddings(
+    model_bundle: dict,
+    images: np.ndarray,
+    image_table: pd.DataFrame,
+    codes: np.ndarray,
+    pose_table: pd.DataFrame,
+    reconstructions: np.ndarray,
+    parameters: dict,
+) -> dict:
+    """The measures of a learned code, each beside the number that gives it meaning:
+
+    * ``recon_mse``: pixel MSE of the reconstructions;
+    * ``invariance_cos`` / ``between_cos``: mean cosine of an image's code with those of
+      its re-posed copies / between different images (a collapsed code scores 1 on both);
+    * ``pose_retrieval_top1``: share of re-posed copies whose nearest original code is
+      their own (chance: 1 / number of originals);
+    * ``neighbour_acc``: share of each image's nearest codes with its label (what SCAN
+      stands on), beside ``neighbour_acc_canonical_pixels``, the same on pixels
+      canonicalised by image moments (the closed-form bar) and on raw pixels;
+    * ``pose_error_deg``: median error of the predicted rotation of re-posed copies
+      relative to the original (independent of the arbitrary canonical frame), and
+      ``pose_error_vs_truth_deg`` against MNIST-U's recorded angles aligned by the median
+      offset (includes the spread of the digits' natural orientations);
+    * ``kmeans_z`` / ``kmeans_pixels``: k-means ACC, NMI, ARI on the codes / raw pixels.
+    """
+    options = EmbeddingParameters.from_dict(parameters)
+    if not np.isfinite(codes).all():
+        raise ValueError("semantic codes hold NaN or infinite values: the model diverged")
+    images, _ = select_split(images, image_table, options.split)
+    if not len(images) == len(codes) == len(pose_table) == len(reconstructions):
+        raise ValueError(
+            f"embedding.split = {options.split!r} selects {len(images)} images, but there are {len(codes)} codes, "
+            f"{len(pose_table)} pose rows and {len(reconstructions)} reconstructions: rerun extract_embeddings"
+        )
+    labels = pose_table["label"].to_numpy()
+    data = images_as_tensor(images)
+    device = resolve_device(options.device)
+    model = load_irl_inr(model_bundle).to(device)
+
+    original, original_rotation, reposed, reposed_rotation, applied = _reposed_codes(model, data, options, device)
+    relative = (reposed_rotation - original_rotation.unsqueeze(0)).flatten()
+    neighbours, _ = metrics.nearest_neighbours(codes, options.neighbours)
+    canonical_pixels = canonicalise(data).flatten(1).numpy()
+    pixel_neighbours, _ = metrics.nearest_neighbours(canonical_pixels, options.neighbours)
+    raw_neighbours, _ = metrics.nearest_neighbours(images.reshape(len(images), -1), options.neighbours)
+    measures = {
+        "images": int(len(codes)),
+        "recon_mse": float(np.mean((reconstructions - images) ** 2)),
+        **metrics.invariance_scores(original.numpy(), reposed.numpy()),
+        "pose_retrieval_top1": metrics.pose_retrieval_top1(original.numpy(), reposed.numpy()),
+        "pose_retrieval_chance": 1.0 / len(original),
+        "neighbour_acc": metrics.neighbour_accuracy(labels, neighbours),
+        "neighbour_acc_canonical_pixels": metrics.neighbour_accuracy(labels, pixel_neighbours),
+        "neighbour_acc_pixels": metrics.neighbour_accuracy(labels, raw_neighbours),
+        "pose_error_deg": metrics.pose_error_degrees(applied.flatten().numpy(), relative.numpy(), align="none"),
+        "kmeans_z": metrics.kmeans_scores(codes, labels, options.n_clusters, options.seed),
+        "kmeans_pixels": metrics.kmeans_scores(images, labels, options.n_clusters, options.seed),
+    }
+    if "rotation_radians" in pose_table:
+        measures["pose_error_vs_truth_deg"] = metrics.pose_error_degrees(
+            pose_table["rotation_radians"].to_numpy(), pose_table["predicted_rotation_radians"].to_numpy()
+        )
+    return measures
+
+
+def plot_reconstructions(
+    images: np.ndarray, image_table: pd.DataFrame, reconstructions: np.ndarray, canonical: np.ndarray, parameters: dict
+) -> Figure:
+    """Input / reconstruction / canonical image for the first images (the paper's figure 1)."""
+    options = EmbeddingParameters.from_dict(parameters)
+    images, _ = select_split(images, image_table, options.split)
+    count = min(options.figure_count, len(canonical))
+    figure, axes = plt.subplots(3, count, figsize=(1.3 * count, 4.2), squeeze=False)
+    for row, (name, stack) in enumerate((("input", images), ("reconstruction", reconstructions), ("canonical", canonical))):
+        for column in range(count):
+            axes[row, column].imshow(stack[column], cmap="gray", vmin=0, vmax=1)
+            axes[row, column].set_axis_off()
+        axes[row, 0].set_title(name, fontsize=8, loc="left")
+    figure.suptitle("IRL-INR: input, reconstruction at the predicted pose, canonical image (pose 0)")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,113 @@
+"""The encoder: shapes, backbones, pose heads, and what the moment alignment guarantees."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from irl_inr.geometry import pixel_grid, pixels_to_normalised, transform_images
+from irl_inr.models.encoder import Encoder, EncoderOutput, ResNet18, SmallCNN, build_backbone
+from irl_inr.moments import moment_pose
+
+SIZE = 32
+
+
+def asymmetric_blob(size: int = SIZE) -> torch.Tensor:
+    """(1, 1, size, size): an elongated Gaussian and an off-axis bump (well-defined moments)."""
+    grid = pixel_grid(size).reshape(size, size, 2)
+    x, y = grid[..., 0], grid[..., 1]
+    body = torch.exp(-(x**2 / (2 * 0.1**2) + y**2 / (2 * 0.3**2)))
+    bump = 0.8 * torch.exp(-((x - 0.2) ** 2 + (y - 0.25) ** 2) / (2 * 0.1**2))
+    return (body + bump)[None, None]
+
+
+@pytest.mark.parametrize("backbone, features", [("small_cnn", 2048), ("resnet18", 512)])
+def test_backbones_take_one_channel(backbone, features):
+    net = build_backbone(backbone)
+    assert net.out_features == features
+    assert net(torch.rand(2, 1, 20, 20)).shape == (2, features)
+
+
+def test_resnet18_is_cifar_style():
+    net = ResNet18()
+    stem = net.layers[0]
+    assert (stem.in_channels, stem.out_channels, stem.kernel_size, stem.stride) == (1, 64, (3, 3), (1, 1))
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in net.modules())
+    assert 11.0e6 < sum(p.numel() for p in net.parameters()) < 11.3e6
+    assert sum(p.numel() for p in SmallCNN().parameters()) < 0.2e6
+
+
+@pytest.mark.parametrize("alignment", ["none", "moments"])
+def test_output_shapes_and_dtypes(alignment):
+    encoder = Encoder("small_cnn", latent_dim=6, head_hidden=16, alignment=alignment)
+    out = encoder(torch.rand(5, 1, SIZE, SIZE))
+    assert isinstance(out, EncoderOutput)
+    assert out.semantic_code.shape == (5, 6)
+    assert out.rotation.shape == (5,)
+    assert out.translation.shape == (5, 2)
+    assert all(t.dtype == torch.float32 for t in out)
+
+
+def test_standardised_codes_have_zero_mean_and_unit_variance_over_the_batch():
+    encoder = Encoder("small_cnn", latent_dim=6, head_hidden=16, standardise_code=True).train()
+    code = encoder(torch.rand(16, 1, SIZE, SIZE)).semantic_code
+    torch.testing.assert_close(code.mean(0), torch.zeros(6), atol=1e-5, rtol=0)
+    torch.testing.assert_close(code.var(0, unbiased=False), torch.ones(6), atol=0.05, rtol=0)
+
+
+def test_rotation_comes_from_a_unit_vector_head():
+    encoder = Encoder("small_cnn", latent_dim=4, head_hidden=8, alignment="none")
+    with torch.no_grad():
+        encoder.rotation_head.bias.copy_(torch.tensor([0.0, -2.0]))  # (cos, sin) direction -y
+    assert torch.allclose(encoder(torch.rand(3, 1, SIZE, SIZE)).rotation, torch.full((3,), -math.pi / 2))
+
+
+def test_moment_alignment_starts_from_the_closed_form_pose():
+    """With the residual heads at their identity start, the pose is the moment pose."""
+    encoder = Encoder("small_cnn", latent_dim=4, head_hidden=8, alignment="moments").eval()
+    images = transform_images(
+        asymmetric_blob().expand(3, -1, -1, -1),
+        torch.tensor([0.5, 2.0, 4.0]),
+        pixels_to_normalised(torch.tensor([[1.0, 2.0], [-2.0, 0.0], [0.0, -1.5]]), SIZE),
+    )
+    out = encoder(images)
+    rotation, translation = moment_pose(images)
+    torch.testing.assert_close(out.rotation, rotation)
+    torch.testing.assert_close(out.translation, translation)
+
+
+def test_residual_pose_is_composed_in_the_moment_frame():
+    """tau = tau_m + R(theta_m) delta: the residual shift turns with the image."""
+    encoder = Encoder("small_cnn", latent_dim=4, head_hidden=8, alignment="moments").eval()
+    with torch.no_grad():
+        encoder.translation_head.bias.copy_(torch.tensor([0.1, 0.0]))
+        encoder.rotation_head.bias.copy_(torch.tensor([0.0, 1.0]))  # +90 degrees
+    image = asymmetric_blob()
+    out = encoder(image)
+    rotation, translation = moment_pose(image)
+    torch.testing.assert_close(out.rotation, rotation + math.pi / 2)
+    expected = translation + 0.1 * torch.stack([rotation.cos(), rotation.sin()], dim=1)
+    torch.testing.assert_close(out.translation, expected)
+
+
+def test_moment_aligned_codes_are_invariant_to_pose():
+    """Re-posing changes the code of the moment-aligned encoder only through resampling."""
+    encoder = Encoder("small_cnn", latent_dim=8, head_hidden=32, alignment="moments").eval()
+    image = asymmetric_blob()
+    posed = transform_images(
+        image.expand(4, -1, -1, -1),
+        torch.tensor([math.pi / 2, 1.0, 3.0, 5.0]),
+        pixels_to_normalised(torch.tensor([[2.0, 0.0], [-1.0, 1.0], [0.0, -2.0], [1.5, 1.5]]), SIZE),
+    )
+    codes = encoder(torch.cat([image, posed])).semantic_code
+    cosine = torch.nn.functional.cosine_similarity(codes[:1], codes[1:], dim=1)
+    assert (cosine > 0.98).all(), cosine
+
+
+def test_unknown_names_are_errors():
+    with pytest.raises(ValueError, match="backbone"):
+        build_backbone("vgg")
+    with pytest.raises(ValueError, match="alignment"):
+        Encoder("small_cnn", 4, 8, alignment="pca")

@@ -1,0 +1,85 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
+from irl_inr.pipelines.embedding.nodes import extract_embeddings, measure_embeddings, plot_reconstructions
+
+SMALL = {"invariance_images": 20, "invariance_poses": 2, "neighbours": 3, "n_clusters": 2,
+         "figure_count": 4, "device": "cpu", "max_shift_pixels": 1.0}
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    config = IRLINRConfig.from_dict({"image_size": 24, "latent_dim": 4, "backbone": "small_cnn", "num_frequencies": 8,
+                                     "inr_hidden": [8], "hypernetwork_hidden": [16]})
+    torch.manual_seed(0)
+    model = IRLINR(config)
+    import dataclasses
+
+    return {"config": {"name": "tiny", "model": dataclasses.asdict(config), "optimisation": {}},
+            "state_dict": model.state_dict()}
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    images = np.zeros((30, 24, 24), np.float32)
+    labels = np.arange(30) % 2
+    for index, label in enumerate(labels):
+        top, left = rng.integers(6, 12, size=2)
+        if label:
+            images[index, top : top + 8, left : left + 2] = 1.0
+        else:
+            images[index, top : top + 5, left : left + 5] = 1.0
+    table = pd.DataFrame({"image_id": range(30), "label": labels, "split": ["train"] * 20 + ["test"] * 10,
+                          "rotation_radians": rng.uniform(0, 2 * math.pi, 30)})
+    return images, table
+
+
+def test_extract_shapes_and_pose_columns(bundle, data):
+    images, table = data
+    codes, poses, reconstructions, canonical = extract_embeddings(bundle, images, table, SMALL)
+    assert codes.shape == (30, 4) and codes.dtype == np.float32
+    assert reconstructions.shape == canonical.shape == (30, 24, 24)
+    assert {"predicted_rotation_radians", "predicted_shift_x_pixels", "predicted_shift_y_pixels", "label"} <= set(poses)
+    assert poses["predicted_rotation_radians"].between(0, 2 * math.pi).all()
+
+
+def test_extract_only_the_chosen_split(bundle, data):
+    codes, poses, _, _ = extract_embeddings(bundle, *data, {**SMALL, "split": "test"})
+    assert len(codes) == 10 and (poses["split"] == "test").all()
+
+
+def test_measures_are_numbers_in_range(bundle, data):
+    images, table = data
+    codes, poses, reconstructions, _ = extract_embeddings(bundle, images, table, SMALL)
+    measures = measure_embeddings(bundle, images, table, codes, poses, reconstructions, SMALL)
+    for key in ("recon_mse", "invariance_cos", "between_cos", "pose_retrieval_top1", "neighbour_acc",
+                "neighbour_acc_canonical_pixels", "pose_error_deg", "pose_error_vs_truth_deg"):
+        assert math.isfinite(measures[key]), key
+    assert 0 <= measures["neighbour_acc"] <= 1 and 0 <= measures["pose_error_deg"] <= 180
+    assert set(measures["kmeans_z"]) == {"acc", "nmi", "ari"} and 0.5 <= measures["kmeans_z"]["acc"] <= 1
+    assert measures["recon_mse"] == pytest.approx(float(np.mean((reconstructions - images) ** 2)))
+
+
+def test_nan_codes_and_mismatched_lengths_are_refused(bundle, data):
+    images, table = data
+    codes, poses, reconstructions, _ = extract_embeddings(bundle, images, table, SMALL)
+    bad = codes.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        measure_embeddings(bundle, images, table, bad, poses, reconstructions, SMALL)
+    with pytest.raises(ValueError, match="rerun extract_embeddings"):
+        measure_embeddings(bundle, images, table, codes, poses, reconstructions, {**SMALL, "split": "test"})
+
+
+def test_figure(bundle, data):
+    images, table = data
+    _, _, reconstructions, canonical = extract_embeddings(bundle, images, table, SMALL)
+    figure = plot_reconstructions(images, table, reconstructions, canonical, SMALL)
+    assert isinstance(figure, Figure) and len(figure.axes) == 12

@@ -1,0 +1,86 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr, select_split, train_irl_inr
+
+TINY = {
+    "model": {"image_size": 24, "latent_dim": 4, "backbone": "small_cnn", "num_frequencies": 8,
+              "inr_hidden": [8], "hypernetwork_hidden": [16], "max_shift_pixels": 1.0},
+    "optimisation": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "checkpoint_every": 2},
+}
+
+
+def tiny_parameters(tmp_path, **overrides):
+    return {"config": "tiny", "checkpoint_dir": str(tmp_path / "checkpoints"), "progress": False,
+            "configurations": {"tiny": TINY}, **overrides}
+
+
+@pytest.fixture
+def images_and_table():
+    rng = np.random.default_rng(0)
+    images = np.zeros((32, 24, 24), np.float32)
+    for index in range(32):
+        top, left = rng.integers(4, 14, size=2)
+        images[index, top : top + 6, left : left + 3] = 1.0
+    table = pd.DataFrame({"image_id": range(32), "label": np.arange(32) % 2, "split": ["train"] * 24 + ["test"] * 8})
+    return images, table
+
+
+def test_select_split(images_and_table):
+    images, table = images_and_table
+    test_images, test_table = select_split(images, table, "test")
+    assert len(test_images) == 8 and test_table["image_id"].tolist() == list(range(24, 32))
+    with pytest.raises(ValueError, match="no image has split 'valid'"):
+        select_split(images, table, "valid")
+
+
+def test_images_with_nan_are_refused():
+    images = np.zeros((2, 4, 4), np.float32)
+    images[0, 1, 1] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or infinite pixels"):
+        images_as_tensor(images)
+
+
+def test_trains_saves_config_and_resumes_from_its_checkpoint(tmp_path, images_and_table):
+    images, table = images_and_table
+    bundle, history = train_irl_inr(images, table, tiny_parameters(tmp_path))
+    assert list(history["epoch"]) == [1, 2] and {"reconstruction", "consistency", "symmetry", "total"} <= set(history)
+    assert bundle["config"]["name"] == "tiny" and bundle["config"]["model"]["latent_dim"] == 4
+    model = load_irl_inr(bundle)
+    assert model.encode(torch.from_numpy(images[:3]).unsqueeze(1)).semantic_code.shape == (3, 4)
+    checkpoints = list((tmp_path / "checkpoints").glob("irl_inr-tiny-*.pt"))
+    assert len(checkpoints) == 1
+    again, _ = train_irl_inr(images, table, tiny_parameters(tmp_path))  # finished checkpoint: no retraining
+    assert all(torch.equal(again["state_dict"][k], bundle["state_dict"][k]) for k in bundle["state_dict"])
+
+
+def test_other_settings_get_their_own_checkpoint(tmp_path, images_and_table):
+    images, table = images_and_table
+    train_irl_inr(images, table, tiny_parameters(tmp_path))
+    other = {"model": TINY["model"], "optimisation": {**TINY["optimisation"], "learning_rate": 5e-4}}
+    train_irl_inr(images, table, tiny_parameters(tmp_path, configurations={"tiny": other}))
+    assert len(list((tmp_path / "checkpoints").glob("irl_inr-tiny-*.pt"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"config": "huge"}, r"training.config = 'huge': is not one of the named configurations \['tiny'\]"),
+        ({"split": "validation"}, r"training.split"),
+        ({"configurations": {"tiny": {**TINY, "model": {**TINY["model"], "latent_dim": 0}}}},
+         r"training.configurations.tiny.model: .*latent_dim"),
+        ({"configurations": {"tiny": {**TINY, "optimisation": {"epochs": 0}}}},
+         r"training.configurations.tiny.optimisation: training.epochs = 0"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(tmp_path, images_and_table, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        train_irl_inr(*images_and_table, tiny_parameters(tmp_path, **overrides))
+
+
+def test_image_size_mismatch_is_named(tmp_path, images_and_table):
+    images, table = images_and_table
+    with pytest.raises(ValueError, match=r"training.configurations.tiny.model.image_size = 24 but the images are 20x20"):
+        train_irl_inr(images[:, :20, :20], table, tiny_parameters(tmp_path))
