@@ -24,10 +24,10 @@ def test_ingestion_then_augmentation_on_embedded_digits(project):
 
 
 def test_bad_parameter_stops_before_anything_is_overwritten(project):
-    run_kedro(project, "--params", FEW)
+    run_kedro(project, "--pipelines", "ingestion,augmentation", "--params", FEW)
     outputs = sorted(p for p in (project / "data").rglob("*") if p.is_file() and p.suffix in {".npy", ".parquet", ".png"})
     before = {p: p.read_bytes() for p in outputs}
-    result = run_kedro(project, "--params", f"{FEW},augmentation.image_size=20", check=False)
+    result = run_kedro(project, "--pipelines", "ingestion,augmentation", "--params", f"{FEW},augmentation.image_size=20", check=False)
     assert result.returncode != 0
     assert "augmentation.image_size = 20: must be at least 28" in result.stdout + result.stderr
     assert {p: p.read_bytes() for p in outputs} == before
@@ -51,3 +51,10 @@ def test_corrupt_idx_file_names_the_file(project, shared_data):
     assert result.returncode != 0
     assert "t10k-images-idx3-ubyte.gz" in result.stdout + result.stderr
     assert not (project / "data/02_intermediate/mnist_digits.npy").exists()
+
+
+def test_a_bad_parameter_of_a_later_stage_stops_the_run_before_the_first_node(project):
+    result = run_kedro(project, "--params", "training.config=huge", check=False)
+    assert result.returncode != 0
+    assert "training.config = 'huge': is not one of the named configurations" in result.stdout + result.stderr
+    assert not any((project / "data/02_intermediate").iterdir())
