@@ -115,7 +115,9 @@ def measure_embeddings(
       relative to the original (independent of the arbitrary canonical frame), and
       ``pose_error_vs_truth_deg`` against MNIST-U's recorded angles aligned by the median
       offset (includes the spread of the digits' natural orientations);
-    * ``kmeans_z`` / ``kmeans_pixels``: k-means ACC, NMI, ARI on the codes / raw pixels.
+
+    k-means on the codes and on pixels is measured by the clustering stage, beside the
+    other clustering methods.
     """
     options = EmbeddingParameters.from_dict(parameters)
     if not np.isfinite(codes).all():
@@ -147,8 +149,6 @@ def measure_embeddings(
         "neighbour_acc_canonical_pixels": metrics.neighbour_accuracy(labels, pixel_neighbours),
         "neighbour_acc_pixels": metrics.neighbour_accuracy(labels, raw_neighbours),
         "pose_error_deg": metrics.pose_error_degrees(applied.flatten().numpy(), relative.numpy(), align="none"),
-        "kmeans_z": metrics.kmeans_scores(codes, labels, options.n_clusters, options.seed),
-        "kmeans_pixels": metrics.kmeans_scores(images, labels, options.n_clusters, options.seed),
     }
     if "rotation_radians" in pose_table:
         measures["pose_error_vs_truth_deg"] = metrics.pose_error_degrees(

@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 merge_metrics,
-                inputs=["params:reporting.domain", "embedding_metrics"],
+                inputs=["params:reporting.domain", "embedding_metrics", "clustering_metrics"],
                 outputs="metrics",
                 name="merge_metrics",
             )
