@@ -10,6 +10,7 @@ import torch
 
 from irl_inr.geometry import pixel_grid, rotation_matrices, transform_images
 from irl_inr.metrics import clustering_accuracy
+from tests.models.shapes import SIZE, rotated_bar_and_ell
 from irl_inr.models.dti import DTIClustering, kmeans_plus_plus
 
 
@@ -22,7 +23,6 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-SIZE = 16
 
 
 def blobs(per_blob: int = 40, centres: int = 3, noise: float = 0.1, seed: int = 0):
@@ -35,16 +35,7 @@ def blobs(per_blob: int = 40, centres: int = 3, noise: float = 0.1, seed: int = 
 
 
 def rotated_shapes(count: int = 200, seed: int = 0):
-    """Rotated copies (uniform full turn) of a bar and of an L of the same mass, 16x16."""
-    bar = torch.zeros(SIZE, SIZE)
-    bar[7:9, 2:14] = 1.0
-    ell = torch.zeros(SIZE, SIZE)
-    ell[3:11, 4:6] = 1.0
-    ell[9:11, 6:10] = 1.0
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.arange(count) % 2
-    rotation = torch.rand(count, generator=generator) * 2 * math.pi
-    return transform_images(torch.stack([bar, ell])[labels].unsqueeze(1), rotation), labels, rotation
+    return rotated_bar_and_ell(count, seed)
 
 
 def adam_steps(model, images, steps: int, lr: float, batch_size: int = 64) -> None:

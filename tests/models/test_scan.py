@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from irl_inr.geometry import pixel_grid, transform_images
+from irl_inr.geometry import pixel_grid
 from irl_inr.metrics import clustering_accuracy
+from tests.models.shapes import SIZE, rotated_bar_and_ell
 from irl_inr.models.scan import (
     ClusteringHeads,
     SCANModel,
@@ -45,20 +46,10 @@ def two_blobs(per_blob: int = 100, k: int = 5, seed: int = 0):
     return points, labels, neighbours
 
 
-SIZE = 16
 
 
 def two_shapes(count: int = 120, seed: int = 0):
-    """Rotated copies (uniform full turn) of a bar and of an L of the same mass, 16x16."""
-    bar = torch.zeros(SIZE, SIZE)
-    bar[7:9, 2:14] = 1.0
-    ell = torch.zeros(SIZE, SIZE)
-    ell[3:11, 4:6] = 1.0
-    ell[9:11, 6:10] = 1.0
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.arange(count) % 2
-    rotation = torch.rand(count, generator=generator) * 2 * math.pi
-    images = transform_images(torch.stack([bar, ell])[labels].unsqueeze(1), rotation)
+    images, labels, _ = rotated_bar_and_ell(count, seed)
     return images, labels
 
 
