@@ -7,8 +7,16 @@ import math
 import pytest
 import torch
 
-from irl_inr.geometry import pixel_grid, pixels_to_normalised, transform_images
-from irl_inr.models.encoder import Encoder, EncoderOutput, ResNet18, SmallCNN, build_backbone
+from irl_inr.geometry import canonical_coordinates, pixel_grid, pixels_to_normalised, transform_images
+from irl_inr.models.encoder import (
+    Encoder,
+    EncoderOutput,
+    ResNet18,
+    SmallCNN,
+    build_backbone,
+    compose_poses,
+    unpose,
+)
 from irl_inr.moments import moment_pose
 
 SIZE = 32
@@ -104,6 +112,40 @@ def test_moment_aligned_codes_are_invariant_to_pose():
     codes = encoder(torch.cat([image, posed])).semantic_code
     cosine = torch.nn.functional.cosine_similarity(codes[:1], codes[1:], dim=1)
     assert (cosine > 0.98).all(), cosine
+
+
+def test_compose_poses_matches_applying_one_pose_after_the_other():
+    first = (torch.tensor([0.4, 2.0]), torch.tensor([[0.1, -0.05], [0.0, 0.2]]))
+    second = (torch.tensor([1.3, -0.7]), torch.tensor([[-0.08, 0.12], [0.3, 0.0]]))
+    points = pixel_grid(5)
+    # J2 = second(J1), J1 = first(C): a pixel of J2 sees J1 at q1, which sees C at q0.
+    through_both = canonical_coordinates(canonical_coordinates(points, *second), *first)
+    composed = canonical_coordinates(points, *compose_poses(second, first))
+    torch.testing.assert_close(composed, through_both)
+
+
+def test_unpose_inverts_transform_images():
+    image = asymmetric_blob()
+    pose = (torch.tensor([math.pi / 2]), pixels_to_normalised(torch.tensor([[2.0, -1.0]]), SIZE))
+    back = unpose(transform_images(image, *pose), *pose)  # exact: quarter turn, whole pixels
+    inner = (..., slice(4, -4), slice(4, -4))
+    torch.testing.assert_close(back[inner], image[inner], atol=1e-5, rtol=0)
+
+
+def test_alignment_noise_turns_the_frame_the_backbone_sees():
+    """Noise of a quarter turn: the backbone sees the closed-form canonical image turned
+    back by 90 degrees, and the pose it reports includes the noise."""
+    encoder = Encoder("small_cnn", latent_dim=4, head_hidden=8, alignment="moments").eval()
+    image = asymmetric_blob()
+    seen = []
+    encoder.backbone.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    quarter = (torch.tensor([math.pi / 2]), torch.zeros(1, 2))
+    plain = encoder(image)
+    noisy = encoder(image, quarter)
+    torch.testing.assert_close(seen[1], transform_images(seen[0], -quarter[0]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(noisy.rotation, plain.rotation + math.pi / 2)
+    with pytest.raises(ValueError, match="moments"):
+        Encoder("small_cnn", 4, 8, alignment="none")(image, quarter)
 
 
 def test_unknown_names_are_errors():

@@ -41,10 +41,14 @@ def compose_poses(
     outer: tuple[torch.Tensor, torch.Tensor], inner: tuple[torch.Tensor, torch.Tensor]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The pose that applies ``inner`` first, then ``outer``: rotations add, and the inner
-    shift turns with the outer rotation.  Each pose is (rotation (B,), translation (B, 2))."""
+    shift turns with the outer rotation.  Each pose is (rotation (B,), translation (B, 2));
+    the result is float32, also under autocast."""
     (outer_rotation, outer_translation), (inner_rotation, inner_translation) = outer, inner
-    turned = torch.einsum("bij,bj->bi", rotation_matrices(outer_rotation), inner_translation)
-    return outer_rotation + inner_rotation, outer_translation + turned
+    with torch.autocast(device_type=outer_rotation.device.type, enabled=False):
+        turned = torch.einsum(
+            "bij,bj->bi", rotation_matrices(outer_rotation.float()), inner_translation.float()
+        )
+        return outer_rotation.float() + inner_rotation.float(), outer_translation.float() + turned
 
 
 def unpose(images: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
