@@ -18,8 +18,9 @@ from torch import nn
 
 from irl_inr.geometry import pixel_grid, pixels_to_normalised, random_poses, transform_images
 from irl_inr.models.encoder import ALIGNMENTS, BACKBONES, Encoder, EncoderOutput
-from irl_inr.models.hypernetwork import HyperNetwork
+from irl_inr.models.hypernetwork import HyperNetwork, LowRankHyperNetwork
 from irl_inr.models.inr import INR
+from irl_inr.models.isometry import relaxed_distortion
 from irl_inr.models.losses import (
     consistency_loss,
     contrastive_loss,
@@ -30,6 +31,7 @@ from irl_inr.models.losses import (
 )
 
 CONSISTENCIES = ("nt_xent", "cosine")
+HYPERNETWORK_KINDS = ("full", "low_rank")
 
 
 def _is_int(value: Any) -> bool:
@@ -59,6 +61,11 @@ class IRLINRConfig:
     inr_hidden: tuple[int, ...] = (64, 64)
     hypernetwork_hidden: tuple[int, ...] = (256, 256)
     hypernetwork_modulation_scale: float = 0.1  # initial size of z's effect on the INR
+    # "full": z -> every INR weight (the paper); "low_rank": shared INR weights and a
+    # per-image rank-r modulation W + U(z) V^T of one layer (Kim et al., CVPR 2023).
+    hypernetwork_kind: str = "full"
+    hypernetwork_rank: int = 8  # r, "low_rank" only
+    hypernetwork_modulated_layer: int = 1  # INR layer modulated by "low_rank" (0 reads the Fourier features)
     # Training step.
     max_shift_pixels: float = 5.0  # views: uniform rotation, shift uniform in +-this
     alignment_jitter_degrees: float = 20.0  # "moments": noise on the closed-form pose,
@@ -71,6 +78,11 @@ class IRLINRConfig:
     symmetry_weight: float = 15.0
     variance_weight: float = 0.0
     covariance_weight: float = 0.0
+    # Relaxed distortion measure (IRVAE, Lee et al., ICLR 2022) of the decoder z -> canonical
+    # image; 0 turns it off (then it is not computed).  Codes are mixed with
+    # t ~ U[-eta, 1 + eta].
+    isometry_weight: float = 0.0
+    isometry_eta: float = 0.2
 
     def __post_init__(self) -> None:
         def fail(name: str, wanted: str) -> None:
@@ -90,6 +102,7 @@ class IRLINRConfig:
             ("backbone", BACKBONES),
             ("alignment", ALIGNMENTS),
             ("consistency", CONSISTENCIES),
+            ("hypernetwork_kind", HYPERNETWORK_KINDS),
         ):
             if getattr(self, name) not in choices:
                 fail(name, f"one of {choices}")
@@ -113,13 +126,28 @@ class IRLINRConfig:
             "symmetry_weight",
             "variance_weight",
             "covariance_weight",
+            "isometry_weight",
+            "isometry_eta",
         ):
             if not _is_number(getattr(self, name)) or getattr(self, name) < 0:
                 fail(name, "a non-negative number")
+        layer_shapes = self.inr_layer_shapes()
+        if not _is_int(self.hypernetwork_modulated_layer) or not (
+            0 <= self.hypernetwork_modulated_layer < len(layer_shapes)
+        ):
+            fail("hypernetwork_modulated_layer", f"an INR layer index in 0..{len(layer_shapes) - 1}")
+        out, inp = layer_shapes[self.hypernetwork_modulated_layer]
+        if not _is_int(self.hypernetwork_rank) or not 1 <= self.hypernetwork_rank <= min(out, inp):
+            fail("hypernetwork_rank", f"an integer in 1..{min(out, inp)} (the modulated layer is {out} x {inp})")
         if self.alignment != "moments":
             for name in ("alignment_jitter_degrees", "alignment_jitter_pixels"):
                 if getattr(self, name) != 0:
                     fail(name, "0 unless alignment is 'moments'")
+
+    def inr_layer_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of every INR layer, as ``INR.layer_shapes``."""
+        widths = [2 * self.num_frequencies, *self.inr_hidden, 1]
+        return [(fan_out, fan_in) for fan_in, fan_out in zip(widths[:-1], widths[1:])]
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "IRLINRConfig":
@@ -171,12 +199,23 @@ class IRLINR(nn.Module):
         self.inr = INR(
             config.num_frequencies, config.inr_hidden, config.fourier_scale, config.fourier_seed
         )
-        self.hypernetwork = HyperNetwork(
-            config.latent_dim,
-            config.hypernetwork_hidden,
-            self.inr.layer_shapes,
-            config.hypernetwork_modulation_scale,
-        )
+        self.hypernetwork: HyperNetwork | LowRankHyperNetwork
+        if config.hypernetwork_kind == "full":
+            self.hypernetwork = HyperNetwork(
+                config.latent_dim,
+                config.hypernetwork_hidden,
+                self.inr.layer_shapes,
+                config.hypernetwork_modulation_scale,
+            )
+        else:
+            self.hypernetwork = LowRankHyperNetwork(
+                config.latent_dim,
+                config.hypernetwork_hidden,
+                self.inr.layer_shapes,
+                config.hypernetwork_rank,
+                config.hypernetwork_modulated_layer,
+                config.hypernetwork_modulation_scale,
+            )
 
     def encode(self, images: torch.Tensor) -> EncoderOutput:
         """images (B, 1, H, W) -> z (B, d), theta (B,), tau (B, 2)."""
@@ -192,6 +231,14 @@ class IRLINR(nn.Module):
     ) -> torch.Tensor:
         """The image of code z (B, d) under pose theta (B,), tau (B, 2) -> (B, 1, H, W)."""
         return self.inr.render(self.hypernetwork(semantic_code), rotation, translation, height, width)
+
+    def decode_canonical(self, semantic_code: torch.Tensor) -> torch.Tensor:
+        """The decoder z (B, d) -> canonical image (B, H*W): the INR rendered at pose (0, 0)
+        over the full ``image_size`` grid, flattened (what the isometry terms measure)."""
+        batch, size = semantic_code.shape[0], self.config.image_size
+        zero_rotation = semantic_code.new_zeros(batch, dtype=torch.float32)
+        zero_translation = semantic_code.new_zeros(batch, 2, dtype=torch.float32)
+        return self.render(semantic_code, zero_rotation, zero_translation, size, size).reshape(batch, -1)
 
     def canonical(self, images: torch.Tensor) -> torch.Tensor:
         """Each image's canonical image, rendered at pose (0, 0): (B, 1, H, W) -> same shape."""
@@ -224,13 +271,17 @@ class IRLINR(nn.Module):
             "variance": (variance_loss(code) + variance_loss(other_code)) / 2,
             "covariance": (covariance_loss(code) + covariance_loss(other_code)) / 2,
         }
-        losses["total"] = (
+        total = (
             config.reconstruction_weight * losses["reconstruction"]
             + config.consistency_weight * losses["consistency"]
             + config.symmetry_weight * losses["symmetry"]
             + config.variance_weight * losses["variance"]
             + config.covariance_weight * losses["covariance"]
         )
+        if config.isometry_weight > 0:  # drawn last, so the other terms' draws are unchanged
+            losses["isometry"] = relaxed_distortion(self.decode_canonical, code, generator, config.isometry_eta)
+            total = total + config.isometry_weight * losses["isometry"]
+        losses["total"] = total
         return losses
 
     def _views(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
