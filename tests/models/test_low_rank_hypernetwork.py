@@ -120,3 +120,9 @@ def test_a_low_rank_bundle_round_trips_through_its_config():
     zeros = torch.zeros(3), torch.zeros(3, 2)
     assert torch.equal(loaded.render(code, *zeros, SIZE, SIZE), model.eval().render(code, *zeros, SIZE, SIZE))
     assert isinstance(loaded, IRLINR)
+
+
+def test_rank_and_layer_only_constrain_the_low_rank_kind():
+    IRLINRConfig(**{**TINY, "inr_hidden": (8,), "hypernetwork_rank": 64, "hypernetwork_modulated_layer": 5})
+    with pytest.raises(ValueError, match="hypernetwork_rank"):
+        IRLINRConfig(**{**TINY, "hypernetwork_rank": "8"})

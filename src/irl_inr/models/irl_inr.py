@@ -131,14 +131,16 @@ class IRLINRConfig:
         ):
             if not _is_number(getattr(self, name)) or getattr(self, name) < 0:
                 fail(name, "a non-negative number")
-        layer_shapes = self.inr_layer_shapes()
-        if not _is_int(self.hypernetwork_modulated_layer) or not (
-            0 <= self.hypernetwork_modulated_layer < len(layer_shapes)
-        ):
-            fail("hypernetwork_modulated_layer", f"an INR layer index in 0..{len(layer_shapes) - 1}")
-        out, inp = layer_shapes[self.hypernetwork_modulated_layer]
-        if not _is_int(self.hypernetwork_rank) or not 1 <= self.hypernetwork_rank <= min(out, inp):
-            fail("hypernetwork_rank", f"an integer in 1..{min(out, inp)} (the modulated layer is {out} x {inp})")
+        for name in ("hypernetwork_rank", "hypernetwork_modulated_layer"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
+                fail(name, "a non-negative integer")
+        if self.hypernetwork_kind == "low_rank":  # the full hypernetwork ignores rank and layer
+            layer_shapes = self.inr_layer_shapes()
+            if self.hypernetwork_modulated_layer >= len(layer_shapes):
+                fail("hypernetwork_modulated_layer", f"an INR layer index in 0..{len(layer_shapes) - 1}")
+            out, inp = layer_shapes[self.hypernetwork_modulated_layer]
+            if not 1 <= self.hypernetwork_rank <= min(out, inp):
+                fail("hypernetwork_rank", f"an integer in 1..{min(out, inp)} (the modulated layer is {out} x {inp})")
         if self.alignment != "moments":
             for name in ("alignment_jitter_degrees", "alignment_jitter_pixels"):
                 if getattr(self, name) != 0:
