@@ -92,8 +92,9 @@ def _voxels(header: MrcHeader) -> np.memmap:
 
 
 def _checked_float32(data: np.ndarray, path: Path, what: str, numbers: Sequence[int]) -> np.ndarray:
-    """float32 copy; NaN or infinite voxels are an error naming the file and the image."""
-    array = np.asarray(data, dtype=np.float32)
+    """A float32 copy in memory (not a view of the file); NaN or infinite voxels are an
+    error naming the file and the image."""
+    array = np.array(data, dtype=np.float32)
     finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])

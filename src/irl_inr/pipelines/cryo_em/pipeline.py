@@ -1,0 +1,47 @@
+"""The cryo-EM front end, un-namespaced: it ends in ``images`` and ``image_table``.
+
+``source="simulate"`` (default): ``volume_file`` (a user's map, or nothing) -> ``volume``
+(the map or the phantom) -> ``simulated_particles`` -> labelled -> ``images``.
+``source="star"``: ``raw_particles`` (a RELION STAR file and its stacks) -> labelled ->
+``images``."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from irl_inr.pipelines.cryo_em.nodes import (
+    build_volume,
+    label_particles,
+    preprocess_particles,
+    preview_particles,
+    simulate_particles,
+)
+
+SOURCES = ("simulate", "star")
+
+
+def create_pipeline(source: str = "simulate", **kwargs) -> Pipeline:
+    if source not in SOURCES:
+        raise ValueError(f"cryo_em create_pipeline: source must be one of {SOURCES}, got {source!r}")
+    if source == "simulate":
+        reading = [
+            Node(build_volume, inputs=["volume_file", "params:simulation"], outputs="volume",
+                 name="build_volume", tags=["ingestion"]),
+            Node(simulate_particles, inputs=["volume", "params:simulation"], outputs="simulated_particles",
+                 name="simulate_particles", tags=["ingestion"]),
+        ]
+        particles = "simulated_particles"
+    else:
+        reading = []
+        particles = "raw_particles"
+    return Pipeline(
+        reading
+        + [
+            Node(label_particles, inputs=[particles, "params:ingestion"], outputs="labelled_particles",
+                 name="label_particles", tags=["ingestion"]),
+            Node(preprocess_particles, inputs=["labelled_particles", "params:preprocessing"],
+                 outputs=["images", "image_table"], name="preprocess_particles", tags=["augmentation"]),
+            Node(preview_particles, inputs=["labelled_particles", "images", "image_table", "params:preprocessing"],
+                 outputs="preview", name="preview_particles", tags=["augmentation"]),
+        ]
+    )
