@@ -91,6 +91,8 @@ def test_isometry_term_is_off_by_default_and_weighted_into_the_total_when_on():
         if name != "total":
             assert torch.equal(value, with_isometry[name]), name
     isometry = with_isometry["isometry"]
+    subset = tiny_model(isometry_weight=0.5, isometry_codes=4).training_losses(images, torch.Generator().manual_seed(0))
+    assert not torch.equal(subset["isometry"], isometry)  # 4 of the 8 codes
     assert isometry.shape == () and isometry > 0
     torch.testing.assert_close(with_isometry["total"], plain["total"] + 0.5 * isometry)
 
@@ -103,6 +105,6 @@ def test_isometry_term_is_float32_under_bfloat16_autocast():
 
 
 def test_bad_isometry_settings_are_errors_that_name_the_field():
-    for field, value in (("isometry_weight", -1.0), ("isometry_eta", float("nan"))):
+    for field, value in (("isometry_weight", -1.0), ("isometry_eta", float("nan")), ("isometry_codes", 1)):
         with pytest.raises(ValueError, match=field):
             IRLINRConfig(**{field: value})
