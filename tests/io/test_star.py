@@ -90,9 +90,10 @@ def test_write_then_read_keeps_pose_and_pixel_size(tmp_path):
     table = pd.DataFrame({
         "pixel_size_angstrom": [1.7, 1.7], "angle_rot_degrees": [10.0, 20.0], "angle_tilt_degrees": [30.0, 40.0],
         "rotation_radians": [0.5, -1.0], "shift_x_pixels": [1.25, 0.0], "shift_y_pixels": [-0.5, 2.0],
+        "view_index": [3, 0],
     })
     write_particle_star(tmp_path / "out.star", table, "out.mrcs", 8)
     again = read_particle_star(tmp_path / "out.star")
     for column in table.columns:
         np.testing.assert_allclose(again[column], table[column], atol=1e-5)
-    assert again["stack_index"].tolist() == [0, 1]
+    assert again["stack_index"].tolist() == [0, 1] and again["view_index"].dtype == np.int64

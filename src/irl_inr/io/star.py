@@ -17,7 +17,9 @@ project's units and conventions (see ``irl_inr.cryo_em.rotations``):
   canonical image.  (The real ``relion31`` origins are below a pixel, so only the units,
   not the sign, are checked against data here.)
 * CTF columns where present: ``defocus_u/v_angstrom``, ``defocus_angle_degrees``,
-  ``voltage_kv``, ``spherical_aberration_mm``, ``amplitude_contrast``.
+  ``voltage_kv``, ``spherical_aberration_mm``, ``amplitude_contrast``;
+* ``view_index``: the simulator's ground-truth view, kept in this project's own column
+  ``irlViewIndex`` (RELION ignores labels it does not know).
 
 Errors name the STAR file and the 1-based data row.
 """
@@ -185,6 +187,8 @@ def read_particle_star(path: str | os.PathLike, project_root: str | os.PathLike 
         clean[f"shift_{axis.lower()}_pixels"] = -origin
     for star_column, column in _CTF_COLUMNS.items():
         clean[column] = _numbers(path, table, star_column) if star_column in table.columns else np.nan
+    if "irlViewIndex" in table.columns:
+        clean.insert(0, "view_index", _numbers(path, table, "irlViewIndex").astype(np.int64))
     return clean
 
 
@@ -219,5 +223,7 @@ def write_particle_star(path: str | os.PathLike, table: pd.DataFrame, stack_name
         column = _CTF_COLUMNS[star_column]
         if column in table.columns and table[column].notna().all():
             particles[star_column] = table[column].to_numpy(dtype=np.float64)
+    if "view_index" in table.columns:
+        particles["irlViewIndex"] = table["view_index"].to_numpy(dtype=np.int64)
     blocks = {"optics": pd.DataFrame(optics), "particles": pd.DataFrame(particles)}
     write_atomically(path, lambda temporary: starfile.write(blocks, temporary, float_format="%.6f"))

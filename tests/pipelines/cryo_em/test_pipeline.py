@@ -63,6 +63,16 @@ def test_simulated_front_end_meets_the_contract():
     assert centre > 5 * corner
 
 
+def test_view_labels_survive_the_saved_stack(tmp_path):
+    simulated = _run("simulate", {"cryo_em.volume_file": None}, TINY)["cryo_em.simulated_particles"].load()
+    dataset = ParticleStackDataset(str(tmp_path / "simulated.star"))
+    dataset.save(simulated)
+    catalog = _run("star", {"cryo_em.raw_particles": dataset.load()}, TINY)
+    table = catalog["cryo_em.image_table"].load()
+    assert table["label"].tolist() == simulated["particles"]["view_index"].tolist()
+    assert table["label_name"].str.startswith("view ").all()
+
+
 def test_simulation_is_deterministic():
     first = _run("simulate", {"cryo_em.volume_file": None}, TINY)["cryo_em.images"].load()
     second = _run("simulate", {"cryo_em.volume_file": None}, TINY)["cryo_em.images"].load()
