@@ -8,18 +8,28 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from irl_inr.parameters import validate_parameters
+from irl_inr.parameters import DOMAINS, validate_parameters
 
 logger = logging.getLogger(__name__)
+
+
+def sections_used(dataset_names) -> set[str]:
+    """The parameter sections a pipeline reads: ``params:mnist_u.training`` and
+    ``params:mnist_u.training.config`` both give ``mnist_u.training``; a section
+    outside any namespace (``params:training``) gives itself."""
+    sections = set()
+    for name in dataset_names:
+        if not name.startswith("params:"):
+            continue
+        parts = name.removeprefix("params:").split(".")
+        domain_section = parts[:2] if len(parts) >= 2 and parts[0] in DOMAINS else parts[:1]
+        sections.add(".".join(domain_section))
+    return sections
 
 
 class ParameterValidationHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        parameters = {
-            name.removeprefix("params:"): catalog.load(name)
-            for name in pipeline.datasets()
-            if name.startswith("params:") and "." not in name.removeprefix("params:")
-        }
+        parameters = {section: catalog.load(f"params:{section}") for section in sections_used(pipeline.datasets())}
         validate_parameters(parameters)
         logger.info("Parameters checked: %s", ", ".join(sorted(parameters)) or "none")

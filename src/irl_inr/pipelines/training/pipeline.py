@@ -8,9 +8,10 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 train_irl_inr,
-                inputs=["mnist_u_images", "mnist_u_poses", "params:training"],
+                inputs=["images", "image_table", "params:training"],
                 outputs=["irl_inr_model", "training_history"],
                 name="train_irl_inr",
             )
-        ]
+        ],
+        tags="training",
     )

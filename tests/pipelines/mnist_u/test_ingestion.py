@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from irl_inr.pipelines.ingestion.nodes import ingest_mnist
+from irl_inr.pipelines.mnist_u.ingestion import ingest_mnist
 
 
 def raw(images, labels, source="test"):
@@ -14,6 +14,7 @@ def test_shuffles_splits_stratified_and_keeps_source_index(tiny_digits):
     assert digits.shape == images.shape
     assert np.array_equal(digits, images[table["source_index"].to_numpy()])
     assert np.array_equal(table["label"].to_numpy(), labels[table["source_index"].to_numpy()])
+    assert (table["label_name"] == table["label"].astype(str)).all() and table["label"].dtype == np.int64
     assert not np.array_equal(table["source_index"].to_numpy(), np.arange(30))  # shuffled
     per_class = table.groupby("label")["split"].apply(lambda s: (s == "test").sum())
     assert per_class.tolist() == [1] * 10
@@ -58,7 +59,7 @@ def test_bad_arrays_name_the_source(tiny_digits):
 
 
 def test_class_quotas_add_up_exactly():
-    from irl_inr.pipelines.ingestion.nodes import class_quotas
+    from irl_inr.pipelines.mnist_u.ingestion import class_quotas
 
     counts = np.array([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
     for total in (10, 300, 999, 10000):

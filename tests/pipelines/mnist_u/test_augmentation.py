@@ -6,8 +6,8 @@ import torch
 from matplotlib.figure import Figure
 
 from irl_inr.geometry import centre_of_mass
-from irl_inr.pipelines.augmentation.nodes import build_mnist_u, pad_to_canvas, preview_mnist_u
-from irl_inr.pipelines.ingestion.nodes import ingest_mnist
+from irl_inr.pipelines.mnist_u.augmentation import build_mnist_u, pad_to_canvas, preview_mnist_u
+from irl_inr.pipelines.mnist_u.ingestion import ingest_mnist
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def test_shapes_range_and_pose_table(digits_and_table):
     images, poses = build_mnist_u(digits, table, {"image_size": 40, "max_shift_pixels": 3})
     assert images.shape == (30, 40, 40) and images.dtype == np.float32
     assert 0.0 <= images.min() and images.max() <= 1.0
-    assert list(poses.columns[:5]) == ["image_id", "source_index", "label", "split", "source"]
+    assert list(poses.columns[:6]) == ["image_id", "source_index", "label", "label_name", "split", "source"]
     assert poses["rotation_radians"].between(0, 2 * math.pi).all()
     assert poses[["shift_x_pixels", "shift_y_pixels"]].abs().max().max() <= 3
 

@@ -55,7 +55,7 @@ def stratified_split(labels: np.ndarray, parameters: IngestionParameters) -> tup
 def ingest_mnist(raw_mnist: dict, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
     """Raw MNIST -> digits uint8 (N, 28, 28) in a seeded, shuffled order, and a table with
     one row per digit: ``image_id``, ``source_index`` (row in the raw file), ``label``,
-    ``split``, ``source``."""
+    ``label_name`` (the digit as text), ``split``, ``source``."""
     options = IngestionParameters.from_dict(parameters)
     images, labels, source = check_digits(raw_mnist)
     order, split = stratified_split(labels, options)
@@ -63,7 +63,8 @@ def ingest_mnist(raw_mnist: dict, parameters: dict) -> tuple[np.ndarray, pd.Data
         {
             "image_id": np.arange(len(order), dtype=np.int64),
             "source_index": order.astype(np.int64),
-            "label": labels[order],
+            "label": labels[order].astype(np.int64),
+            "label_name": labels[order].astype(str),
             "split": split,
             "source": source,
         }

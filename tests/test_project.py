@@ -1,0 +1,96 @@
+"""The project shell: registered pipelines, namespaces, the catalog behind every dataset,
+the parameter files and their checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog
+
+from irl_inr import settings
+from irl_inr.hooks import sections_used
+from irl_inr.parameters import DOMAINS, validate_parameters
+from irl_inr.pipeline_registry import STAGES, register_pipelines
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def config() -> OmegaConfigLoader:
+    return OmegaConfigLoader(str(PROJECT_ROOT / "conf"), **settings.CONFIG_LOADER_ARGS)
+
+
+@pytest.fixture(scope="module")
+def pipelines():
+    return register_pipelines()
+
+
+def test_every_domain_is_registered_and_the_default_is_mnist_u(pipelines):
+    assert set(DOMAINS) <= set(pipelines)
+    assert pipelines["__default__"].nodes == pipelines["mnist_u"].nodes
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_a_domain_lives_in_its_namespace_and_tags_nodes_by_stage(pipelines, domain):
+    pipeline = pipelines[domain]
+    for node in pipeline.nodes:
+        assert node.namespace == domain, node.name
+        assert len(node.tags & set(STAGES)) == 1, (node.name, node.tags)
+    for name in pipeline.datasets():
+        assert name.startswith((f"{domain}.", f"params:{domain}.")), name
+    assert {f"{domain}.images", f"{domain}.image_table", f"{domain}.metrics"} <= pipeline.datasets()
+    assert {stage for node in pipeline.nodes for stage in node.tags} >= {"training", "embedding", "clustering", "reporting"}
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_dataset_of_a_domain_is_in_the_catalog(pipelines, config, domain):
+    """Nothing a domain reads or writes is a memory dataset: all goes through the catalog,
+    to data/<layer>/<domain>/ for what the factories serve."""
+    catalog = DataCatalog.from_config(config["catalog"])
+    for name in pipelines[domain].datasets():
+        if name.startswith("params:"):
+            continue
+        dataset = catalog.get(name)
+        assert dataset is not None and type(dataset).__name__ != "MemoryDataset", name
+        description = str(getattr(dataset, "_describe", lambda: {})())
+        if name.split(".", 1)[1] in ("images", "image_table", "semantic_codes", "metrics"):
+            assert f"/{domain}/" in description, (name, description)
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_parameter_section_a_domain_reads_exists_and_passes_its_checks(pipelines, config, domain):
+    parameters = config["parameters"]
+    sections = sections_used(pipelines[domain].datasets())
+    assert {f"{domain}.training", f"{domain}.clustering"} <= sections
+    values = {}
+    for section in sections:
+        owner, name = section.split(".")
+        assert name in parameters[owner], f"parameters_{owner}.yml has no section {name}"
+        values[section] = parameters[owner][name]
+    validate_parameters(values)
+    assert parameters[domain]["reporting"]["domain"] == domain
+
+
+def test_mnist_u_takes_the_stage_defaults_and_runtime_overrides_reach_it():
+    loader = OmegaConfigLoader(
+        str(PROJECT_ROOT / "conf"), **settings.CONFIG_LOADER_ARGS, runtime_params={"training": {"config": "paper"}}
+    )
+    parameters = loader["parameters"]
+    assert parameters["mnist_u"]["training"] == parameters["training"]
+    assert parameters["mnist_u"]["training"]["config"] == "paper"
+
+
+def test_a_bad_domain_parameter_is_named_with_its_domain():
+    with pytest.raises(ValueError, match=r"^mnist_u\.augmentation\.image_size = 20: must be at least 28"):
+        validate_parameters({"mnist_u.augmentation": {"image_size": 20}})
+    with pytest.raises(ValueError, match=r"^mnist_u\.training\.config = 'nope'"):
+        validate_parameters({"mnist_u.training": {"config": "nope", "configurations": {"fast": {}}}})
+    with pytest.raises(ValueError, match=r"^training\.split = 'x'"):
+        validate_parameters({"training": {"split": "x", "configurations": {"fast": {}}}})
+
+
+def test_sections_used_reads_whole_sections_and_their_keys():
+    names = {"params:mnist_u.training", "params:mnist_u.reporting.domain", "params:clustering", "mnist_u.images"}
+    assert sections_used(names) == {"mnist_u.training", "mnist_u.reporting", "clustering"}
