@@ -421,7 +421,7 @@ SHARED_VALIDATORS: dict[str, Callable[[Any], Any]] = {
 
 # The domains, each a package ``irl_inr.pipelines.<domain>`` whose ``parameters`` module
 # has ``VALIDATORS``: its own front-end sections by name.
-DOMAINS = ("mnist_u",)
+DOMAINS = ("mnist_u", "cryo_em")
 
 
 def domain_validators() -> dict[str, dict[str, Callable[[Any], Any]]]:
@@ -434,9 +434,12 @@ def validate_parameters(parameters: Mapping[str, Any]) -> None:
     (``training``) or a domain's section (``wm811k.training``); errors name the
     parameter with its domain (``wm811k.training.config = ...``)."""
     own = domain_validators()
+    from irl_inr.pipelines.interpretation.parameters import VALIDATORS as OPTIONS
+
+    shared = {**SHARED_VALIDATORS, **OPTIONS}
     for key, values in parameters.items():
         domain, _, section = key.rpartition(".")
-        validator = own.get(domain, {}).get(section) or SHARED_VALIDATORS.get(section)
+        validator = own.get(domain, {}).get(section) or shared.get(section)
         if validator is None:
             continue
         try:

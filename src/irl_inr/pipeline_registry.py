@@ -13,19 +13,44 @@ its stage, so ``kedro run --pipelines mnist_u --tags training`` runs one stage.
 
 from __future__ import annotations
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines import clustering, embedding, mnist_u, reporting, training
+from irl_inr.pipelines.clustering import pipeline as clustering
+from irl_inr.pipelines.cryo_em import pipeline as cryo_em
+from irl_inr.pipelines.embedding import pipeline as embedding
+from irl_inr.pipelines.interpretation import pipeline as interpretation
+from irl_inr.pipelines.mnist_u import pipeline as mnist_u
+from irl_inr.pipelines.reporting import pipeline as reporting
+from irl_inr.pipelines.training import pipeline as training
+from irl_inr.pipelines.interpretation.isometry import measure_isometry
 
-STAGES = ("ingestion", "augmentation", "training", "embedding", "clustering", "reporting")
+STAGES = ("ingestion", "augmentation", "training", "embedding", "clustering", "interpretation", "reporting")
+
+
+def isometry_stage() -> Pipeline:
+    """The decoder's mean condition number (IRVAE's measure), part of the embedding stage."""
+    return Pipeline(
+        [
+            Node(
+                measure_isometry,
+                inputs=["irl_inr_model", "semantic_codes", "params:isometry"],
+                outputs="isometry_metrics",
+                name="measure_isometry",
+            )
+        ],
+        tags="embedding",
+    )
 
 
 def shared_stages() -> Pipeline:
-    """Training -> embedding -> clustering -> reporting on ``images`` / ``image_table``."""
+    """Training -> embedding -> clustering and interpretation -> reporting on ``images`` /
+    ``image_table``."""
     return (
         training.create_pipeline()
         + embedding.create_pipeline()
+        + isometry_stage()
         + clustering.create_pipeline()
+        + interpretation.create_pipeline()
         + reporting.create_pipeline()
     )
 
@@ -36,8 +61,12 @@ def domain_pipeline(front_end: Pipeline, namespace: str) -> Pipeline:
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """``mnist_u``, ``wm811k``, ``cryo_em`` (and variants) end to end; the default is
-    MNIST-U on the embedded digits."""
-    pipelines = {"mnist_u": domain_pipeline(mnist_u.create_pipeline(), "mnist_u")}
+    """``mnist_u``, ``cryo_em`` (simulated particles) and ``cryo_em_star`` (a RELION stack,
+    same namespace) end to end; the default is MNIST-U on the embedded digits."""
+    pipelines = {
+        "mnist_u": domain_pipeline(mnist_u.create_pipeline(), "mnist_u"),
+        "cryo_em": domain_pipeline(cryo_em.create_pipeline(source="simulate"), "cryo_em"),
+        "cryo_em_star": domain_pipeline(cryo_em.create_pipeline(source="star"), "cryo_em"),
+    }
     pipelines["__default__"] = pipelines["mnist_u"]
     return pipelines

@@ -38,7 +38,7 @@ def create_pipeline(source: str = "simulate", **kwargs) -> Pipeline:
         reading
         + [
             Node(label_particles, inputs=[particles, "params:ingestion"], outputs="labelled_particles",
-                 name="label_particles", tags=["ingestion"]),
+                 name="label_particles", tags=["augmentation"]),
             Node(preprocess_particles, inputs=["labelled_particles", "params:preprocessing"],
                  outputs=["images", "image_table"], name="preprocess_particles", tags=["augmentation"]),
             Node(preview_particles, inputs=["labelled_particles", "images", "image_table", "params:preprocessing"],
