@@ -1,0 +1,1 @@
+"""The HTML report: page assembly, figures and sections built from every stage's outputs."""

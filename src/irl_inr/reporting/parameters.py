@@ -1,0 +1,57 @@
+"""The ``reporting`` parameter section. Self-contained (it needs only the base class) so
+that it can move to ``irl_inr/parameters.py`` as is, with ``"reporting":
+ReportingParameters.from_dict`` among the shared validators."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+from irl_inr.parameters import Parameters
+
+MAP_METHODS = ("tsne", "pca")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportingParameters(Parameters):
+    """``reporting``: the domain's name (prefix of its metric keys, title of its report)
+    and what the HTML report shows.
+
+    ``map_method``: how the semantic codes z are laid out in 2-D (``tsne``: scikit-learn's
+    t-SNE on unit-length codes, seeded; ``pca``: the first two principal components), on
+    at most ``map_sample_size`` images drawn with ``seed``."""
+
+    section = "reporting"
+    domain: str
+    samples_per_class: int = 8
+    histogram_bins: int = 36
+    reconstruction_count: int = 10
+    map_method: str = "tsne"
+    map_sample_size: int = 2000
+    map_perplexity: float = 30.0
+    exemplars: int = 6
+    seed: int = 0
+    figure_width_inches: float = 10.0
+    figure_dpi: int = 80
+
+    def check(self) -> None:
+        if not isinstance(self.domain, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", self.domain):
+            self.fail("domain", "must be a lower-case name such as mnist_u (letters, digits, underscores)")
+        for name, minimum in (
+            ("samples_per_class", 1), ("histogram_bins", 1), ("reconstruction_count", 1), ("map_sample_size", 4),
+            ("exemplars", 0), ("seed", 0), ("figure_dpi", 20),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                self.fail(name, "must be an integer")
+            if value < minimum:
+                self.fail(name, f"must be at least {minimum}")
+        if self.map_method not in MAP_METHODS:
+            self.fail("map_method", f"must be one of {list(MAP_METHODS)}")
+        for name, minimum in (("map_perplexity", 1.0), ("figure_width_inches", 4.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                self.fail(name, "must be a finite number")
+            if value < minimum:
+                self.fail(name, f"must be at least {minimum}")

@@ -1,0 +1,398 @@
+"""The report's sections, each built from a stage's outputs: the data, training,
+representations, clustering, and the parameters and versions that produced them.
+
+Rows are matched by ``image_id``: ``images`` follow ``image_table``; ``semantic_codes``,
+``reconstructions`` and ``canonical_images`` follow ``predicted_poses`` (the embedded
+split); ``cluster_assignments`` holds the clustered split. A wrong shape, a missing
+column or an image id that another table lacks is a ``ValueError`` naming the dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import platform
+from collections.abc import Mapping
+from importlib import metadata
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy.optimize import linear_sum_assignment
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+
+from irl_inr import metrics
+from irl_inr.reporting import figures
+from irl_inr.reporting.html import (
+    Section,
+    figure_html,
+    mapping_table_html,
+    paragraph_html,
+    preformatted_html,
+    table_html,
+)
+from irl_inr.reporting.parameters import ReportingParameters
+from irl_inr.training.loop import RESERVED_COLUMNS
+
+POSE_COLUMNS = ("rotation_radians", "shift_x_pixels", "shift_y_pixels")
+IMAGE_TABLE_COLUMNS = ("image_id", "label", "split", *POSE_COLUMNS)
+PREDICTED_POSE_COLUMNS = ("image_id", "predicted_rotation_radians", "predicted_shift_x_pixels", "predicted_shift_y_pixels")
+# Packages whose versions the report records (distribution names).
+PACKAGES = ("irl_inr", "torch", "kedro", "kedro-datasets", "numpy", "pandas", "scikit-learn", "matplotlib")
+# What the embedding measures mean (see the README); others are listed without a note.
+EMBEDDING_MEANINGS = {
+    "images": "images embedded",
+    "recon_mse": "pixel MSE of the reconstructions at the predicted pose",
+    "invariance_cos": "mean cosine between an image's z and the z of its re-posed copies (invariance: near 1)",
+    "between_cos": "mean cosine between the z of different images (should be well below invariance_cos)",
+    "pose_retrieval_top1": "share of re-posed copies whose nearest original code is their own",
+    "pose_retrieval_chance": "the same by chance",
+    "neighbour_acc": "share of each image's nearest codes with the same label",
+    "neighbour_acc_canonical_pixels": "the same on moment-canonicalised pixels (closed-form bar)",
+    "neighbour_acc_pixels": "the same on raw pixels",
+    "pose_error_deg": "median rotation error (degrees) of re-posed copies relative to their original",
+    "pose_error_vs_truth_deg": "median rotation error (degrees) against the ground truth, after the median offset",
+}
+
+
+# ------------------------------------------------------------------------------ checks
+
+
+def _require_columns(frame: pd.DataFrame, columns, name: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{name} must be a DataFrame, got {type(frame).__name__}")
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks the column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _image_stack(stack, rows: int, name: str, rows_of: str) -> np.ndarray:
+    """A float array (N, S, S) with one image per row of ``rows_of``."""
+    stack = np.asarray(stack)
+    if stack.ndim != 3 or stack.shape[1] != stack.shape[2]:
+        raise ValueError(f"{name} must have shape (N, S, S), got {stack.shape}")
+    if len(stack) != rows:
+        raise ValueError(f"{name} has {len(stack)} images but {rows_of} has {rows} rows: they come from different runs")
+    return stack
+
+
+def _row_of(table: pd.DataFrame, name: str) -> pd.Series:
+    """image_id -> row position in ``table``; image ids must be unique."""
+    ids = table["image_id"].to_numpy()
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError(f"{name} repeats image ids (e.g. {int(pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0])})")
+    return pd.Series(np.arange(len(ids)), index=ids)
+
+
+def _rows_for(row_of: pd.Series, ids: np.ndarray, name: str, of: str) -> np.ndarray:
+    known = np.isin(ids, row_of.index.to_numpy())
+    if not known.all():
+        raise ValueError(
+            f"{name} lacks {int((~known).sum())} of the {len(ids)} images of {of} (first image_id "
+            f"{int(ids[~known][0])}): every input must come from the same run"
+        )
+    return row_of[ids].to_numpy()
+
+
+def _check_known_labels(frame: pd.DataFrame, names: Mapping[int, str], name: str) -> None:
+    unknown = sorted(set(frame["label"].astype("int64").tolist()) - set(names))
+    if unknown:
+        raise ValueError(f"{name} has label(s) {unknown[:10]} that image_table lacks: every input must come from the same run")
+
+
+def label_names(image_table: pd.DataFrame) -> dict[int, str]:
+    """label -> its name (``label_name`` when the table has it, else the label itself)."""
+    labels = image_table["label"].astype("int64")
+    if "label_name" not in image_table:
+        return {int(label): str(label) for label in sorted(labels.unique())}
+    pairs = pd.DataFrame({"label": labels, "name": image_table["label_name"].astype(str)}).drop_duplicates()
+    clashes = pairs["label"][pairs["label"].duplicated()]
+    if len(clashes):
+        label = int(clashes.iloc[0])
+        names = sorted(pairs.loc[pairs["label"] == label, "name"])
+        raise ValueError(f"image_table gives label {label} more than one label_name: {names}")
+    return {int(label): name for label, name in sorted(zip(pairs["label"], pairs["name"]))}
+
+
+# ----------------------------------------------------------------------------- the data
+
+
+def data_section(images, image_table: pd.DataFrame, options: ReportingParameters) -> Section:
+    """A sample grid (one row per class), images per class and split, and the ground-truth
+    pose distribution."""
+    _require_columns(image_table, IMAGE_TABLE_COLUMNS, "image_table")
+    images = _image_stack(images, len(image_table), "images", "image_table")
+    names = label_names(image_table)
+    labels = image_table["label"].to_numpy()
+    generator = np.random.default_rng(options.seed)
+    sample_rows = []
+    for label, name in names.items():
+        members = np.flatnonzero(labels == label)
+        chosen = np.sort(generator.choice(members, size=min(options.samples_per_class, len(members)), replace=False))
+        sample_rows.append((name, images[chosen]))
+    width = options.figure_width_inches
+    grid = figures.image_rows(sample_rows, width, f"{options.samples_per_class} random images per class")
+
+    poses = {
+        "rotation (degrees, clockwise on screen)": np.degrees(image_table["rotation_radians"].to_numpy(dtype=float)),
+        "shift x (pixels)": image_table["shift_x_pixels"].to_numpy(dtype=float),
+        "shift y (pixels, down)": image_table["shift_y_pixels"].to_numpy(dtype=float),
+    }
+    unknown = {name: int((~np.isfinite(values)).sum()) for name, values in poses.items()}
+    caption = "Ground-truth in-plane pose of every image."
+    if any(unknown.values()):
+        caption += " Left out (no known value): " + ", ".join(f"{name}: {count}" for name, count in unknown.items()) + "."
+    histograms = figures.pose_histograms(poses, options.histogram_bins, width)
+
+    counts = pd.crosstab(image_table["label"], image_table["split"], margins=True, margins_name="all")
+    counts.index = [names.get(label, label) for label in counts.index]  # rows by label, then "all"
+    counts = counts.rename_axis("label").reset_index()
+    size = images.shape[1]
+    body = (
+        paragraph_html(f"{len(images)} images of {size}x{size} pixels in {len(names)} classes.")
+        + table_html(counts)
+        + figure_html(grid, "Sample images, one row per class (label name on the left).", options.figure_dpi)
+        + figure_html(histograms, caption, options.figure_dpi)
+    )
+    return Section("The data", body)
+
+
+# ------------------------------------------------------------------------------ training
+
+
+def training_section(training_history: pd.DataFrame, options: ReportingParameters) -> Section:
+    """One loss curve per term of the training history and a summary of the run."""
+    _require_columns(training_history, ("epoch", "seconds"), "training_history")
+    terms = [column for column in training_history.columns if column not in RESERVED_COLUMNS]
+    if not terms or training_history.empty:
+        raise ValueError(
+            f"training_history holds no loss term or no epoch (columns {list(training_history.columns)}, "
+            f"{len(training_history)} rows): rerun train_irl_inr"
+        )
+    epochs = training_history["epoch"].to_numpy()
+    curves = {term: training_history[term].to_numpy(dtype=float) for term in terms}
+    summary = pd.DataFrame(
+        [{"epochs": len(training_history), "training seconds": float(training_history["seconds"].sum()),
+          **{f"last {term}": curves[term][-1] for term in terms}}]
+    )
+    figure = figures.loss_curves(epochs, curves, options.figure_width_inches)
+    body = table_html(summary) + figure_html(figure, f"Loss terms: {', '.join(terms)}.", options.figure_dpi)
+    return Section("Training", body)
+
+
+# ----------------------------------------------------------------------- representations
+
+
+def _map_points(codes: np.ndarray, options: ReportingParameters) -> np.ndarray:
+    """2-D coordinates (n, 2) of codes (n, d) by ``reporting.map_method``."""
+    if options.map_method == "pca":
+        return PCA(n_components=2, random_state=options.seed).fit_transform(codes)
+    unit = codes / np.maximum(np.linalg.norm(codes, axis=1, keepdims=True), 1e-12)
+    perplexity = min(options.map_perplexity, (len(codes) - 1) / 3)
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=options.seed).fit_transform(unit)
+
+
+def best_method(clustering_comparison: pd.DataFrame) -> str:
+    """The method with the highest Hungarian accuracy (the first of equals)."""
+    _require_columns(clustering_comparison, ("method", "acc"), "clustering_comparison")
+    if clustering_comparison.empty:
+        raise ValueError("clustering_comparison has no rows: rerun compare_clusterings")
+    return str(clustering_comparison["method"].iloc[int(np.argmax(clustering_comparison["acc"].to_numpy()))])
+
+
+def representations_section(
+    images, image_table: pd.DataFrame, semantic_codes, predicted_poses: pd.DataFrame, reconstructions,
+    canonical_images, embedding_metrics: Mapping | None, cluster_assignments: pd.DataFrame | None,
+    clustering_comparison: pd.DataFrame | None, options: ReportingParameters,
+) -> Section:
+    """Input / reconstruction / canonical images, a 2-D map of z coloured by label (and by
+    the best method's clusters when there are clusters), and the embedding measures."""
+    _require_columns(image_table, ("image_id", "label"), "image_table")
+    _require_columns(predicted_poses, PREDICTED_POSE_COLUMNS, "predicted_poses")
+    rows = len(predicted_poses)
+    codes = np.asarray(semantic_codes, dtype=np.float64)
+    if codes.ndim != 2 or len(codes) != rows:
+        raise ValueError(f"semantic_codes must have shape (N, d) with N = {rows} (predicted_poses), got {codes.shape}")
+    bad = ~np.isfinite(codes).all(axis=1)
+    if bad.any():
+        raise ValueError(f"semantic_codes has NaN or infinite values in {int(bad.sum())} rows (first: row {int(np.flatnonzero(bad)[0])})")
+    images = _image_stack(images, len(image_table), "images", "image_table")
+    reconstructions = _image_stack(reconstructions, rows, "reconstructions", "predicted_poses")
+    canonical_images = _image_stack(canonical_images, rows, "canonical_images", "predicted_poses")
+    ids = predicted_poses["image_id"].to_numpy()
+    image_rows_of = _rows_for(_row_of(image_table, "image_table"), ids, "image_table", "predicted_poses")
+    names = label_names(image_table)
+    labels = image_table["label"].to_numpy()[image_rows_of]
+    width, dpi = options.figure_width_inches, options.figure_dpi
+
+    count = min(options.reconstruction_count, rows)
+    grid = figures.image_rows(
+        [("input", images[image_rows_of[:count]]), ("reconstruction", reconstructions[:count]),
+         ("canonical", canonical_images[:count])],
+        width, "Input, reconstruction at the predicted pose, canonical image (pose 0)",
+        column_titles=[names[int(label)] for label in labels[:count]],
+    )
+    body = figure_html(grid, f"The first {count} embedded images; column titles are their label names.", dpi)
+
+    # The map's images: with clusters, those that were clustered (the clustering split,
+    # which the embedded split covers).
+    candidates, clusters_of = np.arange(rows), None
+    if cluster_assignments is not None and clustering_comparison is not None:
+        method = best_method(clustering_comparison)
+        _require_columns(cluster_assignments, ("image_id", "label", method), "cluster_assignments")
+        _check_known_labels(cluster_assignments, names, "cluster_assignments")
+        cluster_ids = _row_of(cluster_assignments, "cluster_assignments").index.to_numpy()  # unique image ids
+        candidates = _rows_for(_row_of(predicted_poses, "predicted_poses"), cluster_ids, "semantic_codes", "cluster_assignments")
+        clusters_of = pd.Series(cluster_assignments[method].to_numpy(), index=cluster_ids)
+    generator = np.random.default_rng(options.seed)
+    sample = np.sort(generator.choice(candidates, size=min(options.map_sample_size, len(candidates)), replace=False))
+    if len(sample) < 4:
+        raise ValueError(f"the 2-D map of semantic_codes needs at least 4 images, got {len(sample)}")
+    # Colour by label, and each cluster in the colour of the class it is matched to
+    # (matched on every clustered image, as in the confusion matrix).
+    classes = list(names)
+    colourings = [("by label", np.searchsorted(classes, labels[sample]), [names[label] for label in classes])]
+    if clusters_of is not None:
+        matching = match_clusters(cluster_assignments["label"].to_numpy(), cluster_assignments[method].to_numpy())
+        unmatched = [cluster for cluster in matching.clusters if cluster not in matching.class_of]
+        group_of = {cluster: classes.index(label) for cluster, label in matching.class_of.items()}
+        group_of.update({cluster: len(classes) + position for position, cluster in enumerate(unmatched)})
+        legend = [""] * (len(classes) + len(unmatched))
+        for cluster, group in group_of.items():
+            matched_name = names[matching.class_of[cluster]] if cluster in matching.class_of else "unmatched"
+            legend[group] = f"{cluster} ~ {matched_name}"
+        groups = np.array([group_of[cluster] for cluster in clusters_of[ids[sample]].to_numpy().tolist()])
+        colourings.append((f"by {method} cluster (best method) ~ matched label", groups, legend))
+    points = _map_points(codes[sample], options)
+    method_name = {"tsne": "t-SNE of the unit-length codes", "pca": "first two principal components of the codes"}
+    title = f"Semantic codes z in 2-D ({method_name[options.map_method]}, {len(sample)} images)"
+    body += figure_html(
+        figures.embedding_map(points, colourings, width, title),
+        f"{method_name[options.map_method].capitalize()}: {len(sample)} of {len(candidates)} images drawn with seed "
+        f"{options.seed}.", dpi,
+    )
+    if embedding_metrics is not None:
+        body += "<h3>Invariance and pose error</h3>" + mapping_table_html(embedding_metrics, EMBEDDING_MEANINGS)
+    return Section("Representations", body)
+
+
+# ---------------------------------------------------------------------------- clustering
+
+
+@dataclasses.dataclass(frozen=True)
+class Matching:
+    """Clusters against classes under the Hungarian matching (the one-to-one assignment
+    with the most images on matched pairs)."""
+
+    classes: list[int]  # the labels present, sorted
+    clusters: list[int]  # the clusters present: those matched, in the order of their class, then the rest
+    counts: np.ndarray  # (classes, clusters) images per class and cluster, columns in the order of ``clusters``
+    class_of: dict[int, int]  # matched cluster -> its class
+
+
+def match_clusters(labels: np.ndarray, clusters: np.ndarray) -> Matching:
+    classes = sorted(np.unique(labels).tolist())
+    cluster_ids = sorted(np.unique(clusters).tolist())
+    counts = np.zeros((len(classes), len(cluster_ids)), dtype=np.int64)
+    np.add.at(counts, (np.searchsorted(classes, labels), np.searchsorted(cluster_ids, clusters)), 1)
+    class_rows, cluster_columns = linear_sum_assignment(counts, maximize=True)  # class_rows ascending
+    matched = [int(column) for column in cluster_columns]
+    order = matched + [column for column in range(len(cluster_ids)) if column not in matched]
+    class_of = {int(cluster_ids[column]): int(classes[row]) for row, column in zip(class_rows, cluster_columns)}
+    return Matching(classes, [int(cluster_ids[column]) for column in order], counts[:, order], class_of)
+
+
+def clustering_section(
+    cluster_assignments: pd.DataFrame, clustering_comparison: pd.DataFrame, image_table: pd.DataFrame,
+    canonical_images, predicted_poses: pd.DataFrame | None, mining_metrics: Mapping | None,
+    options: ReportingParameters,
+) -> Section:
+    """The comparison of methods, the best method's confusion matrix, and per cluster its
+    mean canonical image and most confident members."""
+    method = best_method(clustering_comparison)
+    _require_columns(cluster_assignments, ("image_id", "label", method), "cluster_assignments")
+    names = label_names(image_table)
+    _check_known_labels(cluster_assignments, names, "cluster_assignments")
+    labels = cluster_assignments["label"].to_numpy().astype(np.int64)
+    clusters = cluster_assignments[method].to_numpy().astype(np.int64)
+    matching = match_clusters(labels, clusters)
+    accuracy = metrics.clustering_accuracy(labels, clusters)
+    best_row = int(np.flatnonzero(clustering_comparison["method"].astype(str).to_numpy() == method)[0])
+    dpi = options.figure_dpi
+    body = (
+        paragraph_html(f"Best method by Hungarian accuracy: {method} (highlighted).")
+        + table_html(clustering_comparison, highlight_rows=[best_row])
+    )
+    if mining_metrics is not None:
+        body += "<h3>Neighbour mining</h3>" + mapping_table_html(mining_metrics)
+    matrix = figures.confusion_matrix(
+        matching.counts, [names.get(label, str(label)) for label in matching.classes],
+        [str(cluster) for cluster in matching.clusters],
+        f"{method}: clusters against labels (ACC {accuracy:.3f})", f"{method} cluster (in the order of the matching)",
+    )
+    body += figure_html(matrix, f"Confusion matrix of {method}; the diagonal holds the matched pairs.", dpi)
+
+    if canonical_images is not None and predicted_poses is not None:
+        _require_columns(predicted_poses, ("image_id",), "predicted_poses")
+        canonical_images = _image_stack(canonical_images, len(predicted_poses), "canonical_images", "predicted_poses")
+        ids = cluster_assignments["image_id"].to_numpy()
+        canonical_rows = _rows_for(_row_of(predicted_poses, "predicted_poses"), ids, "canonical_images", "cluster_assignments")
+        confidence_column = f"{method}_confidence"
+        confidence = (
+            cluster_assignments[confidence_column].to_numpy() if confidence_column in cluster_assignments
+            else np.zeros(len(ids))
+        )
+        averages, exemplars, titles = [], [], []
+        for position, cluster in enumerate(matching.clusters):
+            members = np.flatnonzero(clusters == cluster)
+            ranked = members[np.argsort(-confidence[members], kind="stable")]
+            averages.append(canonical_images[canonical_rows[members]].mean(axis=0))
+            exemplars.append(canonical_images[canonical_rows[ranked[: options.exemplars]]])
+            majority = matching.classes[int(np.argmax(matching.counts[:, position]))]
+            titles.append(f"{cluster}: n={len(members)}\nmostly {names.get(majority, majority)}")
+        ranking = "most confident" if confidence_column in cluster_assignments else "first"
+        gallery = figures.cluster_gallery(
+            np.stack(averages), exemplars, titles, options.figure_width_inches,
+            f"{method} clusters: mean canonical image and {ranking} members",
+        )
+        body += figure_html(
+            gallery, f"Per {method} cluster: the mean canonical image of its members, then its {ranking} members.", dpi
+        )
+    return Section("Clustering", body)
+
+
+# ----------------------------------------------------------------- parameters and versions
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that produced the report (and Python's)."""
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def provenance_section(generated_at: str, parameters: Mapping[str, Mapping | None], options: ReportingParameters) -> Section:
+    """When the report was made, the package versions, and every parameter section given."""
+    body = paragraph_html(f"Report generated at {generated_at} for the domain {options.domain}.")
+    body += "<h3>Package versions</h3>" + mapping_table_html(package_versions())
+    sections = {"reporting": options.to_dict(), **{name: values for name, values in parameters.items() if values is not None}}
+    for name, values in sections.items():
+        text = yaml.safe_dump(_plain(values), sort_keys=True, default_flow_style=None, width=100)
+        body += f"<h3>{html.escape(name)}</h3>" + preformatted_html(text)
+    return Section("Parameters and versions", body)
+
+
+def _plain(values):
+    """Parameters as plain dicts, lists and scalars (as Kedro may hand over OmegaConf-made
+    containers or tuples), so that they print as ordinary YAML."""
+    if isinstance(values, Mapping):
+        return {str(key): _plain(value) for key, value in values.items()}
+    if isinstance(values, list | tuple):
+        return [_plain(value) for value in values]
+    if values is None or isinstance(values, bool | int | float | str):
+        return values
+    return str(values)
