@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test repro viz clean-venv
+.PHONY: install browser run test repro viz clean-venv
 
 install: $(VENV)/.installed
 
@@ -18,10 +18,15 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# Headless Chromium for the browser tests (the HTML report, kedro-viz's site): Debian's
+# package, installed once with apt-get when missing.
+browser:
+	bash tools/install_chromium.sh
+
 run: install
 	$(BIN)/kedro run
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 repro: install

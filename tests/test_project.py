@@ -10,6 +10,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 from irl_inr import settings
+from irl_inr.config import lay_domains_over_stage_defaults
 from irl_inr.hooks import sections_used
 from irl_inr.parameters import DOMAINS, validate_parameters
 from irl_inr.pipeline_registry import STAGES, register_pipelines
@@ -19,7 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def config() -> OmegaConfigLoader:
-    return OmegaConfigLoader(str(PROJECT_ROOT / "conf"), **settings.CONFIG_LOADER_ARGS)
+    return settings.CONFIG_LOADER_CLASS(str(PROJECT_ROOT / "conf"), **settings.CONFIG_LOADER_ARGS)
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +84,37 @@ def test_every_parameter_section_a_domain_reads_exists_and_passes_its_checks(pip
 
 
 def test_mnist_u_takes_the_stage_defaults_and_runtime_overrides_reach_it():
-    loader = OmegaConfigLoader(
+    loader = settings.CONFIG_LOADER_CLASS(
         str(PROJECT_ROOT / "conf"), **settings.CONFIG_LOADER_ARGS, runtime_params={"training": {"config": "paper"}}
     )
     parameters = loader["parameters"]
     assert parameters["mnist_u"]["training"] == parameters["training"]
     assert parameters["mnist_u"]["training"]["config"] == "paper"
+
+
+def test_a_domain_writes_only_its_differences_and_its_own_keys_win():
+    defaults = {"training": {"config": "fast", "configurations": {"fast": {"model": {"image_size": 50, "latent_dim": 32}}}},
+                "embedding": {"neighbours": 20}}
+    parameters = {**defaults, "cryo_em": {"training": {"configurations": {"fast": {"model": {"image_size": 32}}}},
+                                         "simulation": {"views": 8}}}
+    laid = lay_domains_over_stage_defaults(parameters)
+    assert laid["cryo_em"]["training"]["configurations"]["fast"]["model"] == {"image_size": 32, "latent_dim": 32}
+    assert laid["cryo_em"]["training"]["config"] == "fast" and laid["cryo_em"]["embedding"] == {"neighbours": 20}
+    assert laid["cryo_em"]["simulation"] == {"views": 8} and laid["training"] == defaults["training"]
+    with pytest.raises(ValueError, match="cryo_em.embedding must be a mapping"):
+        lay_domains_over_stage_defaults({**defaults, "cryo_em": {"embedding": 3}})
+
+
+def test_a_local_change_to_a_stage_default_reaches_every_domain(tmp_path):
+    import shutil
+
+    shutil.copytree(PROJECT_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
+    (tmp_path / "conf/local").mkdir()
+    (tmp_path / "conf/local/parameters.yml").write_text("embedding:\n  neighbours: 7\ncryo_em:\n  embedding:\n    seed: 5\n")
+    parameters = settings.CONFIG_LOADER_CLASS(str(tmp_path / "conf"), **settings.CONFIG_LOADER_ARGS)["parameters"]
+    for domain in DOMAINS:
+        assert parameters[domain]["embedding"]["neighbours"] == 7, domain
+    assert parameters["cryo_em"]["embedding"]["seed"] == 5 and parameters["cryo_em"]["embedding"]["max_shift_pixels"] == 2.0
 
 
 def test_a_bad_domain_parameter_is_named_with_its_domain():
