@@ -1,0 +1,71 @@
+"""WM-811K's ``LSWMD.pkl``, read once through the restricted unpickler and kept as
+Parquet (see :mod:`irl_inr.io.wm811k`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from kedro.io.core import AbstractDataset, DatasetError
+
+from irl_inr.io.wm811k import RefusedGlobalError, WaferFormatError, convert_pickle, is_current, read_converted
+
+logger = logging.getLogger(__name__)
+
+WHERE_TO_GET_IT = (
+    "WM-811K is published by the MIR lab (Jyh-Shing Roger Jang, National Taiwan University) as the "
+    "MIR-WM811K dataset; its Python version holds LSWMD.pkl (about 2 GB). Cite Wu, Jang & Chen, "
+    "'Wafer Map Failure Pattern Recognition and Similarity Ranking for Large-Scale Data Sets', "
+    "IEEE Trans. Semiconductor Manufacturing 28(1), 2015, and keep the dataset's readme with any copy."
+)
+
+
+class WaferPickleDataset(AbstractDataset[None, dict]):
+    """Read-only.  Loads ``{"table": DataFrame, "maps": list of uint8 (H, W), "source": str}``
+    (the columns of :func:`irl_inr.io.wm811k.read_converted`; one map per table row).
+
+    ``filepath`` is the pickle, the only one this dataset ever unpickles.  The first load
+    converts it to ``converted_filepath`` (Parquet, written atomically); later loads read
+    that file, as long as it was converted from the pickle as it is now (size and
+    modification time, else SHA-256), and convert again otherwise."""
+
+    def __init__(
+        self,
+        filepath: str,
+        converted_filepath: str,
+        rows_per_group: int = 20_000,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if rows_per_group < 1:
+            raise DatasetError(f"WaferPickleDataset: rows_per_group must be positive, got {rows_per_group}")
+        self._filepath = Path(filepath)
+        self._converted = Path(converted_filepath)
+        self._rows_per_group = rows_per_group
+        self.metadata = metadata
+
+    def load(self) -> dict:
+        if not self._filepath.is_file():
+            raise DatasetError(
+                f"WM-811K pickle not found at {self._filepath}. Put LSWMD.pkl at data/01_raw/wm811k/LSWMD.pkl "
+                f"or name it with --params wm811k_pickle=<path>. {WHERE_TO_GET_IT}"
+            )
+        try:
+            if is_current(self._filepath, self._converted):
+                logger.info("WM-811K: reading %s (converted from %s)", self._converted, self._filepath)
+            else:
+                logger.info("WM-811K: converting %s to %s (once)", self._filepath, self._converted)
+                convert_pickle(self._filepath, self._converted, self._rows_per_group)
+            table, maps = read_converted(self._converted)
+        except (RefusedGlobalError, WaferFormatError) as error:
+            raise DatasetError(str(error)) from error
+        return {"table": table, "maps": maps, "source": str(self._filepath)}
+
+    def save(self, data: None) -> None:
+        raise DatasetError("WaferPickleDataset is read-only: raw data is never overwritten")
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "converted_filepath": str(self._converted)}
