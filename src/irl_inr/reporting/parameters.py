@@ -28,7 +28,7 @@ class ReportingParameters(Parameters):
     histogram_bins: int = 36
     reconstruction_count: int = 10
     map_method: str = "tsne"
-    map_sample_size: int = 2000
+    map_sample_size: int = 1000
     map_perplexity: float = 30.0
     exemplars: int = 6
     seed: int = 0

@@ -264,11 +264,11 @@ def representations_section(
         groups = np.array([group_of[cluster] for cluster in clusters_of[ids[sample]].to_numpy().tolist()])
         colourings.append((f"by {method} cluster (best method) ~ matched label", groups, legend))
     points = _map_points(codes[sample], options)
-    method_name = {"tsne": "t-SNE of the unit-length codes", "pca": "first two principal components of the codes"}
+    method_name = {"tsne": "t-SNE of the unit-length codes", "pca": "First two principal components of the codes"}
     title = f"Semantic codes z in 2-D ({method_name[options.map_method]}, {len(sample)} images)"
     body += figure_html(
         figures.embedding_map(points, colourings, width, title),
-        f"{method_name[options.map_method].capitalize()}: {len(sample)} of {len(candidates)} images drawn with seed "
+        f"{method_name[options.map_method]}: {len(sample)} of {len(candidates)} images drawn with seed "
         f"{options.seed}.", dpi,
     )
     if embedding_metrics is not None:
