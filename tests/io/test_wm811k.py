@@ -1,0 +1,141 @@
+import os
+import pickle
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from irl_inr.io.wm811k import (
+    RefusedGlobalError,
+    WaferFormatError,
+    convert_pickle,
+    fetched_memo_keys,
+    is_current,
+    read_converted,
+    read_wafer_frame,
+)
+from tests.pipelines.wm811k.wafers import disk_map, python2_style_pickle, wafer_frame, write_python2_style_pickle
+
+SAMPLE_LABELS = {
+    "Edge-Ring": 69, "Edge-Loc": 43, "Center": 42, "Loc": 26, "Scratch": 9, "Random": 5, "Donut": 5, "Near-full": 1
+}
+
+
+def test_the_real_sample_converts_with_its_labels_splits_and_row_ids(shared_data, tmp_path):
+    source = shared_data / "wm811k" / "LSWMD_sample.pkl"
+    assert convert_pickle(source, tmp_path / "w.parquet", rows_per_group=64) == 200
+    table, maps = read_converted(tmp_path / "w.parquet")
+    assert table["failure_type"].value_counts().to_dict() == SAMPLE_LABELS
+    assert table["published_split"].value_counts().to_dict() == {"Training": 132, "Test": 68}
+    assert table["row_id"].iloc[0] == 803844 and table["lot_name"].iloc[0] == "lot47232"
+    assert maps[0].shape == (33, 35) and maps[0].dtype == np.uint8 and set(np.unique(maps[0])) <= {0, 1, 2}
+    assert (table["map_height"].to_numpy() == [m.shape[0] for m in maps]).all()
+    assert pq.ParquetFile(tmp_path / "w.parquet").num_row_groups == 4
+    frame = pd.read_pickle(source)  # trusted here: the reference for the maps
+    assert all(np.array_equal(a, b) for a, b in zip(frame["waferMap"], maps))
+
+
+def test_a_python2_style_pickle_reads_like_the_original(tmp_path):
+    frame = wafer_frame(["Center", None, "Edge-Loc", "none"], splits=["Training", "Test", None, "Training"])
+    path = write_python2_style_pickle(frame, tmp_path / "LSWMD.pkl")
+    assert b"pandas.indexes.base" in path.read_bytes() and b"numpy.core.multiarray" in path.read_bytes()
+    convert_pickle(path, tmp_path / "w.parquet")
+    table, maps = read_converted(tmp_path / "w.parquet")
+    assert table["failure_type"].tolist()[::2] == ["Center", "Edge-Loc"] and table["failure_type"].isna().tolist() == [
+        False, True, False, False
+    ]
+    assert table["published_split"].tolist()[:2] == ["Training", "Test"] and pd.isna(table["published_split"][2])
+    assert table["row_id"].tolist() == frame.index.tolist()
+    assert all(np.array_equal(a, b) for a, b in zip(frame["waferMap"], maps))
+
+
+def test_only_memo_entries_read_back_are_kept(tmp_path):
+    """Python 2 memoised every array's raw bytes; the unpickler keeps only what is fetched."""
+    frame = wafer_frame(["Center"] * 6, shapes=[(40, 40)] * 6)
+    data = python2_style_pickle(frame)
+    path = tmp_path / "LSWMD.pkl"
+    path.write_bytes(data)
+    with open(path, "rb") as handle:
+        fetched = fetched_memo_keys(handle)
+    assert 0 < len(fetched) < 50  # the globals and a few shared objects, not one per wafer
+    assert read_wafer_frame(path)["waferMap"].map(np.sum).tolist() == frame["waferMap"].map(np.sum).tolist()
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_a_pickle_naming_another_global_is_refused_with_the_file_and_global(tmp_path):
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(_RunsCode(), protocol=2))
+    with pytest.raises(RefusedGlobalError, match=r"evil.pkl: refused to load the global posix.system"):
+        read_wafer_frame(path)
+    assert not (tmp_path / "w.parquet").exists()
+
+
+def test_a_damaged_pickle_names_the_file(tmp_path):
+    path = tmp_path / "LSWMD.pkl"
+    path.write_bytes(python2_style_pickle(wafer_frame(["Center"]))[:-40])
+    with pytest.raises(WaferFormatError, match="LSWMD.pkl: not a readable WM-811K pickle"):
+        read_wafer_frame(path)
+
+
+def test_a_missing_column_is_an_error_listing_what_was_found(tmp_path):
+    path = write_python2_style_pickle(wafer_frame(["Center"]).drop(columns="failureType"), tmp_path / "LSWMD.pkl")
+    with pytest.raises(WaferFormatError, match=r"missing column\(s\) \['failureType'\]; found"):
+        read_wafer_frame(path)
+
+
+def test_a_pickle_of_something_else_is_refused(tmp_path):
+    path = tmp_path / "LSWMD.pkl"
+    path.write_bytes(pickle.dumps(np.zeros(3), protocol=5))
+    with pytest.raises(WaferFormatError, match="expected a pickled pandas DataFrame, found ndarray"):
+        read_wafer_frame(path)
+
+
+@pytest.mark.parametrize(
+    ("bad_map", "problem"),
+    [
+        (np.full((5, 5), 3, dtype=np.uint8), r"values outside \{0, 1, 2\}: \[3\]"),
+        (np.where(disk_map(6, 6) > 0, 1.0, np.nan), r"NaN value"),
+        (np.ones(9, dtype=np.uint8), "must be a 2-D array"),
+        (np.array([["a"]]), "must be numeric"),
+    ],
+)
+def test_a_bad_map_is_an_error_naming_the_file_and_row_id(tmp_path, bad_map, problem):
+    frame = wafer_frame(["Center", "Loc"])
+    frame.at[frame.index[1], "waferMap"] = bad_map
+    path = write_python2_style_pickle(frame, tmp_path / "LSWMD.pkl")
+    with pytest.raises(WaferFormatError, match=rf"LSWMD.pkl: row {frame.index[1]}: waferMap .*{problem}"):
+        convert_pickle(path, tmp_path / "w.parquet")
+    assert not (tmp_path / "w.parquet").exists()
+
+
+def test_a_label_cell_with_several_values_is_an_error_naming_the_row(tmp_path):
+    frame = wafer_frame(["Center", "Loc"])
+    frame.at[frame.index[0], "failureType"] = np.array([["Center", "Loc"]])
+    path = write_python2_style_pickle(frame, tmp_path / "LSWMD.pkl")
+    with pytest.raises(WaferFormatError, match=rf"row {frame.index[0]}: failureType holds 2 values"):
+        convert_pickle(path, tmp_path / "w.parquet")
+
+
+def test_empty_maps_are_kept_as_empty(tmp_path):
+    frame = wafer_frame(["Center", "Loc"])
+    frame.at[frame.index[0], "waferMap"] = np.zeros((0, 0), dtype=np.uint8)
+    convert_pickle(write_python2_style_pickle(frame, tmp_path / "LSWMD.pkl"), tmp_path / "w.parquet")
+    _, maps = read_converted(tmp_path / "w.parquet")
+    assert maps[0].shape == (0, 0) and maps[1].shape == frame["waferMap"].iloc[1].shape
+
+
+def test_the_conversion_is_current_until_the_pickle_changes(tmp_path):
+    path = write_python2_style_pickle(wafer_frame(["Center"]), tmp_path / "LSWMD.pkl")
+    converted = tmp_path / "w.parquet"
+    assert not is_current(path, converted)
+    convert_pickle(path, converted)
+    assert is_current(path, converted)
+    os.utime(path, ns=(1, 1))  # touched, same bytes: the SHA-256 still matches
+    assert is_current(path, converted)
+    write_python2_style_pickle(wafer_frame(["Loc"]), path)
+    assert not is_current(path, converted)
