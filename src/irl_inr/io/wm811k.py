@@ -276,7 +276,9 @@ def _row_group(frame: pd.DataFrame, path: Path) -> pa.Table:
     values = np.concatenate(maps) if maps else np.zeros(0, np.uint8)
     arrays = [pa.array(columns[name], type=SCHEMA.field(name).type) for name in SCHEMA.names[:-1]]
     arrays.append(
-        pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(maps), [None, pa.py_buffer(offsets), pa.py_buffer(values)])
+        pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(), len(maps), [None, pa.py_buffer(offsets), pa.py_buffer(values)]
+        )
     )
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
@@ -303,7 +305,9 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def convert_pickle(pickle_path: str | os.PathLike, parquet_path: str | os.PathLike, rows_per_group: int = 20_000) -> int:
+def convert_pickle(
+    pickle_path: str | os.PathLike, parquet_path: str | os.PathLike, rows_per_group: int = 20_000
+) -> int:
     """Read the pickle once (restricted, streamed) and write it to ``parquet_path``
     atomically, ``rows_per_group`` wafers per row group.  Returns the number of wafers."""
     pickle_path, parquet_path = Path(pickle_path), Path(parquet_path)

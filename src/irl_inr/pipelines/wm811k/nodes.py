@@ -94,7 +94,9 @@ def ordered_classes(names: np.ndarray) -> list[str]:
     return [name for name in (*FAILURE_TYPES, UNLABELLED) if name in present]
 
 
-def assign_splits(published: pd.Series, labels: np.ndarray, options: WaferIngestionParameters, source: str) -> np.ndarray:
+def assign_splits(
+    published: pd.Series, labels: np.ndarray, options: WaferIngestionParameters, source: str
+) -> np.ndarray:
     """'train' / 'test' per wafer: the published ``trianTestLabel`` (Training, Test) where
     present; elsewhere a seeded split stratified by label, ``test_fraction`` per class."""
     split = published.map(PUBLISHED_SPLITS).to_numpy(dtype=object)
