@@ -33,7 +33,7 @@ repro: install
 	$(BIN)/dvc repro
 
 viz: install
-	$(BIN)/kedro viz build
+	$(BIN)/kedro viz build --include-previews
 
 clean-venv:
 	rm -rf $(VENV)

@@ -37,6 +37,18 @@ def flatten_metrics(prefix: str, metrics: Mapping) -> dict[str, float]:
     return flat
 
 
+def collect_metrics(
+    domain: str, embedding_metrics: Mapping, clustering_metrics: Mapping, isometry_metrics: Mapping,
+    interpretation_metrics: Mapping,
+) -> dict[str, float]:
+    """The flat ``metrics.json`` of a run; the isometry and interpretation measures under
+    ``<domain>.isometry.`` and ``<domain>.interpretation.``."""
+    return merge_metrics(
+        domain, embedding_metrics, clustering_metrics, {"isometry": isometry_metrics},
+        {"interpretation": interpretation_metrics},
+    )
+
+
 def merge_metrics(domain: str, *stage_metrics: Mapping) -> dict[str, float]:
     """Every stage's metrics as one flat, sorted mapping with keys ``<domain>.<measure>``."""
     merged: dict[str, float] = {}

@@ -1,6 +1,7 @@
 from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines.reporting.nodes import build_report, merge_metrics
+from irl_inr.pipelines.reporting.nodes import build_report, collect_metrics
+from irl_inr.pipelines.reporting.sections import model_option_sections, view_spread_sections
 
 # The report's inputs by keyword; a domain without one of the stages' outputs can
 # leave it out (its section is then left out of the report).
@@ -20,6 +21,8 @@ REPORT_INPUTS = {
     "training_parameters": "params:training",
     "embedding_parameters": "params:embedding",
     "clustering_parameters": "params:clustering",
+    "model_options": "model_option_sections",
+    "view_spread": "view_spread_sections",
 }
 
 
@@ -27,10 +30,28 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                merge_metrics,
-                inputs=["params:reporting.domain", "embedding_metrics", "clustering_metrics"],
+                collect_metrics,
+                inputs=[
+                    "params:reporting.domain", "embedding_metrics", "clustering_metrics", "isometry_metrics",
+                    "interpretation_metrics",
+                ],
                 outputs="metrics",
-                name="merge_metrics",
+                name="collect_metrics",
+            ),
+            Node(
+                model_option_sections,
+                inputs=[
+                    "irl_inr_model", "isometry_metrics", "interpretation_model", "interpretation_metrics",
+                    "semantic_codes", "image_table", "params:interpretation", "params:reporting",
+                ],
+                outputs="model_option_sections",
+                name="report_model_options",
+            ),
+            Node(
+                view_spread_sections,
+                inputs=["cluster_assignments", "clustering_comparison", "image_table"],
+                outputs="view_spread_sections",
+                name="report_view_spread",
             ),
             Node(build_report, inputs=REPORT_INPUTS, outputs="report", name="build_report"),
         ],
