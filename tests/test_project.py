@@ -110,10 +110,10 @@ def test_a_local_change_to_a_stage_default_reaches_every_domain(tmp_path):
 
     shutil.copytree(PROJECT_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
     (tmp_path / "conf/local").mkdir()
-    (tmp_path / "conf/local/parameters.yml").write_text("embedding:\n  neighbours: 7\ncryo_em:\n  embedding:\n    seed: 5\n")
+    (tmp_path / "conf/local/parameters.yml").write_text("embedding:\n  figure_count: 7\ncryo_em:\n  embedding:\n    seed: 5\n")
     parameters = settings.CONFIG_LOADER_CLASS(str(tmp_path / "conf"), **settings.CONFIG_LOADER_ARGS)["parameters"]
     for domain in DOMAINS:
-        assert parameters[domain]["embedding"]["neighbours"] == 7, domain
+        assert parameters[domain]["embedding"]["figure_count"] == 7, domain
     assert parameters["cryo_em"]["embedding"]["seed"] == 5 and parameters["cryo_em"]["embedding"]["max_shift_pixels"] == 2.0
 
 

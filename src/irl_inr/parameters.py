@@ -421,7 +421,7 @@ SHARED_VALIDATORS: dict[str, Callable[[Any], Any]] = {
 
 # The domains, each a package ``irl_inr.pipelines.<domain>`` whose ``parameters`` module
 # has ``VALIDATORS``: its own front-end sections by name.
-DOMAINS = ("mnist_u", "cryo_em")
+DOMAINS = ("mnist_u", "wm811k", "cryo_em")
 
 
 def domain_validators() -> dict[str, dict[str, Callable[[Any], Any]]]:

@@ -22,6 +22,7 @@ from irl_inr.pipelines.interpretation import pipeline as interpretation
 from irl_inr.pipelines.mnist_u import pipeline as mnist_u
 from irl_inr.pipelines.reporting import pipeline as reporting
 from irl_inr.pipelines.training import pipeline as training
+from irl_inr.pipelines.wm811k import pipeline as wm811k
 from irl_inr.pipelines.interpretation.isometry import measure_isometry
 
 STAGES = ("ingestion", "augmentation", "training", "embedding", "clustering", "interpretation", "reporting")
@@ -61,10 +62,11 @@ def domain_pipeline(front_end: Pipeline, namespace: str) -> Pipeline:
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """``mnist_u``, ``cryo_em`` (simulated particles) and ``cryo_em_star`` (a RELION stack,
-    same namespace) end to end; the default is MNIST-U on the embedded digits."""
+    """``mnist_u``, ``wm811k``, ``cryo_em`` (simulated particles) and ``cryo_em_star`` (a
+    RELION stack, same namespace) end to end; the default is MNIST-U on the embedded digits."""
     pipelines = {
         "mnist_u": domain_pipeline(mnist_u.create_pipeline(), "mnist_u"),
+        "wm811k": domain_pipeline(wm811k.create_pipeline(), "wm811k"),
         "cryo_em": domain_pipeline(cryo_em.create_pipeline(source="simulate"), "cryo_em"),
         "cryo_em_star": domain_pipeline(cryo_em.create_pipeline(source="star"), "cryo_em"),
     }

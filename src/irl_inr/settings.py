@@ -12,6 +12,4 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     # conf/local/parameters.yml changes single keys instead of replacing whole sections.
     "merge_strategy": {"parameters": "soft"},
-    # TEMPORARY until parameters_wm811k.yml is converted to plain differences.
-    "custom_resolvers": {"merge": lambda *configs: __import__("omegaconf").OmegaConf.merge(*configs)},
 }
