@@ -1,0 +1,286 @@
+"""Prediction on new images: a domain's trained IRL-INR and clustering models applied to
+images it has never seen, streamed in batches.
+
+Per image: the cluster and its probability under the chosen clustering head (exactly as
+``assign_clusters`` computes them), the pose (rotation, shift) and canonical image from
+the IRL-INR encoder and INR (exactly as ``extract_embeddings`` computes them), and a
+novelty score with a flag.
+
+Novelty score: the Euclidean distance of the image's code z to the nearest cluster's mean
+code, the means taken over the images the clustering stage assigned (their codes from
+``semantic_codes``); the threshold is the ``predict.novelty_quantile`` quantile of those
+images' own scores. It is a distance rather than the head's max probability because the
+head is linear in z: the farther a code lies from the data, the larger its logits and the
+closer its max probability to 1, so a softmax flags least what lies farthest away.
+
+New images pass the domain's own front end first (``<domain>`` front-end parameters):
+digits are padded to the model's size like MNIST-U (``pad_to_canvas``); wafer maps are
+resized by nearest neighbour and encoded like WM-811K (``resize_nearest``,
+``encode_die_states``); particles go through ``preprocess_stack`` like cryo-EM.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from irl_inr.cryo_em.preprocess import preprocess_stack
+from irl_inr.datasets.new_images import ImageBatches, NewImages, RawImageBatch, StreamChunk
+from irl_inr.geometry import normalised_to_pixels
+from irl_inr.pipelines.clustering.nodes import (
+    _check_chain,
+    _finite_codes,
+    _load_encoder,
+    _model_digest,
+    _predict,
+    _scan_head,
+    _selflabel_head,
+    _threads,
+)
+from irl_inr.pipelines.cryo_em.parameters import PreprocessingParameters
+from irl_inr.pipelines.embedding.nodes import encode_in_batches, render_in_batches
+from irl_inr.pipelines.mnist_u.augmentation import pad_to_canvas
+from irl_inr.pipelines.predict.parameters import PredictParameters
+from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr
+from irl_inr.pipelines.wm811k.nodes import encode_die_states, resize_nearest
+from irl_inr.parameters import AugmentationParameters
+from irl_inr.pipelines.wm811k.parameters import WaferAugmentationParameters, WaferIngestionParameters
+from irl_inr.training import resolve_device
+
+# The formats each domain's front end reads.
+DOMAIN_FORMATS = {"mnist_u": ("idx", "png"), "wm811k": ("wm811k", "png"), "cryo_em": ("mrc", "png")}
+PREDICTION_COLUMNS = (
+    "image_id", "source", "cluster", "confidence", "rotation_radians", "shift_x_pixels", "shift_y_pixels",
+    "novelty_score", "is_novel",
+)
+
+
+# --------------------------------------------------------------------------- front ends
+
+
+def digit_front_end(augmentation: dict) -> dict:
+    """MNIST-U's front end for new digits: the canvas size of ``mnist_u.augmentation``."""
+    options = AugmentationParameters.from_dict(augmentation)
+    return {"domain": "mnist_u", "image_size": options.image_size}
+
+
+def wafer_front_end(ingestion: dict, augmentation: dict) -> dict:
+    """WM-811K's front end for new wafers: the map size of ``wm811k.ingestion`` and the die
+    intensities of ``wm811k.augmentation``."""
+    size = WaferIngestionParameters.from_dict(ingestion).image_size
+    intensities = WaferAugmentationParameters.from_dict(augmentation).die_intensities
+    return {"domain": "wm811k", "image_size": size, "die_intensities": [float(value) for value in intensities]}
+
+
+def particle_front_end(preprocessing: dict) -> dict:
+    """Cryo-EM's front end for new particles: the whole ``cryo_em.preprocessing`` section."""
+    options = PreprocessingParameters.from_dict(preprocessing).to_dict()
+    options.pop("preview_count")
+    return {"domain": "cryo_em", **options}
+
+
+def _shrunk(pixels: np.ndarray, size: int) -> np.ndarray:
+    """(B, H, W) -> (B, size, size) float32 by area averaging (each output pixel the mean of
+    the input pixels it covers)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).unsqueeze(1)
+    return F.interpolate(tensor, size=(size, size), mode="area").squeeze(1).numpy()
+
+
+def _digits(batch: RawImageBatch, size: int) -> np.ndarray:
+    """uint8 digits -> (B, size, size) in [0, 1]: centred on a zero canvas like MNIST-U when
+    they fit (``pad_to_canvas``); PNGs larger than the canvas are shrunk to it by area
+    averaging (IDX digits must fit)."""
+    height, width = batch.pixels.shape[1:]
+    if height <= size and width <= size:
+        return pad_to_canvas(batch.pixels, size).squeeze(1).numpy()
+    if batch.format == "png":
+        return _shrunk(batch.pixels.astype(np.float32) / 255.0, size)
+    raise ValueError(f"{batch.sources[0]}: digits of {height}x{width} pixels do not fit the model's {size}-pixel canvas")
+
+
+def _wafers(batch: RawImageBatch, size: int, intensities: list[float]) -> np.ndarray:
+    """Die states -> (B, size, size) like WM-811K (nearest-neighbour resize, then one
+    intensity per state). A PNG wafer map's gray levels (/255) are read as the die state
+    whose intensity is nearest."""
+    if batch.format == "png":
+        levels = np.asarray(intensities, dtype=np.float32)
+        gray = batch.pixels.astype(np.float32) / 255.0
+        maps = list(np.abs(gray[..., None] - levels).argmin(-1).astype(np.uint8))
+    else:
+        maps = batch.pixels
+    return encode_die_states(np.stack([resize_nearest(states, size) for states in maps]), intensities)
+
+
+def prepare_images(batch: RawImageBatch, front_end: dict) -> np.ndarray:
+    """A batch as read -> the model's input float32 (B, S, S) in [0, 1] through the
+    domain's front end; errors name the batch's first and last images."""
+    domain = front_end["domain"]
+    if batch.format not in DOMAIN_FORMATS[domain]:
+        raise ValueError(
+            f"{batch.sources[0]}: format {batch.format!r} is not an input of the {domain} front end, which reads "
+            f"{DOMAIN_FORMATS[domain]}"
+        )
+    size = front_end["image_size"]
+    try:
+        if domain == "mnist_u":
+            images = _digits(batch, size)
+        elif domain == "wm811k":
+            images = _wafers(batch, size, front_end["die_intensities"])
+        else:
+            images = preprocess_stack(
+                np.asarray(batch.pixels, dtype=np.float32), size, front_end["downsampling"],
+                front_end["background_radius"], front_end["contrast"], front_end["floor_sigma"],
+                front_end["ceiling_sigma"], front_end["mask_radius"],
+            )
+    except ValueError as error:
+        raise ValueError(f"images {batch.sources[0]} .. {batch.sources[-1]}: {error}") from error
+    images = np.asarray(images, dtype=np.float32)
+    bad = ~np.isfinite(images).reshape(len(images), -1).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"{batch.sources[int(np.flatnonzero(bad)[0])]}: NaN or infinite pixels after the {domain} front end "
+            f"({int(bad.sum())} of {len(images)} images of its batch)"
+        )
+    return images
+
+
+# ------------------------------------------------------------------------------ novelty
+
+
+def nearest_centroid_distances(codes: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """(N,) Euclidean distance of every code (N, d) to its nearest centroid (K, d)."""
+    codes, centroids = np.asarray(codes, np.float64), np.asarray(centroids, np.float64)
+    squared = (codes**2).sum(1)[:, None] - 2 * codes @ centroids.T + (centroids**2).sum(1)[None, :]
+    return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+
+
+def calibrate_novelty(
+    semantic_codes: np.ndarray, predicted_poses: pd.DataFrame, cluster_assignments: pd.DataFrame, parameters: dict
+) -> dict:
+    """Each cluster's mean code over the images the clustering stage assigned to it (column
+    ``predict.head`` of ``cluster_assignments``, codes matched by ``image_id``), and the
+    novelty threshold: the ``predict.novelty_quantile`` quantile of those images' distances
+    to their nearest mean code."""
+    options = PredictParameters.from_dict(parameters)
+    codes = _finite_codes(semantic_codes, "semantic_codes")
+    if len(codes) != len(predicted_poses):
+        raise ValueError(
+            f"semantic_codes has {len(codes)} rows but predicted_poses has {len(predicted_poses)}: rerun "
+            "extract_embeddings"
+        )
+    if options.head not in cluster_assignments:
+        raise ValueError(f"cluster_assignments lacks the column predict.head = {options.head!r}: rerun assign_clusters")
+    row_of = pd.Series(np.arange(len(predicted_poses)), index=predicted_poses["image_id"].to_numpy())
+    missing = ~cluster_assignments["image_id"].isin(row_of.index)
+    if missing.any():
+        raise ValueError(
+            f"{int(missing.sum())} of the {len(cluster_assignments)} clustered images have no code in semantic_codes "
+            "(embedding.split must cover clustering.split): rerun extract_embeddings"
+        )
+    calibration = codes[row_of[cluster_assignments["image_id"].to_numpy()].to_numpy()]
+    clusters = cluster_assignments[options.head].to_numpy().astype(np.int64)
+    present = np.unique(clusters)
+    centroids = np.stack([calibration[clusters == cluster].mean(axis=0) for cluster in present])
+    scores = nearest_centroid_distances(calibration, centroids)
+    return {
+        "score": "Euclidean distance of z to the nearest cluster's mean code",
+        "head": options.head,
+        "novelty_quantile": float(options.novelty_quantile),
+        "threshold": float(np.quantile(scores, options.novelty_quantile)),
+        "calibration_images": int(len(calibration)),
+        "calibration_score_median": float(np.median(scores)),
+        "clusters": present.tolist(),
+        "centroids": centroids.astype(np.float64).tolist(),
+    }
+
+
+# --------------------------------------------------------------------------- prediction
+
+
+def _head_model(irl_inr_model: dict, scan_model: dict, selflabel_model: dict, head: str) -> tuple[nn.Module, nn.Linear]:
+    """The clustering model ``head`` (its encoder and linear head), after checking that both
+    clustering models were trained from this IRL-INR model (and self-labelling from this
+    SCAN model), as ``assign_clusters`` does."""
+    _check_chain(irl_inr_model, scan_model, "scan_model")
+    _check_chain(irl_inr_model, selflabel_model, "selflabel_model", _model_digest(scan_model, "scan_model"))
+    bundle, read_head = (selflabel_model, _selflabel_head) if head == "selflabel" else (scan_model, _scan_head)
+    return _load_encoder(irl_inr_model, bundle["state_dict"], "features."), read_head(bundle)
+
+
+def _checked_reference(novelty_reference: dict, options: PredictParameters, latent_dim: int) -> np.ndarray:
+    if novelty_reference.get("head") != options.head:
+        raise ValueError(
+            f"novelty_reference was calibrated on the {novelty_reference.get('head')!r} clusters but predict.head = "
+            f"{options.head!r}: rerun calibrate_novelty"
+        )
+    centroids = np.asarray(novelty_reference["centroids"], dtype=np.float64)
+    if centroids.ndim != 2 or centroids.shape[1] != latent_dim:
+        raise ValueError(
+            f"novelty_reference holds centroids of shape {centroids.shape}, the model's codes have {latent_dim} "
+            "dimensions: rerun calibrate_novelty"
+        )
+    return centroids
+
+
+def predict_new_images(
+    irl_inr_model: dict,
+    scan_model: dict,
+    selflabel_model: dict,
+    novelty_reference: dict,
+    new_images: NewImages,
+    front_end: dict,
+    parameters: dict,
+) -> Iterator[tuple[StreamChunk, StreamChunk]]:
+    """Stream the new images through the models, ``predict.batch_size`` at a time.
+
+    Yields, per batch, a chunk of ``predictions`` (``image_id`` (0.. in input order),
+    ``source``, ``cluster``, ``confidence`` (the head's max probability),
+    ``rotation_radians`` in [0, 2π), ``shift_x_pixels``, ``shift_y_pixels``,
+    ``novelty_score``, ``is_novel`` (score above the calibrated threshold)) and the chunk of
+    their canonical images (float32 (B, S, S), the INR at pose 0)."""
+    options = PredictParameters.from_dict(parameters)
+    device = resolve_device(options.device)
+    model = load_irl_inr(irl_inr_model).to(device)
+    size = model.config.image_size
+    encoder, head = _head_model(irl_inr_model, scan_model, selflabel_model, options.head)
+    centroids = _checked_reference(novelty_reference, options, model.config.latent_dim)
+    threshold = float(novelty_reference["threshold"])
+    if front_end["image_size"] != size:
+        raise ValueError(
+            f"the {front_end['domain']} front end makes {front_end['image_size']}-pixel images but irl_inr_model was "
+            f"trained on {size}-pixel images: predict with the parameters the model was trained with"
+        )
+    batches: ImageBatches = new_images.batches(options.batch_size)
+    start = 0
+    for batch in batches:
+        with _threads(options.num_threads):
+            data = images_as_tensor(prepare_images(batch, front_end))
+            codes, rotations, translations = encode_in_batches(model, data, options.batch_size, device)
+            canonical = render_in_batches(
+                model, codes, torch.zeros(len(codes)), torch.zeros(len(codes), 2), size, options.batch_size, device
+            )
+            probabilities = _predict(encoder, head, data, options.batch_size, device)
+        scores = nearest_centroid_distances(codes.numpy(), centroids)
+        shift = normalised_to_pixels(translations, size).numpy().astype(np.float64)
+        table = pd.DataFrame(
+            {
+                "image_id": np.arange(start, start + len(batch), dtype=np.int64),
+                "source": batch.sources,
+                "cluster": probabilities.argmax(1).astype(np.int64),
+                "confidence": probabilities.max(1).astype(np.float64),
+                "rotation_radians": np.mod(rotations.numpy().astype(np.float64), 2 * math.pi),
+                "shift_x_pixels": shift[:, 0],
+                "shift_y_pixels": shift[:, 1],
+                "novelty_score": scores,
+                "is_novel": scores > threshold,
+            },
+            columns=list(PREDICTION_COLUMNS),
+        )
+        yield StreamChunk(start, batches.total, table), StreamChunk(start, batches.total, canonical)
+        start += len(batch)
