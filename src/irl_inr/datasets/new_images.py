@@ -323,23 +323,26 @@ class StreamedParquetDataset(_StreamedDataset):
 
 
 class StreamedNpyDataset(_StreamedDataset):
-    """An image stack (total, H, W) float32 written chunk by chunk into a memory-mapped
-    ``.npy`` (only one chunk in memory); loads memory-mapped, read-only."""
+    """An image stack (total, H, W) float32 in a ``.npy`` file: the header first, then each
+    chunk appended in order (plain writes, so only one chunk is ever in memory and written
+    pages stay in the page cache, not in the process); loads memory-mapped, read-only."""
 
     def _begin(self, chunk: StreamChunk) -> None:
-        shape = (chunk.total, *np.shape(chunk.data)[1:])
-        self._array = np.lib.format.open_memmap(self._partial, mode="w+", dtype=np.float32, shape=shape)
+        self._shape = (chunk.total, *np.shape(chunk.data)[1:])
+        self._handle = open(self._partial, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                  "shape": self._shape}
+        np.lib.format.write_array_header_1_0(self._handle, header)
 
     def _append(self, chunk: StreamChunk) -> None:
-        data = np.asarray(chunk.data, dtype=np.float32)
-        if data.shape[1:] != self._array.shape[1:]:
+        data = np.ascontiguousarray(chunk.data, dtype=np.float32)
+        if data.shape[1:] != self._shape[1:]:
             raise DatasetError(f"{self._filepath}: images {chunk.start}.. have shape {data.shape[1:]}, the first "
-                               f"chunk's were {self._array.shape[1:]}")
-        self._array[chunk.start : chunk.start + len(data)] = data
+                               f"chunk's were {self._shape[1:]}")
+        self._handle.write(data.tobytes())
 
     def _finish(self) -> None:
-        self._array.flush()
-        del self._array
+        self._handle.close()
 
     def load(self) -> np.ndarray:
         return np.load(self._filepath, mmap_mode="r", allow_pickle=False)
