@@ -61,7 +61,7 @@ def extract_embeddings_shard(
     rows = _split_rows(images, image_table, options.split)
     start, stop = shard_rows(len(rows), shards, options.batch_size)[shard]
     selected = rows[start:stop]
-    shard_images = np.asarray(images[start:stop] if options.split == "all" else images[selected])
+    shard_images = np.array(images[start:stop] if options.split == "all" else images[selected])  # this shard, read
     shard_table = image_table.iloc[selected]
     if not len(selected):
         empty = np.empty((0, *images.shape[1:]), dtype=np.float32)
