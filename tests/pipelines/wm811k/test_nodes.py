@@ -128,7 +128,7 @@ def test_rotation_only_keeps_states_and_the_angle_explains_the_image():
 def test_no_rotation_is_the_identity_and_the_draws_are_seeded():
     die_maps, table = ingest_wafers(raw_wafers(["Loc"] * 3), {"image_size": 32})
     images, _ = rotate_wafers(die_maps, table, {"max_rotation_degrees": 0.0})
-    assert np.array_equal(images, np.array([0.0, 0.5, 1.0], np.float32)[die_maps])
+    assert np.array_equal(images, np.array([0.0, 0.25, 1.0], np.float32)[die_maps])
     first = rotate_wafers(die_maps, table, {"seed": 1})
     assert np.array_equal(first[0], rotate_wafers(die_maps, table, {"seed": 1})[0])
     assert not np.allclose(first[1]["rotation_radians"], rotate_wafers(die_maps, table, {"seed": 2})[1]["rotation_radians"])

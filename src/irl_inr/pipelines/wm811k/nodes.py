@@ -172,8 +172,9 @@ def ingest_wafers(raw_wafers: dict, parameters: dict) -> tuple[np.ndarray, pd.Da
 
 def encode_die_states(die_maps: np.ndarray, die_intensities) -> np.ndarray:
     """uint8 die states (..., H, W) -> float32 intensities, one value per state (by
-    default 0 no die -> 0.0, background; good die -> 0.5, the wafer; defective die ->
-    1.0, the pattern that tells the classes apart, brightest)."""
+    default 0 no die -> 0.0, the background; good die -> 0.25, the wafer, dim since it
+    is alike in every class; defective die -> 1.0, the pattern that tells the classes
+    apart, brightest)."""
     return np.asarray(die_intensities, dtype=np.float32)[die_maps]
 
 

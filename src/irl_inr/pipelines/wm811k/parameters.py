@@ -65,7 +65,7 @@ class WaferAugmentationParameters(Parameters):
     section = "wm811k.augmentation"
     max_rotation_degrees: float = 360.0
     seed: int = 0
-    die_intensities: list = dataclasses.field(default_factory=lambda: [0.0, 0.5, 1.0])
+    die_intensities: list = dataclasses.field(default_factory=lambda: [0.0, 0.25, 1.0])
     batch_size: int = 1024
     preview_count: int = 8
 
