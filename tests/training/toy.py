@@ -3,7 +3,10 @@
 ``ToyAutoencoder`` is a linear autoencoder on 4x4 one-channel images that
 augments with Gaussian noise drawn from the generator ``fit`` passes in, and uses
 dropout (torch's global RNG), so both random streams are exercised by the resume
-tests. Hooks let a test crash it, poison a loss term with NaN, or slow it down.
+tests. It is shard-aware: both draws are made for the whole global batch and
+sliced to the rows of its ``shard``, so a multi-process run replays the single
+process exactly. Hooks let a test crash it, poison a loss term with NaN, or slow it
+down.
 
 Run as a script (the ``kill -9`` test)::
 
@@ -21,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 SIDE = 4
+DROPOUT = 0.1
 
 
 class SimulatedCrash(RuntimeError):
@@ -32,21 +36,22 @@ class ToyAutoencoder(nn.Module):
         super().__init__()
         self.encoder = nn.Linear(SIDE * SIDE, latent)
         self.decoder = nn.Linear(latent, SIDE * SIDE)
-        self.dropout = nn.Dropout(0.1)
         self.calls = 0  # training_losses calls in this process
         self.crash_at_call: int | None = None
         self.nan_at_call: int | None = None
         self.delay = 0.0
 
-    def training_losses(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def training_losses(self, batch: torch.Tensor, generator: torch.Generator, shard=None) -> dict[str, torch.Tensor]:
         call, self.calls = self.calls, self.calls + 1
         if self.delay:
             time.sleep(self.delay)
         if call == self.crash_at_call:
             raise SimulatedCrash(f"simulated crash in call {call}")
         x = batch.flatten(1)
-        noise = 0.05 * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        code = self.encoder(self.dropout(x + noise))
+        rows, size = (shard.rows, shard.size) if shard is not None else (slice(None), len(x))
+        noise = 0.05 * torch.randn((size, x.shape[1]), generator=generator, device=x.device, dtype=x.dtype)[rows]
+        kept = (torch.rand((size, x.shape[1]), device=x.device) >= DROPOUT)[rows]  # torch's global RNG
+        code = self.encoder((x + noise) * kept / (1 - DROPOUT))
         recon = F.mse_loss(self.decoder(code), x)
         latent_l2 = 1e-3 * code.pow(2).mean()
         if call == self.nan_at_call:

@@ -20,6 +20,11 @@ Reproducibility (on CPU, bit for bit):
 
 The caller's global RNG state and thread count are restored when ``fit`` returns.
 
+Under ``torchrun`` (``WORLD_SIZE`` > 1) the same loop trains with
+DistributedDataParallel: every step's global batch is the single-process one, each
+rank trains on its share of it, rank 0 alone writes checkpoints (see
+:mod:`.distributed`).
+
 Failure handling: every step checks all loss terms and the gradient norm *before*
 the optimiser step; a NaN/inf raises :class:`NonFiniteLossError` naming the term,
 step and epoch, leaving the model at its last good step and the last checkpoint on
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import logging
 import math
 import time
@@ -55,7 +61,19 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import TrainingConfig
-from .device import autocast_context, autocast_dtype, maybe_compile, resolve_device
+from .device import autocast_context, autocast_dtype, maybe_compile
+from .distributed import (
+    BatchShard,
+    World,
+    batch_shard,
+    check_even_batches,
+    gradient_averaging_losses,
+    join_process_group,
+    mean_over_ranks,
+    rank_device,
+    wait_for_all_ranks,
+    world_from_environment,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +86,13 @@ class TrainableModel(Protocol):
     """What :func:`fit` needs from a model (besides being an ``nn.Module``)."""
 
     def training_losses(self, batch: torch.Tensor, generator: torch.Generator) -> Mapping[str, torch.Tensor]: ...
+
+
+def accepts_shard(model: nn.Module) -> bool:
+    """Whether ``model.training_losses`` takes a ``shard`` keyword (a
+    :class:`~.distributed.BatchShard`) and so draws its randomness for the whole
+    global batch, keeping the rows of its shard."""
+    return "shard" in inspect.signature(model.training_losses).parameters
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -136,6 +161,11 @@ def fit(
     :class:`CheckpointMismatchError`; a finished one returns at once without training.
     ``stop_after_steps``: stop (as if pre-empted, after checkpointing) once this many
     optimiser steps have been taken in total, counting those before a resume.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank calls ``fit`` with the same
+    arguments; the process group is joined here (once per process), the batches are shared
+    out and the gradients averaged, rank 0 alone writes the checkpoint and shows
+    progress, and every rank returns the same weights (see :mod:`.distributed`).
     """
     if not isinstance(config, TrainingConfig):
         raise TypeError(f"config must be a TrainingConfig, got {type(config).__name__}")
@@ -147,7 +177,8 @@ def fit(
     ):
         raise ValueError(f"stop_after_steps must be a positive integer or None, got {stop_after_steps!r}")
 
-    device = resolve_device(config.device)
+    world = world_from_environment()
+    device = rank_device(config.device, world)
     threads_before = torch.get_num_threads()
     was_training = model.training
     try:
@@ -157,8 +188,11 @@ def fit(
         cuda_devices = []
         if device.type == "cuda":
             cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()]
+        join_process_group(world, device)
         with torch.random.fork_rng(devices=cuda_devices, device_type="cuda"):
-            trainer = _Trainer(model, data, config, device, checkpoint_path, progress, stop_after_steps)
+            trainer = _Trainer(
+                model, data, config, device, checkpoint_path, progress and world.is_main, stop_after_steps, world
+            )
             return trainer.run()
     finally:
         if torch.get_num_threads() != threads_before:
@@ -204,8 +238,10 @@ class _Trainer:
         checkpoint_path: str | Path | None,
         progress: bool,
         stop_after_steps: int | None,
+        world: World,
     ) -> None:
         self.model, self.data, self.config, self.device = model, data, config, device
+        self.world = world
         self.path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.progress = progress
         self.stop_after_steps = stop_after_steps
@@ -216,6 +252,7 @@ class _Trainer:
                 f"training.batch_size = {config.batch_size} with drop_last=True leaves no batch for "
                 f"{count} samples; lower batch_size or set drop_last to false"
             )
+        check_even_batches(count, config.batch_size, config.drop_last, world)
         self.position = _Position()
         self.resumed_from: int | None = None
         self.saved_step: int | None = None  # step of the checkpoint now on disk
@@ -237,12 +274,23 @@ class _Trainer:
         if self.path is not None and self.path.exists():
             self._resume()
         self.amp_dtype = autocast_dtype(config.mixed_precision, self.device)
-        self.loss_fn = maybe_compile(model.training_losses, self.device, config.compile)
+        self.shard_aware = accepts_shard(model)
+        if self.world.is_distributed and not self.shard_aware:
+            logger.warning(
+                "%s.training_losses takes no 'shard': each of the %d processes draws the augmentation of its "
+                "own share of the batch, so this run differs from a single-process one in its random draws",
+                type(model).__name__,
+                self.world.size,
+            )
+        # Under DDP this wrapper also broadcasts rank 0's weights (after any resume) to every rank.
+        losses = gradient_averaging_losses(model, self.device, self.world)
+        self.loss_fn = maybe_compile(losses, self.device, config.compile)
         self.generator = torch.Generator(device=self.device)
         logger.info(
-            "training %s on %s (%s, %s): %d epochs x %d steps of %d samples, %s",
+            "training %s on %s%s (%s, %s): %d epochs x %d steps of %d samples, %s",
             type(model).__name__,
             self.device,
+            f" (rank {self.world.rank} of {self.world.size})" if self.world.is_distributed else "",
             "bf16 autocast" if self.amp_dtype is not None else "float32",
             "compiled" if config.compile and self.device.type == "cuda" else "eager",
             config.epochs,
@@ -251,6 +299,8 @@ class _Trainer:
             f"checkpoints at {self.path}" if self.path is not None else "no checkpoints",
         )
         self._train()
+        # No rank may return (and perhaps read the checkpoint again) before rank 0's last write.
+        wait_for_all_ranks(self.world)
         return self._result()
 
     def _resume(self) -> None:
@@ -323,8 +373,9 @@ class _Trainer:
         started, seconds_before = time.perf_counter(), position.epoch_seconds
         for batch_index in range(position.batch_in_epoch, self.batches):
             indices = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
-            batch = data.index_select(0, indices).to(self.device, non_blocking=True)
-            values = self._step(batch, epoch, batch_index)
+            shard = batch_shard(len(indices), self.world)
+            batch = data.index_select(0, indices[shard.rows]).to(self.device, non_blocking=True)
+            values = self._step(batch, shard, epoch, batch_index)
             position.step += 1
             position.batch_in_epoch += 1
             for name, value in values.items():
@@ -344,20 +395,28 @@ class _Trainer:
                 logger.info("stopping after step %d as asked (stop_after_steps)", position.step)
                 return
 
-    def _step(self, batch: torch.Tensor, epoch: int, batch_index: int) -> dict[str, float]:
-        """One optimiser step; returns the loss terms and gradient norm as floats."""
+    def _step(self, batch: torch.Tensor, shard: BatchShard, epoch: int, batch_index: int) -> dict[str, float]:
+        """One optimiser step on this rank's ``shard`` of the global batch; returns the
+        loss terms (means over the ranks) and the gradient norm as floats."""
         seed, step = self.config.seed, self.position.step
-        torch.manual_seed(derive_seed(seed, "global", step))
-        self.generator.manual_seed(derive_seed(seed, "augment", step))
+        # A shard-aware model draws for the global batch, so every rank replays the
+        # single-process streams; otherwise rank r > 0 gets streams of its own.
+        streams = "" if self.shard_aware or self.world.is_main else f"@rank{self.world.rank}"
+        torch.manual_seed(derive_seed(seed, "global" + streams, step))
+        self.generator.manual_seed(derive_seed(seed, "augment" + streams, step))
         self.optimizer.zero_grad(set_to_none=True)
         with autocast_context(self.amp_dtype, self.device):
-            losses = self.loss_fn(batch, self.generator)
+            if self.shard_aware:
+                losses = self.loss_fn(batch, self.generator, shard=shard)
+            else:
+                losses = self.loss_fn(batch, self.generator)
         terms = self._validated_terms(losses)
-        losses["total"].backward()
+        losses["total"].backward()  # under DDP, leaves the gradients averaged over the ranks
         grads = [p.grad for p in self.parameters if p.grad is not None]
         grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
         # One host sync per step: every loss term and the gradient norm at once.
-        stacked = torch.stack([t.detach().reshape(()).float() for t in terms.values()] + [grad_norm.float()])
+        term_means = mean_over_ranks(torch.stack([t.detach().reshape(()).float() for t in terms.values()]), self.world)
+        stacked = torch.cat([term_means, grad_norm.float().reshape(1)])
         values = dict(zip([*terms, GRAD_NORM], stacked.tolist(), strict=True))
         bad = {name: value for name, value in values.items() if not math.isfinite(value)}
         if bad:
@@ -426,9 +485,13 @@ class _Trainer:
         position.start_epoch()
 
     def _save(self) -> None:
+        """Rank 0 writes the checkpoint; every rank records that it is on disk."""
         if self.path is None:
             return
         position = self.position
+        if not self.world.is_main:
+            self.saved_step = position.step
+            return
         payload = {
             "format": FORMAT_VERSION,
             "fingerprint": self.fingerprint,
