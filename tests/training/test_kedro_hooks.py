@@ -23,7 +23,8 @@ def catalog(tmp_path) -> DataCatalog:
     return DataCatalog.from_config({"{domain}.training_history": factory})
 
 
-PIPELINE = Pipeline([node(_history, None, "training_history", name="record_history", namespace="mnist_u")])
+# Namespaced like the project's pipelines: the node writes "mnist_u.training_history".
+PIPELINE = Pipeline([node(_history, None, "training_history", name="record_history")], namespace="mnist_u")
 
 
 def _torchrun_rank(monkeypatch, rank: int) -> None:
