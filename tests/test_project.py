@@ -129,3 +129,19 @@ def test_a_bad_domain_parameter_is_named_with_its_domain():
 def test_sections_used_reads_whole_sections_and_their_keys():
     names = {"params:mnist_u.training", "params:mnist_u.reporting.domain", "params:clustering", "mnist_u.images"}
     assert sections_used(names) == {"mnist_u.training", "mnist_u.reporting", "clustering"}
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_predict_reads_the_trained_domain_and_writes_through_the_catalog(pipelines, config, domain):
+    pipeline = pipelines[f"{domain}_predict"]
+    assert {node.namespace for node in pipeline.nodes} == {domain}
+    catalog = DataCatalog.from_config(config["catalog"])
+    for name in pipeline.inputs() | pipeline.outputs():
+        if name.startswith("params:"):
+            owner, section = name.removeprefix("params:").split(".")[:2]
+            assert section in config["parameters"][owner], name
+        else:
+            assert type(catalog.get(name)).__name__ != "MemoryDataset", name
+    assert {f"{domain}.irl_inr_model", f"{domain}.new_images"} <= pipeline.inputs()
+    validate_parameters({section: config["parameters"][domain][section.split(".")[1]]
+                         for section in sections_used(pipeline.datasets())})

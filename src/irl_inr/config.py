@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 
 from irl_inr.parameters import DOMAINS
 
-SHARED_SECTIONS = ("training", "embedding", "clustering", "interpretation", "isometry", "reporting")
+SHARED_SECTIONS = ("training", "embedding", "clustering", "interpretation", "isometry", "reporting", "predict")
 
 
 def lay_domains_over_stage_defaults(parameters: Mapping[str, Any]) -> dict[str, Any]:

@@ -435,9 +435,13 @@ def validate_parameters(parameters: Mapping[str, Any]) -> None:
     parameter with its domain (``wm811k.training.config = ...``)."""
     own = domain_validators()
     from irl_inr.pipelines.interpretation.parameters import VALIDATORS as OPTIONS
+    from irl_inr.pipelines.predict.parameters import PredictParameters
     from irl_inr.reporting.parameters import ReportingParameters
 
-    shared = {**SHARED_VALIDATORS, **OPTIONS, "reporting": ReportingParameters.from_dict}
+    shared = {
+        **SHARED_VALIDATORS, **OPTIONS, "reporting": ReportingParameters.from_dict,
+        "predict": PredictParameters.from_dict,
+    }
     for key, values in parameters.items():
         domain, _, section = key.rpartition(".")
         validator = own.get(domain, {}).get(section) or shared.get(section)

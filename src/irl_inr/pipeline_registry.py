@@ -20,12 +20,13 @@ from irl_inr.pipelines.cryo_em import pipeline as cryo_em
 from irl_inr.pipelines.embedding import pipeline as embedding
 from irl_inr.pipelines.interpretation import pipeline as interpretation
 from irl_inr.pipelines.mnist_u import pipeline as mnist_u
+from irl_inr.pipelines.predict import pipeline as predict
 from irl_inr.pipelines.reporting import pipeline as reporting
 from irl_inr.pipelines.training import pipeline as training
 from irl_inr.pipelines.wm811k import pipeline as wm811k
 from irl_inr.pipelines.interpretation.isometry import measure_isometry
 
-STAGES = ("ingestion", "augmentation", "training", "embedding", "clustering", "interpretation", "reporting")
+STAGES = ("ingestion", "augmentation", "training", "embedding", "clustering", "interpretation", "reporting", "predict")
 
 
 def isometry_stage() -> Pipeline:
@@ -63,12 +64,15 @@ def domain_pipeline(front_end: Pipeline, namespace: str) -> Pipeline:
 
 def register_pipelines() -> dict[str, Pipeline]:
     """``mnist_u``, ``wm811k``, ``cryo_em`` (simulated particles) and ``cryo_em_star`` (a
-    RELION stack, same namespace) end to end; the default is MNIST-U on the embedded digits."""
+    RELION stack, same namespace) end to end, and ``<domain>_predict``: the domain's trained
+    models applied to new images; the default is MNIST-U on the embedded digits."""
     pipelines = {
         "mnist_u": domain_pipeline(mnist_u.create_pipeline(), "mnist_u"),
         "wm811k": domain_pipeline(wm811k.create_pipeline(), "wm811k"),
         "cryo_em": domain_pipeline(cryo_em.create_pipeline(source="simulate"), "cryo_em"),
         "cryo_em_star": domain_pipeline(cryo_em.create_pipeline(source="star"), "cryo_em"),
     }
+    for domain in ("mnist_u", "wm811k", "cryo_em"):
+        pipelines[f"{domain}_predict"] = Pipeline(predict.create_pipeline(domain=domain), namespace=domain)
     pipelines["__default__"] = pipelines["mnist_u"]
     return pipelines

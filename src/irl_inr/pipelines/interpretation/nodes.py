@@ -12,6 +12,8 @@ named by a hash of the codes, labels and settings.
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import logging
@@ -101,6 +103,12 @@ def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, 
         "class_dims": options.class_dims if options.supervised else 0,
     }
     data = codes[train]
+    if optimisation.batch_size > len(data):
+        # A small domain (a few hundred wafers) has fewer train codes than one batch:
+        # one full-batch step per epoch instead of none.
+        logger.info("interpretation: batch_size %d > %d train codes; using one batch of all of them",
+                    optimisation.batch_size, len(data))
+        optimisation = dataclasses.replace(optimisation, batch_size=len(data))
     if options.supervised:
         data = torch.cat([data, torch.from_numpy(labels[train]).float().unsqueeze(1)], dim=1)  # (n, d + 1)
     torch.manual_seed(options.seed)
