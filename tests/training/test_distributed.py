@@ -28,7 +28,9 @@ from irl_inr.training.distributed import (
 WORKER = Path(__file__).with_name("ddp_worker.py")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # 2 epochs x 8 steps of a global batch of 8 (4 per process); checkpoints every 3 steps.
-CONFIG = TrainingConfig(epochs=2, batch_size=8, learning_rate=1e-2, seed=123, device="cpu", checkpoint_every=3, num_threads=1)
+CONFIG = TrainingConfig(
+    epochs=2, batch_size=8, learning_rate=1e-2, seed=123, device="cpu", checkpoint_every=3, num_threads=1
+)
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}  # float reduction order differs, nothing else
 
 
@@ -147,6 +149,6 @@ def test_batches_that_do_not_split_evenly_are_refused():
 
 
 def test_a_fixed_cuda_device_is_refused_under_torchrun():
-    with pytest.raises(ValueError, match=r"training.device = 'cuda:1': under torchrun each rank trains on cuda:LOCAL_RANK"):
+    with pytest.raises(ValueError, match=r"training.device = 'cuda:1': under torchrun each rank trains on cuda:LOCAL"):
         rank_device("cuda:1", World(rank=1, size=2, local_rank=1))
     assert rank_device("cpu", World(rank=1, size=2, local_rank=1)) == torch.device("cpu")

@@ -4,6 +4,8 @@
 * :func:`fit` - Adam training with deterministic shuffling/augmentation seeds,
   atomic checkpoints, exact resume, NaN/inf checks, bf16/compile on CUDA.
 * :func:`resolve_device` - ``"auto" | "cpu" | "cuda"`` to a ``torch.device``.
+* :mod:`.distributed` - the same ``fit`` under ``torchrun`` (DDP; rank 0 checkpoints);
+  :mod:`.kedro_hooks` - rank 0 alone saves a Kedro run launched by ``torchrun``.
 """
 
 from .checkpoint import (
