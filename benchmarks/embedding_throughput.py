@@ -10,8 +10,9 @@ reconstruction at the predicted pose and the canonical image at pose 0
 (``render_in_batches``, twice), in batches of ``--batch`` (256, the embedding default).
 The model is freshly initialised (the cost does not depend on the weights) and the
 inputs are random posed blobs (``train_throughput.blobs``).  ``--warmup-images`` go
-through first untimed.  Prints one JSON line: images/s overall and per part, and peak
-memory (resident set on the CPU, peak allocated on CUDA).
+through first untimed.  Prints one JSON line: images/s overall (wall) and per part,
+images per CPU second (the process's CPU time: the fairer figure on a shared machine),
+and peak memory (resident set on the CPU, peak allocated on CUDA).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def synchronise(device: torch.device) -> None:
 
 
 def embed(model: IRLINR, images: torch.Tensor, batch: int, device: torch.device, bf16: bool) -> dict[str, float]:
-    """Seconds spent encoding, rendering reconstructions and rendering canonical images."""
+    """Wall seconds spent encoding, rendering reconstructions and rendering canonical images."""
     size = images.shape[-1]
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     seconds = {}
@@ -91,7 +92,9 @@ def main() -> None:
         embed(model, warmup, args.batch, device, args.bf16)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    cpu_start = time.process_time()
     seconds = embed(model, images, args.batch, device, args.bf16)
+    cpu_seconds = time.process_time() - cpu_start
 
     if device.type == "cuda":
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
@@ -114,6 +117,8 @@ def main() -> None:
                 "images_per_s": round(args.images / total, 2),
                 "seconds": round(total, 2),
                 "seconds_by_part": {part: round(value, 2) for part, value in seconds.items()},
+                "cpu_seconds": round(cpu_seconds, 2),
+                "images_per_cpu_s": round(args.images / cpu_seconds, 2),
                 "peak_memory_mb": round(peak_mb, 1),
                 "peak_memory_kind": "cuda_max_allocated" if device.type == "cuda" else "cpu_max_rss",
                 "torch": torch.__version__,
