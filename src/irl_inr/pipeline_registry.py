@@ -18,6 +18,7 @@ from kedro.pipeline import Node, Pipeline
 from irl_inr.pipelines.clustering import pipeline as clustering
 from irl_inr.pipelines.cryo_em import pipeline as cryo_em
 from irl_inr.pipelines.embedding import pipeline as embedding
+from irl_inr.pipelines.embedding.sharding import sharded_extraction, sharded_mining
 from irl_inr.pipelines.interpretation import pipeline as interpretation
 from irl_inr.pipelines.mnist_u import pipeline as mnist_u
 from irl_inr.pipelines.predict import pipeline as predict
@@ -44,35 +45,54 @@ def isometry_stage() -> Pipeline:
     )
 
 
-def shared_stages() -> Pipeline:
+# Shards of the ``<domain>_sharded`` variants: the shape of the graph, fixed when it is
+# built (``--params`` cannot change it), and the same results as one shard.
+SHARDS = 4
+
+
+def shared_stages(shards: int = 1) -> Pipeline:
     """Training -> embedding -> clustering and interpretation -> reporting on ``images`` /
-    ``image_table``."""
+    ``image_table``; with ``shards`` > 1, embedding extraction and neighbour mining run as
+    that many nodes over row ranges (memory-mapped images), for a parallel runner."""
+    embedding_stage, clustering_stage = embedding.create_pipeline(), clustering.create_pipeline()
+    if shards > 1:
+        embedding_stage = (embedding_stage - embedding_stage.only_nodes("extract_embeddings")) + Pipeline(
+            sharded_extraction(shards), tags="embedding"
+        )
+        clustering_stage = (clustering_stage - clustering_stage.only_nodes("mine_neighbours")) + Pipeline(
+            sharded_mining(shards), tags="clustering"
+        )
     return (
         training.create_pipeline()
-        + embedding.create_pipeline()
+        + embedding_stage
         + isometry_stage()
-        + clustering.create_pipeline()
+        + clustering_stage
         + interpretation.create_pipeline()
         + reporting.create_pipeline()
     )
 
 
-def domain_pipeline(front_end: Pipeline, namespace: str) -> Pipeline:
+def domain_pipeline(front_end: Pipeline, namespace: str, shards: int = 1) -> Pipeline:
     """A domain's front end and the shared stages, under the domain's namespace."""
-    return Pipeline(front_end + shared_stages(), namespace=namespace)
+    return Pipeline(front_end + shared_stages(shards), namespace=namespace)
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """``mnist_u``, ``wm811k``, ``cryo_em`` (simulated particles) and ``cryo_em_star`` (a
-    RELION stack, same namespace) end to end, and ``<domain>_predict``: the domain's trained
-    models applied to new images; the default is MNIST-U on the embedded digits."""
+    RELION stack, same namespace) end to end; ``<domain>_sharded``, the same with embedding
+    and mining split into shards (for ``--runner=irl_inr.runner.DaskRunner``); and
+    ``<domain>_predict``: the domain's trained models applied to new images. The default is
+    MNIST-U on the embedded digits."""
     pipelines = {
         "mnist_u": domain_pipeline(mnist_u.create_pipeline(), "mnist_u"),
         "wm811k": domain_pipeline(wm811k.create_pipeline(), "wm811k"),
         "cryo_em": domain_pipeline(cryo_em.create_pipeline(source="simulate"), "cryo_em"),
         "cryo_em_star": domain_pipeline(cryo_em.create_pipeline(source="star"), "cryo_em"),
     }
-    for domain in ("mnist_u", "wm811k", "cryo_em"):
+    front_ends = {"mnist_u": mnist_u.create_pipeline, "wm811k": wm811k.create_pipeline,
+                  "cryo_em": lambda: cryo_em.create_pipeline(source="simulate")}
+    for domain, front_end in front_ends.items():
+        pipelines[f"{domain}_sharded"] = domain_pipeline(front_end(), domain, shards=SHARDS)
         pipelines[f"{domain}_predict"] = Pipeline(predict.create_pipeline(domain=domain), namespace=domain)
     pipelines["__default__"] = pipelines["mnist_u"]
     return pipelines

@@ -1,10 +1,12 @@
 """Project settings: the config loader that lays each domain's parameters over the stage
-defaults (``irl_inr.config``), and the hook that checks parameters before a run."""
+defaults (``irl_inr.config``), the hook that checks parameters before a run, and the hook
+that lets only rank 0 write when a run is launched by torchrun (DDP training)."""
 
 from irl_inr.config import ProjectConfigLoader
 from irl_inr.hooks import ParameterValidationHooks
+from irl_inr.training.kedro_hooks import RankZeroSavesHooks
 
-HOOKS = (ParameterValidationHooks(),)
+HOOKS = (ParameterValidationHooks(), RankZeroSavesHooks())
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {

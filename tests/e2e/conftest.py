@@ -48,3 +48,33 @@ def run_kedro(project: Path, *arguments: str, check: bool = True) -> subprocess.
 @pytest.fixture
 def project(tmp_path) -> Path:
     return copy_project(tmp_path / "project")
+
+
+# The default pipeline on 300 embedded digits with a tiny model.
+TINY_RUN = """
+mnist_u:
+  ingestion:
+    max_images: 300
+  training:
+    config: tiny
+    checkpoint_dir: data/06_models/checkpoints
+    progress: false
+    configurations:
+      tiny:
+        model: {image_size: 50, latent_dim: 8, backbone: small_cnn, num_frequencies: 16,
+                inr_hidden: [16], hypernetwork_hidden: [32]}
+        optimisation: {epochs: 2, batch_size: 64, learning_rate: 1.0e-3, checkpoint_every: 3}
+  embedding:
+    invariance_images: 100
+    invariance_poses: 2
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_default_run(tmp_path_factory) -> Path:
+    """A scratch project after one sequential ``kedro run`` of ``TINY_RUN`` (shared by the
+    tests that check that run and those that compare other runners with it)."""
+    project = copy_project(tmp_path_factory.mktemp("tiny_default") / "project")
+    (project / "conf/local/parameters.yml").write_text(TINY_RUN)
+    run_kedro(project)
+    return project

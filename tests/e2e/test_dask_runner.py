@@ -1,18 +1,11 @@
-"""The default pipeline under ``--runner=irl_inr.runner.DaskRunner`` measures what the
-SequentialRunner measures, on 300 embedded digits with a tiny model."""
+"""The default domain, sharded, under ``--runner=irl_inr.runner.DaskRunner`` measures what
+the SequentialRunner measures unsharded, on 300 embedded digits with a tiny model."""
 
 import json
 
 import pytest
 
-from tests.e2e.conftest import copy_project, run_kedro
-from tests.e2e.test_default_run import TINY_RUN
-
-# TINY_RUN's 240 training rows are fewer than the interpretation flow's default batch.
-TINY_INTERPRETATION = """
-  interpretation:
-    optimisation: {epochs: 2, batch_size: 64}
-"""
+from tests.e2e.conftest import TINY_RUN, copy_project, run_kedro
 
 # Worker processes, one thread each: with processes=false two nodes running side by side
 # in threads of one process share torch's global random generator, and SCAN and
@@ -27,15 +20,13 @@ def measured(project) -> dict:
 
 
 @pytest.mark.e2e
-def test_dask_runner_measures_what_the_sequential_runner_measures(tmp_path):
-    sequential, dask = copy_project(tmp_path / "sequential"), copy_project(tmp_path / "dask")
-    for project in (sequential, dask):
-        (project / "conf/local/parameters.yml").write_text(TINY_RUN + TINY_INTERPRETATION)
-    run_kedro(sequential)
-    result = run_kedro(dask, *DASK_RUNNER)
+def test_dask_runner_on_shards_measures_what_the_sequential_runner_measures(tiny_default_run, tmp_path):
+    dask = copy_project(tmp_path / "dask")
+    (dask / "conf/local/parameters.yml").write_text(TINY_RUN)
+    result = run_kedro(dask, "--pipelines", "mnist_u_sharded", *DASK_RUNNER)
     log = result.stdout + result.stderr
     assert "Parameters checked:" in log  # the project's pipeline hook ran
-    assert "Running on <Client" in log
-    expected = measured(sequential)
+    assert "Running on <Client" in log and "extract_embeddings_shard_3" in log
+    expected = measured(tiny_default_run)
     assert expected["mnist_u.images"] == 300
     assert measured(dask) == expected

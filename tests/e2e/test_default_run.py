@@ -6,23 +6,7 @@ import pytest
 
 from tests.e2e.conftest import run_kedro
 
-TINY_RUN = """
-mnist_u:
-  ingestion:
-    max_images: 300
-  training:
-    config: tiny
-    checkpoint_dir: data/06_models/checkpoints
-    progress: false
-    configurations:
-      tiny:
-        model: {image_size: 50, latent_dim: 8, backbone: small_cnn, num_frequencies: 16,
-                inr_hidden: [16], hypernetwork_hidden: [32]}
-        optimisation: {epochs: 2, batch_size: 64, learning_rate: 1.0e-3, checkpoint_every: 3}
-  embedding:
-    invariance_images: 100
-    invariance_poses: 2
-"""
+
 
 REQUIRED = (
     "mnist_u.recon_mse", "mnist_u.invariance_cos", "mnist_u.between_cos", "mnist_u.pose_retrieval_top1",
@@ -31,9 +15,8 @@ REQUIRED = (
 
 
 @pytest.mark.e2e
-def test_default_run_ends_with_embeddings_figures_and_metrics(project):
-    (project / "conf/local/parameters.yml").write_text(TINY_RUN)
-    run_kedro(project)
+def test_default_run_ends_with_embeddings_figures_and_metrics(tiny_default_run):
+    project = tiny_default_run
     metrics = json.loads((project / "data/08_reporting/mnist_u/metrics.json").read_text())
     for key in REQUIRED:
         assert isinstance(metrics[key], float), key

@@ -1,23 +1,16 @@
-"""``kedro run --pipelines mnist_u_predict`` on PNGs after a tiny MNIST-U run (runs once
-the pipeline is registered; see the predict pipeline's report for the registry lines)."""
+"""``kedro run --pipelines mnist_u_predict`` on PNGs after a tiny MNIST-U run."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from irl_inr.pipeline_registry import register_pipelines
-from tests.e2e.conftest import copy_project, run_kedro
-from tests.e2e.test_default_run import TINY_RUN
+from tests.e2e.conftest import run_kedro
 
 
 @pytest.mark.e2e
-def test_predict_after_a_tiny_mnist_u_run(tmp_path):
-    if "mnist_u_predict" not in register_pipelines():
-        pytest.skip("mnist_u_predict is not registered in irl_inr.pipeline_registry yet")
-    project = copy_project(tmp_path / "project")
-    (project / "conf/local/parameters.yml").write_text(TINY_RUN)
-    run_kedro(project)
+def test_predict_after_a_tiny_mnist_u_run(tiny_default_run):
+    project = tiny_default_run
     training_images = np.load(project / "data/03_primary/mnist_u/images.npy")[:5]
     folder = project / "data/01_raw/mnist_u/new"
     folder.mkdir(parents=True)
