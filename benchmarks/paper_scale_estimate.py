@@ -72,10 +72,6 @@ def flops_per_image(size: int, batch: int) -> tuple[float, float]:
     return counter.get_total_flops() / batch, time.perf_counter() - start
 
 
-def hours(seconds: float) -> float:
-    return round(seconds / 3600, 2)
-
-
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -116,8 +112,9 @@ def main() -> None:
                         "hardware": hardware,
                         "gpus": gpus,
                         "scaling": args.scaling if gpus > 1 else 1.0,
-                        "seconds_per_step": round(step_s, 4),
-                        "hours": hours(steps * step_s),
+                        "seconds_per_step": round(step_s, 6),
+                        "minutes": round(steps * step_s / 60, 1),
+                        "days": round(steps * step_s / 86400, 2),
                         "kind": kind,
                     }
                 ),
