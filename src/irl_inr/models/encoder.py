@@ -19,9 +19,13 @@ Two ways to look at the image (``alignment``):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from irl_inr.geometry import rotation_matrices, transform_images
@@ -58,6 +62,90 @@ def unpose(images: torch.Tensor, rotation: torch.Tensor, translation: torch.Tens
     return transform_images(images, -rotation, shift)
 
 
+_STATISTICS_OVER_RANKS = contextvars.ContextVar("batch_statistics_over_ranks", default=False)
+
+
+@contextlib.contextmanager
+def batch_statistics_over_ranks() -> Iterator[None]:
+    """Within this block the encoder's batch norms, in training mode, normalise with the
+    statistics of the global batch that the ranks of the default process group share in
+    equal parts (every rank must run the same forward passes), as one process holding
+    the whole batch would; their running statistics follow the global ones too.
+
+    Gradients flow through the cross-rank sums (:class:`_SumOverRanks`), so DDP's
+    averaged gradient is that of the global batch.  ``torch.nn.SyncBatchNorm`` does the
+    same on GPUs only (it refuses CPU tensors), hence this implementation, which runs
+    on CPU (gloo) and CUDA (nccl) alike."""
+    token = _STATISTICS_OVER_RANKS.set(True)
+    try:
+        yield
+    finally:
+        _STATISTICS_OVER_RANKS.reset(token)
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """The sum of a tensor over the ranks of the default process group.  Every rank's
+    loss depends on the sum, so the gradient of a rank's tensor is the sum of the ranks'
+    gradients of the sum: the backward is the same all-reduce."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        total = tensor.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, gradient: torch.Tensor) -> torch.Tensor:
+        total = gradient.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(total)
+        return total
+
+
+def _normalise_over_ranks(norm: nn.modules.batchnorm._BatchNorm, features: torch.Tensor) -> torch.Tensor:
+    """Training-mode batch norm of this rank's ``features`` (N, C, ...) with the mean and
+    (biased) variance of all ranks' features, in at least float32; updates the running
+    statistics like ``nn.BatchNorm`` (unbiased variance, momentum or cumulative average)."""
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        values = features.to(torch.promote_types(features.dtype, torch.float32))
+        reduced = [0, *range(2, values.dim())]  # every dimension but the channel
+        shape = [1, -1] + [1] * (values.dim() - 2)
+        count = values.numel() // values.shape[1] * dist.get_world_size()  # equal shares
+        mean = _SumOverRanks.apply(values.sum(reduced)) / count
+        centred = values - mean.reshape(shape)
+        variance = _SumOverRanks.apply(centred.pow(2).sum(reduced)) / count
+        normalised = centred * torch.rsqrt(variance + norm.eps).reshape(shape)
+        if norm.affine:
+            normalised = normalised * norm.weight.reshape(shape) + norm.bias.reshape(shape)
+        if norm.track_running_stats:
+            with torch.no_grad():
+                norm.num_batches_tracked.add_(1)
+                factor = 1 / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
+                norm.running_mean.lerp_(mean.to(norm.running_mean.dtype), factor)
+                unbiased = variance * (count / (count - 1))
+                norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), factor)
+    return normalised.to(features.dtype)
+
+
+class _StatisticsOverRanks:
+    """Batch-norm forward that switches to :func:`_normalise_over_ranks` in training mode
+    within :func:`batch_statistics_over_ranks`; the parent's forward otherwise."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self.training and _STATISTICS_OVER_RANKS.get():
+            return _normalise_over_ranks(self, features)
+        return super().forward(features)
+
+
+class GlobalBatchNorm1d(_StatisticsOverRanks, nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` whose statistics, within :func:`batch_statistics_over_ranks`,
+    are those of the batch the ranks share."""
+
+
+class GlobalBatchNorm2d(_StatisticsOverRanks, nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` whose statistics, within :func:`batch_statistics_over_ranks`,
+    are those of the batch the ranks share."""
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with a residual connection (projected when the shape changes)."""
 
@@ -65,16 +153,16 @@ class BasicBlock(nn.Module):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False),
-            nn.BatchNorm2d(out_channels),
+            GlobalBatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
             nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False),
-            nn.BatchNorm2d(out_channels),
+            GlobalBatchNorm2d(out_channels),
         )
         self.shortcut = nn.Identity()
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                nn.BatchNorm2d(out_channels),
+                GlobalBatchNorm2d(out_channels),
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -91,7 +179,7 @@ class ResNet18(nn.Module):
         super().__init__()
         layers: list[nn.Module] = [
             nn.Conv2d(1, 64, 3, 1, 1, bias=False),
-            nn.BatchNorm2d(64),
+            GlobalBatchNorm2d(64),
             nn.ReLU(inplace=True),
         ]
         in_channels = 64
@@ -121,7 +209,7 @@ class SmallCNN(nn.Module):
         for out_channels in (32, 64, 128):
             layers += [
                 nn.Conv2d(in_channels, out_channels, 3, 2, 1, bias=False),
-                nn.BatchNorm2d(out_channels),
+                GlobalBatchNorm2d(out_channels),
                 nn.ReLU(inplace=True),
             ]
             in_channels = out_channels
@@ -167,7 +255,7 @@ class Encoder(nn.Module):
         # Zero-mean, unit-variance codes over the batch (running statistics at eval time):
         # the code cannot drift into one shared direction that every image agrees on.
         self.standardise = (
-            nn.BatchNorm1d(latent_dim, affine=False) if standardise_code else nn.Identity()
+            GlobalBatchNorm1d(latent_dim, affine=False) if standardise_code else nn.Identity()
         )
         self.rotation_head = nn.Linear(head_hidden, 2)  # (cos, sin)
         self.translation_head = nn.Linear(head_hidden, 2)

@@ -8,16 +8,24 @@ canonical image.  Training sees two independently re-posed views of every image.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from irl_inr.geometry import pixel_grid, pixels_to_normalised, random_poses, transform_images
-from irl_inr.models.encoder import ALIGNMENTS, BACKBONES, Encoder, EncoderOutput
+from irl_inr.models.encoder import (
+    ALIGNMENTS,
+    BACKBONES,
+    Encoder,
+    EncoderOutput,
+    batch_statistics_over_ranks,
+)
 from irl_inr.models.hypernetwork import HyperNetwork, LowRankHyperNetwork
 from irl_inr.models.inr import INR
 from irl_inr.models.isometry import relaxed_distortion
@@ -29,6 +37,9 @@ from irl_inr.models.losses import (
     symmetry_breaking_loss,
     variance_loss,
 )
+
+if TYPE_CHECKING:  # only its start, stop and size are read
+    from irl_inr.training.distributed import BatchShard
 
 CONSISTENCIES = ("nt_xent", "cosine")
 HYPERNETWORK_KINDS = ("full", "low_rank")
@@ -254,27 +265,43 @@ class IRLINR(nn.Module):
         return self.render(code, zero_rotation, zero_translation, height, width)
 
     def training_losses(
-        self, images: torch.Tensor, generator: torch.Generator
+        self, images: torch.Tensor, generator: torch.Generator, shard: BatchShard | None = None
     ) -> dict[str, torch.Tensor]:
         """The losses of one training step on a batch (B, 1, H, W); "total" is the weighted sum.
 
         Every random draw (views, alignment noise, reconstruction pixels) comes from
         ``generator`` on its own device and is then moved to the images', so a step is
-        reproducible from the generator's seed whatever device the model is on."""
+        reproducible from the generator's seed whatever device the model is on.
+
+        ``shard`` (under DDP, from ``irl_inr.training``): ``images`` are rows
+        ``shard.rows`` of a global batch of ``shard.size`` that the ranks of the default
+        process group share in equal parts.  Every draw is then made for the global batch
+        (the single process's draws) and sliced to these rows; the batch-wide terms see
+        the global batch (encoder batch norms and code standardisation with global
+        statistics, codes gathered with their gradients for NT-Xent negatives, variance,
+        covariance and isometry), and each rank's terms are those whose mean over the
+        ranks is the single-process term, so DDP's averaged gradient is the single
+        process's.  None, or a shard holding the whole batch: the single-process step."""
         config = self.config
-        views = self._views(images, generator)  # (2B, 1, H, W): first views, then second
-        encoded = self.encoder(views, self._alignment_noise(views, generator))
-        code, other_code = encoded.semantic_code.chunk(2)  # (B, d) each
+        share = _Share.of(images, shard)
+        views = self._views(images, generator, share)  # (2b, 1, H, W): first views, then second
+        noise = self._alignment_noise(views, generator, share)
+        with batch_statistics_over_ranks() if share.is_split else contextlib.nullcontext():
+            encoded = self.encoder(views, noise)
+        code, other_code = encoded.semantic_code.chunk(2)  # (b, d) each: this rank's rows
+        batch_code, batch_other_code = share.gather(code), share.gather(other_code)  # (B, d) each
         if config.consistency == "nt_xent":
-            consistency = contrastive_loss(code, other_code, config.contrastive_temperature)
+            consistency = contrastive_loss(
+                batch_code, batch_other_code, config.contrastive_temperature, rows=share.rows
+            )
         else:
             consistency = consistency_loss(code, other_code)
         losses = {
-            "reconstruction": self._reconstruction_loss(encoded, views, generator),
+            "reconstruction": self._reconstruction_loss(encoded, views, generator, share),
             "consistency": consistency,
             "symmetry": symmetry_breaking_loss(encoded.translation, views),
-            "variance": (variance_loss(code) + variance_loss(other_code)) / 2,
-            "covariance": (covariance_loss(code) + covariance_loss(other_code)) / 2,
+            "variance": (variance_loss(batch_code) + variance_loss(batch_other_code)) / 2,
+            "covariance": (covariance_loss(batch_code) + covariance_loss(batch_other_code)) / 2,
         }
         total = (
             config.reconstruction_weight * losses["reconstruction"]
@@ -286,55 +313,134 @@ class IRLINR(nn.Module):
         if config.isometry_weight > 0:  # drawn last, so the other terms' draws are unchanged
             # On the first isometry_codes codes (the batch is shuffled): every code costs a
             # full-grid render with a forward- and a reverse-mode derivative.
-            subset = code[: config.isometry_codes]
+            subset = batch_code[: config.isometry_codes]
             losses["isometry"] = relaxed_distortion(self.decode_canonical, subset, generator, config.isometry_eta)
             total = total + config.isometry_weight * losses["isometry"]
         losses["total"] = total
         return losses
 
-    def _views(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def _views(self, images: torch.Tensor, generator: torch.Generator, share: _Share) -> torch.Tensor:
         """Two views of every image, each with its own uniform rotation and shift:
-        (B, 1, H, W) -> (2B, 1, H, W)."""
-        batch, _, height, width = images.shape
+        (b, 1, H, W) -> (2b, 1, H, W)."""
+        _, _, height, width = images.shape
         max_shift = pixels_to_normalised(self.config.max_shift_pixels, max(height, width))
         views = []
         for _ in range(2):
-            rotation, translation = random_poses(batch, max_shift, generator, generator.device)
+            rotation, translation = random_poses(share.size, max_shift, generator, generator.device)
+            rotation, translation = rotation[share.rows], translation[share.rows]
             views.append(transform_images(images, rotation.to(images.device), translation.to(images.device)))
         return torch.cat(views)
 
     def _alignment_noise(
-        self, views: torch.Tensor, generator: torch.Generator
+        self, views: torch.Tensor, generator: torch.Generator, share: _Share
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Uniform noise on the closed-form pose of every view, or None without jitter."""
         config = self.config
         if not (config.alignment_jitter_degrees or config.alignment_jitter_pixels):
             return None
-        count, _, height, width = views.shape
+        _, _, height, width = views.shape
+        count = 2 * share.size
         max_angle = math.radians(config.alignment_jitter_degrees)
         max_shift = pixels_to_normalised(config.alignment_jitter_pixels, max(height, width))
         rotation = torch.rand(count, generator=generator, device=generator.device) * 2 - 1
         translation = torch.rand(count, 2, generator=generator, device=generator.device) * 2 - 1
+        rotation, translation = share.of_views(rotation), share.of_views(translation)
         return (rotation * max_angle).to(views.device), (translation * max_shift).to(views.device)
 
     def _reconstruction_loss(
-        self, encoded: EncoderOutput, views: torch.Tensor, generator: torch.Generator
+        self, encoded: EncoderOutput, views: torch.Tensor, generator: torch.Generator, share: _Share
     ) -> torch.Tensor:
         """MSE between the views and their INRs rendered at the predicted poses, on all
         pixels or on ``reconstruction_pixels`` drawn per view (an unbiased estimate)."""
         count, _, height, width = views.shape
         grid = pixel_grid(height, width, device=views.device)  # (H*W, 2)
-        targets = views.reshape(count, height * width)  # (2B, H*W)
+        targets = views.reshape(count, height * width)  # (2b, H*W)
         if self.config.reconstruction_pixels is None:
             pixels = grid  # shared by all views
         else:
             index = torch.randint(
                 height * width,
-                (count, self.config.reconstruction_pixels),
+                (2 * share.size, self.config.reconstruction_pixels),
                 generator=generator,
                 device=generator.device,
-            ).to(views.device)  # (2B, K)
-            pixels, targets = grid[index], targets.gather(1, index)  # (2B, K, 2), (2B, K)
+            )
+            index = share.of_views(index).to(views.device)  # (2b, K)
+            pixels, targets = grid[index], targets.gather(1, index)  # (2b, K, 2), (2b, K)
         weights = self.hypernetwork(encoded.semantic_code)
-        predicted = self.inr(weights, encoded.rotation, encoded.translation, pixels)  # (2B, K)
+        predicted = self.inr(weights, encoded.rotation, encoded.translation, pixels)  # (2b, K)
         return reconstruction_loss(predicted, targets)
+
+
+@dataclass(frozen=True)
+class _Share:
+    """The rows ``[start, stop)`` of a global batch of ``size`` images that this process
+    trains on, ``ranks`` processes sharing the batch in equal parts (1: all of it here)."""
+
+    start: int
+    stop: int
+    size: int
+    ranks: int
+
+    @classmethod
+    def of(cls, images: torch.Tensor, shard: BatchShard | None) -> "_Share":
+        """This process's share, checked against the images and the process group."""
+        count = images.shape[0]
+        if shard is None:
+            return cls(0, count, count, 1)
+        if shard.stop - shard.start != count:
+            raise ValueError(f"shard {shard} holds {shard.stop - shard.start} rows but the batch has {count} images")
+        if count == shard.size:
+            return cls(shard.start, shard.stop, shard.size, 1)
+        ranks = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        rank = dist.get_rank() if ranks > 1 else 0
+        if shard.size != ranks * count or shard.start != rank * count:
+            raise ValueError(
+                f"shard {shard} is not rank {rank}'s equal share of a batch split over the {ranks} process(es) "
+                "of the default process group; a part of a batch needs torchrun's process group (see "
+                "irl_inr.training.distributed.batch_shard)"
+            )
+        return cls(shard.start, shard.stop, shard.size, ranks)
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.start, self.stop)
+
+    @property
+    def is_split(self) -> bool:
+        """Whether other processes hold the rest of the batch."""
+        return self.ranks > 1
+
+    def of_views(self, draw: torch.Tensor) -> torch.Tensor:
+        """This share's rows of a draw for the 2 x ``size`` views [first views; second views]."""
+        if not self.is_split:
+            return draw
+        return torch.cat([draw[self.start : self.stop], draw[self.size + self.start : self.size + self.stop]])
+
+    def gather(self, rows: torch.Tensor) -> torch.Tensor:
+        """The global batch's tensor from every rank's rows (differentiable); ``rows``
+        itself when this process holds the whole batch."""
+        if not self.is_split:
+            return rows
+        return _GatherRows.apply(rows)
+
+
+class _GatherRows(torch.autograd.Function):
+    """Every rank's equal share of rows (b, ...) -> the global batch's (W b, ...), in
+    rank order, on every rank of the default process group.  Every rank's loss may use
+    every row, so the gradient of a rank's rows is the sum over the ranks of the
+    gradients of those rows (an all-reduce, then this rank's part)."""
+
+    @staticmethod
+    def forward(ctx, rows: torch.Tensor) -> torch.Tensor:
+        rows = rows.contiguous()
+        parts = [torch.empty_like(rows) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, rows)
+        start = dist.get_rank() * rows.shape[0]
+        ctx.own_rows = slice(start, start + rows.shape[0])
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, gradient: torch.Tensor) -> torch.Tensor:
+        total = gradient.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(total)
+        return total[ctx.own_rows]

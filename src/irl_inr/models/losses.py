@@ -45,16 +45,23 @@ def consistency_loss(code: torch.Tensor, other_code: torch.Tensor) -> torch.Tens
 
 @_in_float32
 def contrastive_loss(
-    code: torch.Tensor, other_code: torch.Tensor, temperature: float = 0.2
+    code: torch.Tensor, other_code: torch.Tensor, temperature: float = 0.2, rows: slice | None = None
 ) -> torch.Tensor:
     """NT-Xent (SimCLR): each of the 2B codes must pick its other view out of the 2B - 1
     others by cosine similarity / temperature.  code, other_code (B, d), pairs by row.
-    Unlike ``consistency_loss`` it cannot be met by codes that all agree."""
+    Unlike ``consistency_loss`` it cannot be met by codes that all agree.
+
+    ``rows``: average only the terms of the codes of these pairs (both views), the whole
+    batch still serving as negatives: a rank's share of the batch under DDP, so that the
+    mean over equal shares is the mean over the batch; None: all pairs."""
     batch = code.shape[0]
     unit = F.normalize(torch.cat([code, other_code]), dim=1)  # (2B, d)
-    logits = unit @ unit.T / temperature  # (2B, 2B)
-    logits = logits.masked_fill(torch.eye(2 * batch, dtype=torch.bool, device=code.device), float("-inf"))
-    other_view = torch.arange(2 * batch, device=code.device).roll(batch)  # i <-> i + B
+    pairs = torch.arange(batch, device=code.device)[rows if rows is not None else slice(None)]
+    anchors = torch.cat([pairs, pairs + batch])  # (2R,): rows R of the first views, then of the second
+    logits = unit[anchors] @ unit.T / temperature  # (2R, 2B)
+    itself = anchors.unsqueeze(1) == torch.arange(2 * batch, device=code.device)
+    logits = logits.masked_fill(itself, float("-inf"))
+    other_view = (anchors + batch) % (2 * batch)  # i <-> i + B
     return F.cross_entropy(logits, other_view)
 
 
