@@ -27,8 +27,8 @@ import time
 import torch
 from train_throughput import CONFIGS, blobs
 
-from irl_inr.pipelines.embedding.nodes import encode_in_batches, render_in_batches
 from irl_inr.models.irl_inr import IRLINR
+from irl_inr.pipelines.embedding.nodes import encode_in_batches, render_in_batches
 
 
 def parse_args() -> argparse.Namespace:

@@ -176,7 +176,9 @@ def elapsed(start: tuple[float, float]) -> tuple[float, float]:
     return time.perf_counter() - start[0], time.process_time() - start[1]
 
 
-def report(common: dict, index: str, settings: dict, build_s: tuple, search_s: tuple, peak_mb: float, recall_at_k: float):
+def report(
+    common: dict, index: str, settings: dict, build_s: tuple, search_s: tuple, peak_mb: float, recall_at_k: float
+) -> None:
     scale = common["n"] / common["queries"]
     print(
         json.dumps(

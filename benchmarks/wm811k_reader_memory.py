@@ -13,7 +13,9 @@ and ``failureType`` (nested byte-string arrays like ``array([[b'Edge-Loc']])``, 
 label counts).  It is written as pandas 0.x under Python 2 wrote it: protocol 2, every
 byte string (each map's raw data included) a memoised ``BINSTRING``, numpy and pandas
 globals under their old module names (``--flavour python2``, default); ``--flavour
-pandas2`` writes today's ``DataFrame.to_pickle`` instead (protocol 5).
+pandas2`` writes today's ``DataFrame.to_pickle`` instead (protocol 5).  The index is a
+RangeIndex; pandas 3 pickles it as ``pandas.RangeIndex``, which the reader's allow-list
+did not hold when this was written, so ``pandas2`` then stops at a RefusedGlobalError.
 
 Then, each in a fresh child process (its ``VmHWM`` is the peak resident set):
 ``convert`` (``irl_inr.io.wm811k.convert_pickle``: the restricted, streamed reader and
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -214,7 +215,9 @@ def measure(step: str, pickle_path: Path, parquet_path: Path, pickle_mb: float) 
         "rss_after_imports_mb": round(result["rss_after_imports_mb"], 1),
         "pickle_mb": round(pickle_mb, 1),
         "peak_rss_over_pickle_size": round(result["peak_rss_mb"] / pickle_mb, 3),
-        "peak_above_imports_over_pickle_size": round((result["peak_rss_mb"] - result["rss_after_imports_mb"]) / pickle_mb, 3),
+        "peak_above_imports_over_pickle_size": round(
+            (result["peak_rss_mb"] - result["rss_after_imports_mb"]) / pickle_mb, 3
+        ),
     }
     if parquet_path.exists():
         record["parquet_mb"] = round(parquet_path.stat().st_size / 2**20, 1)
