@@ -50,6 +50,13 @@ def test_a_python2_style_pickle_reads_like_the_original(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(frame["waferMap"], maps))
 
 
+def test_a_copy_repickled_by_todays_pandas_with_a_range_index_reads(tmp_path):
+    frame = wafer_frame(["Center", "Edge-Loc"]).reset_index(drop=True)
+    path = tmp_path / "LSWMD.pkl"
+    frame.to_pickle(path)
+    assert read_wafer_frame(path)["waferMap"].map(np.sum).tolist() == frame["waferMap"].map(np.sum).tolist()
+
+
 def test_only_memo_entries_read_back_are_kept(tmp_path):
     """Python 2 memoised every array's raw bytes; the unpickler keeps only what is fetched."""
     frame = wafer_frame(["Center"] * 6, shapes=[(40, 40)] * 6)

@@ -76,6 +76,7 @@ ALLOWED_GLOBALS: dict[tuple[str, str], tuple[str, str]] = {
     ("pandas.core.indexes.base", "Index"): ("pandas.core.indexes.base", "Index"),
     ("pandas", "Index"): ("pandas.core.indexes.base", "Index"),
     ("pandas.core.indexes.range", "RangeIndex"): ("pandas.core.indexes.range", "RangeIndex"),
+    ("pandas", "RangeIndex"): ("pandas.core.indexes.range", "RangeIndex"),
     ("pandas.core.indexes.numeric", "Int64Index"): ("pandas.core.indexes.base", "Index"),
     ("pandas.indexes.base", "_new_Index"): ("pandas.core.indexes.base", "_new_Index"),
     ("pandas.indexes.base", "Index"): ("pandas.core.indexes.base", "Index"),
