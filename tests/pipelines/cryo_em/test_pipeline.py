@@ -120,8 +120,7 @@ def test_parameter_file_sections_are_valid_and_bad_values_named():
     sections = yaml.safe_load(PARAMETERS_FILE.read_text())["cryo_em"]
     for name, validate in VALIDATORS.items():
         validate(sections[name])
-    assert sections["simulation"]["views"] == yaml.safe_load(PARAMETERS_FILE.read_text())["_cryo_em"]["clustering"][
-        "n_clusters"]
+    assert sections["simulation"]["views"] == sections["clustering"]["n_clusters"]
     with pytest.raises(ValueError, match=r"cryo_em\.preprocessing\.image_size = 4: must be an integer of at least 8"):
         VALIDATORS["preprocessing"]({"image_size": 4})
     with pytest.raises(ValueError, match=r"cryo_em\.simulation: unknown parameter\(s\) \['snr_db'\]"):
