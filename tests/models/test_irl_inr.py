@@ -183,10 +183,12 @@ def test_gradients_reach_every_trainable_part():
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters()), part
 
 
-def test_a_few_adam_steps_reduce_the_loss():
+@pytest.mark.parametrize("hypernetwork", [{}, {"hypernetwork_kind": "low_rank", "hypernetwork_rank": 4}],
+                         ids=["full", "low_rank"])
+def test_a_few_adam_steps_reduce_the_loss(hypernetwork):
     """200 images, two epochs of Adam in batches of 40: the loss on a fixed batch and
-    fixed views drops well below where it started."""
-    model = tiny_model()
+    fixed views drops well below where it started, with either hypernetwork."""
+    model = tiny_model(**hypernetwork)
     images = strokes(200)
 
     def held_out_loss() -> float:

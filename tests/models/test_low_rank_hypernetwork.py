@@ -90,28 +90,6 @@ def test_low_rank_irl_inr_has_fewer_parameters_and_gradients_reach_u_v_and_share
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
 
 
-def test_low_rank_irl_inr_trains():
-    """As the full model's test: two epochs of Adam on 200 images lower the loss on a
-    fixed batch and fixed views well below where it started."""
-    model = tiny_model(hypernetwork_kind="low_rank", hypernetwork_rank=4)
-    images = strokes(200)
-
-    def held_out_loss() -> float:
-        with torch.no_grad():
-            return model.training_losses(images[:64], torch.Generator().manual_seed(99))["total"].item()
-
-    before = held_out_loss()
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(2):
-        for batch in torch.randperm(200, generator=generator).split(40):
-            losses = model.training_losses(images[batch], generator)
-            optimiser.zero_grad()
-            losses["total"].backward()
-            optimiser.step()
-    assert held_out_loss() < 0.7 * before
-
-
 def test_a_low_rank_bundle_round_trips_through_its_config():
     model = tiny_model(hypernetwork_kind="low_rank", hypernetwork_rank=2, hypernetwork_modulated_layer=0)
     bundle = {"config": {"model": dataclasses.asdict(model.config)}, "state_dict": model.state_dict()}
