@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install browser run test repro viz clean-venv
+.PHONY: install browser run test test-kernels repro viz clean-venv
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,12 @@ run: install
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# The tests that assert a learned quality, with the portable (non-SIMD) kernels and with
+# 1 and 2 threads: their margins must hold on any CPU, not only this one.
+test-kernels: install
+	ATEN_CPU_CAPABILITY=default IRL_INR_TEST_THREADS=1 $(BIN)/python -m pytest -q -m "learned and not e2e"
+	ATEN_CPU_CAPABILITY=default IRL_INR_TEST_THREADS=2 $(BIN)/python -m pytest -q -m "learned and not e2e"
 
 repro: install
 	$(BIN)/dvc repro

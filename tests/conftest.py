@@ -24,10 +24,27 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+# Threads of every test (default 1: tiny problems only lose time to thread hand-offs on a
+# shared CPU). `.ci/run` also runs the learned-quality tests with 2, and under
+# ATEN_CPU_CAPABILITY=default, so a result that depends on the kernels is caught here.
+TEST_THREADS_VARIABLE = "IRL_INR_TEST_THREADS"
+
+
+def torch_threads_for_tests() -> int:
+    """Torch threads for a test, from ``IRL_INR_TEST_THREADS`` (default 1)."""
+    value = os.environ.get(TEST_THREADS_VARIABLE, "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{TEST_THREADS_VARIABLE} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 @pytest.fixture(autouse=True)
 def _deterministic_torch():
+    before = torch.get_num_threads()
     torch.manual_seed(0)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(torch_threads_for_tests())
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

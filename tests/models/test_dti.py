@@ -14,14 +14,6 @@ from tests.models.shapes import SIZE, rotated_bar_and_ell
 from irl_inr.models.dti import DTIClustering, kmeans_plus_plus
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One thread: these tiny problems only lose time to thread hand-offs on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 
 
@@ -73,6 +65,7 @@ def test_identity_dti_is_kmeans():
     assert float(loss.detach()) == pytest.approx(objective / images.shape[0], rel=1e-5)
 
 
+@pytest.mark.learned
 def test_identity_dti_recovers_separated_blobs():
     images, labels, means = blobs()
     model = DTIClustering.from_data(images, 3, ("identity",), seed=0)
@@ -141,21 +134,35 @@ def test_residual_rotation_matches_geometry_and_has_a_gradient_at_zero():
     assert float(angle.grad) == 0.0
 
 
+@pytest.mark.learned
 def test_rotation_dti_beats_identity_on_rotated_shapes():
+    """Over three seeds, rotation DTI (4 base angles per prototype, the project's default)
+    sorts a bar from an L under full turns, which k-means (identity DTI) cannot.
+
+    Measured over 3 data seeds x 4 model seeds: identity ACC 0.51-0.77, rotation with 4
+    hypotheses 1.0 every time, its mean error 0.1-0.45 of identity's. A single learned
+    angle starting from 0 (the paper's DTI) is a coin toss under full turns (ACC 0.51-0.99
+    over the same seeds, depending on the CPU's kernels too), so it is not asserted here."""
     images, labels, _ = rotated_shapes()
-    scores = {}
-    for name, transformations, lr in (("identity", ("identity",), 0.02), ("rotation", ("rotation",), 0.01)):
-        model = DTIClustering.from_data(images, 2, transformations, seed=0)
-        adam_steps(model, images, steps=100, lr=lr)
-        result = model.assign(images)
-        scores[name] = (clustering_accuracy(labels, result.clusters), float(result.errors.mean()))
-    # k-means splits by orientation rather than by shape; the paper's DTI (one learned angle
-    # per prototype, from 0) aligns most images within 100 steps (0.5-0.98 over seeds).
-    assert scores["identity"][0] < 0.7
-    assert scores["rotation"][0] >= scores["identity"][0] + 0.2
-    assert scores["rotation"][1] < 0.5 * scores["identity"][1]
+    identity_acc, rotation_acc, error_ratio = [], [], []
+    for seed in range(3):
+        scores = {}
+        for name, transformations, hypotheses, lr in (
+            ("identity", ("identity",), 1, 0.02), ("rotation", ("rotation",), 4, 0.01),
+        ):
+            model = DTIClustering.from_data(images, 2, transformations, rotation_hypotheses=hypotheses, seed=seed)
+            adam_steps(model, images, steps=100, lr=lr)
+            result = model.assign(images)
+            scores[name] = (clustering_accuracy(labels, result.clusters), float(result.errors.mean()))
+        identity_acc.append(scores["identity"][0])
+        rotation_acc.append(scores["rotation"][0])
+        error_ratio.append(scores["rotation"][1] / scores["identity"][1])
+    assert min(rotation_acc) >= 0.95, rotation_acc
+    assert np.mean(identity_acc) <= 0.75, identity_acc
+    assert np.mean(error_ratio) < 0.5, error_ratio
 
 
+@pytest.mark.learned
 def test_rotation_hypotheses_align_full_turns_quickly():
     """With 4 base angles the residual angle stays within +-45 degrees: reliable on full turns."""
     images, labels, _ = rotated_shapes(count=120)
@@ -167,6 +174,7 @@ def test_rotation_hypotheses_align_full_turns_quickly():
 # ------------------------------------------------------------------------- empty clusters
 
 
+@pytest.mark.learned
 def test_reassigning_an_empty_cluster_gives_it_members_again():
     images, labels, means = blobs()
     model = DTIClustering(3, (1, 4, 4), ("identity",), reassign_noise=0.01)
@@ -197,6 +205,7 @@ def test_reassignment_resets_the_transformation_of_that_cluster():
     torch.testing.assert_close(model.output.bias[: rows.start], before_bias[: rows.start])
 
 
+@pytest.mark.learned
 def test_reassignment_during_training():
     images, labels, means = blobs()
     model = DTIClustering(3, (1, 4, 4), ("identity",), reassign_every=5)

@@ -117,6 +117,7 @@ def test_the_unsupervised_flow_has_no_class_factor():
         flow.predict_class(codes(2))
 
 
+@pytest.mark.learned
 def test_a_short_fit_separates_two_classes_in_the_class_factor():
     """Two Gaussian blobs 4 apart along the first axis: after 150 Adam steps the NLL has
     fallen and the class factor's nearest mean picks the blob."""

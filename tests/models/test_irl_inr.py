@@ -185,6 +185,7 @@ def test_gradients_reach_every_trainable_part():
 
 @pytest.mark.parametrize("hypernetwork", [{}, {"hypernetwork_kind": "low_rank", "hypernetwork_rank": 4}],
                          ids=["full", "low_rank"])
+@pytest.mark.learned
 def test_a_few_adam_steps_reduce_the_loss(hypernetwork):
     """200 images, two epochs of Adam in batches of 40: the loss on a fixed batch and
     fixed views drops well below where it started, with either hypernetwork."""

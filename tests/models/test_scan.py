@@ -21,14 +21,6 @@ from irl_inr.models.scan import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One thread: these tiny problems only lose time to thread hand-offs on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 # ------------------------------------------------------------------------ toy problems
 
@@ -223,6 +215,7 @@ def test_selflabel_loss_is_zero_without_confident_samples():
 # ------------------------------------------------------------------------- toy problems
 
 
+@pytest.mark.learned
 def test_scan_learns_two_blobs():
     points, labels, neighbours = two_blobs()
     model = SCANModel(nn.Identity(), points, neighbours, n_clusters=2, n_heads=3, rotate=False)
@@ -260,6 +253,7 @@ def test_strong_view_photometric_augmentation():
     torch.testing.assert_close(noisy, factors.reshape(6, 1, 1, 1).expand_as(noisy))
 
 
+@pytest.mark.learned
 def test_scan_then_selflabel_on_rotated_shapes():
     images, labels = two_shapes()
     model = SCANModel(RadialProfile(), images, same_label_neighbours(labels, 5), n_clusters=2, n_heads=2)

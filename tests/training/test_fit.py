@@ -15,6 +15,7 @@ def _with(config: TrainingConfig, **changes) -> TrainingConfig:
     return TrainingConfig.from_dict({**config.to_dict(), **changes})
 
 
+@pytest.mark.learned
 def test_loss_decreases(toy, config):
     result = fit(toy.make_model(), toy.make_data(), _with(config, epochs=6), progress=False)
     history = result.history

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
+from tests.conftest import torch_threads_for_tests
 import yaml
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
@@ -34,14 +36,6 @@ from irl_inr.pipelines.clustering.pipeline import create_pipeline
 COUNT, SIZE, CLASSES = 40, 24, 3
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny problems only lose time to thread hand-offs on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny(directory, **overrides) -> dict:
@@ -116,7 +110,7 @@ def directory(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(data, irl_inr, directory):
     """Every node once, in pipeline order."""
-    torch.set_num_threads(1)
+    torch.set_num_threads(torch_threads_for_tests())
     images, table, codes, poses = data
     parameters = tiny(directory)
     neighbours, mining = mine_neighbours(codes, poses, parameters)
@@ -323,6 +317,7 @@ def test_assignments_hold_one_column_per_method(trained, data):
     assert assignments["selflabel_confidence"].between(1 / CLASSES, 1).all()
 
 
+@pytest.mark.learned
 def test_comparison_scores_every_method_the_same_way(trained):
     comparison, measures = trained["comparison"], trained["measures"]
     assert comparison["method"].tolist() == list(METHODS)

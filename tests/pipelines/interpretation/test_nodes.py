@@ -57,6 +57,7 @@ def trained(tmp_path_factory, codes_and_table):
     return train_interpretation(codes, table, options), options
 
 
+@pytest.mark.learned
 def test_the_supervised_flow_inverts_and_its_class_factor_finds_the_blobs(trained, codes_and_table):
     bundle, _ = trained
     assert bundle["config"]["num_classes"] == CLASSES and bundle["config"]["label_names"][2] == "class 2"

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
+from tests.conftest import torch_threads_for_tests
 import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
@@ -35,13 +37,6 @@ COUNT, SIZE, CLASSES = 30, 28, 3
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 PREDICT = {"batch_size": 7, "device": "cpu", "novelty_quantile": 0.9}
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def shapes() -> tuple[np.ndarray, pd.DataFrame]:
@@ -81,7 +76,7 @@ def irl_inr_bundle(images: np.ndarray) -> dict:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The embedding and clustering stages on the shapes, as a domain's run leaves them."""
-    torch.set_num_threads(1)
+    torch.set_num_threads(torch_threads_for_tests())
     images, table = shapes()
     irl_inr = irl_inr_bundle(images)
     clustering = {
