@@ -302,6 +302,23 @@ def match_clusters(labels: np.ndarray, clusters: np.ndarray) -> Matching:
     return Matching(classes, [int(cluster_ids[column]) for column in order], counts[:, order], class_of)
 
 
+def per_class_scores(matching: Matching) -> dict[str, np.ndarray]:
+    """Per class (in ``matching.classes`` order): ``precision`` = members of the class in its
+    matched cluster / that cluster's size, ``recall`` = the same count / the class's size
+    (both 0 for a class without a matched cluster)."""
+    precision, recall = np.zeros(len(matching.classes)), np.zeros(len(matching.classes))
+    class_sizes = matching.counts.sum(axis=1)
+    for column, cluster in enumerate(matching.clusters):
+        if cluster not in matching.class_of:
+            continue
+        row = matching.classes.index(matching.class_of[cluster])
+        together = matching.counts[row, column]
+        size = matching.counts[:, column].sum()
+        precision[row] = together / size if size else 0.0
+        recall[row] = together / class_sizes[row] if class_sizes[row] else 0.0
+    return {"precision": precision, "recall": recall}
+
+
 def clustering_section(
     cluster_assignments: pd.DataFrame, clustering_comparison: pd.DataFrame, image_table: pd.DataFrame,
     canonical_images, predicted_poses: pd.DataFrame | None, mining_metrics: Mapping | None,
@@ -325,12 +342,33 @@ def clustering_section(
     )
     if mining_metrics is not None:
         body += "<h3>Neighbour mining</h3>" + mapping_table_html(mining_metrics)
-    matrix = figures.confusion_matrix(
-        matching.counts, [names.get(label, str(label)) for label in matching.classes],
-        [str(cluster) for cluster in matching.clusters],
-        f"{method}: clusters against labels (ACC {accuracy:.3f})", f"{method} cluster (in the order of the matching)",
+    # The best method beside SCAN's own result (self-labelling), so that a merge (one cluster
+    # holding two classes) or a split (one class over several clusters) of either is visible.
+    shown = [method] + [other for other in ("selflabel",) if other != method and other in cluster_assignments]
+    per_class = {}
+    for name in shown:
+        own = cluster_assignments[name].to_numpy().astype(np.int64)
+        own_matching = matching if name == method else match_clusters(labels, own)
+        matrix = figures.confusion_matrix(
+            own_matching.counts, [names.get(label, str(label)) for label in own_matching.classes],
+            [str(cluster) for cluster in own_matching.clusters],
+            f"{name}: clusters against labels (ACC {metrics.clustering_accuracy(labels, own):.3f})",
+            f"{name} cluster (in the order of the matching)",
+        )
+        body += figure_html(matrix, f"Confusion matrix of {name}; the diagonal holds the matched pairs.", dpi)
+        per_class[name] = per_class_scores(own_matching)
+    table = pd.DataFrame({"class": [names.get(label, str(label)) for label in matching.classes]})
+    for name, scores in per_class.items():
+        table[f"{name} precision"] = scores["precision"]
+        table[f"{name} recall"] = scores["recall"]
+    body += (
+        "<h3>Per class</h3>"
+        + paragraph_html(
+            "Precision: the share of the class's matched cluster that belongs to the class; recall: the share of "
+            "the class that its matched cluster holds. A low precision marks a merge, a low recall a split."
+        )
+        + table_html(table, float_digits=3)
     )
-    body += figure_html(matrix, f"Confusion matrix of {method}; the diagonal holds the matched pairs.", dpi)
 
     if canonical_images is not None and predicted_poses is not None:
         _require_columns(predicted_poses, ("image_id",), "predicted_poses")

@@ -21,7 +21,7 @@ from irl_inr.pipelines.clustering.nodes import (
     ClusteringParameters,
     _accuracy_6_9,
     assign_clusters,
-    cluster_kmeans,
+    cluster_baselines,
     compare_clusterings,
     mine_neighbours,
     plot_cluster_exemplars,
@@ -117,7 +117,7 @@ def trained(data, irl_inr, directory):
     scan, scan_history = train_scan(irl_inr, images, table, neighbours, parameters)
     selflabel, selflabel_history = train_selflabel(irl_inr, scan, images, table, parameters)
     dti, dti_history = train_dti(images, table, parameters)
-    kmeans, seconds = cluster_kmeans(images, table, codes, poses, parameters)
+    kmeans, seconds = cluster_baselines(images, table, codes, poses, neighbours, parameters)
     assignments = assign_clusters(irl_inr, scan, selflabel, dti, images, table, kmeans, parameters)
     comparison, measures = compare_clusterings(assignments, seconds, scan, selflabel, dti, mining, parameters)
     return {"neighbours": neighbours, "mining": mining, "scan": scan, "scan_history": scan_history,
@@ -331,11 +331,17 @@ def test_comparison_scores_every_method_the_same_way(trained):
     assert measures["scan"]["train_seconds"] == trained["scan"]["config"]["train_seconds"]
 
 
-def test_kmeans_refuses_codes_of_other_images(data, directory):
+def test_baselines_refuse_codes_of_other_images(data, directory, trained):
     images, table, codes, poses = data
     shuffled = poses.assign(image_id=poses["image_id"].to_numpy()[::-1])
     with pytest.raises(ValueError, match="semantic_codes does not hold the images of clustering.split = 'all'"):
-        cluster_kmeans(images, table, codes, shuffled, tiny(directory))
+        cluster_baselines(images, table, codes, shuffled, trained["neighbours"], tiny(directory))
+
+
+def test_baselines_refuse_neighbours_of_other_images(data, directory, trained):
+    images, table, codes, poses = data
+    with pytest.raises(ValueError, match="scan_neighbours must be .* rerun mine_neighbours"):
+        cluster_baselines(images, table, codes, poses, trained["neighbours"][:-1], tiny(directory))
 
 
 def test_accuracy_with_6_and_9_merged():
@@ -368,7 +374,7 @@ def test_figures(trained, data):
 def test_pipeline_names_its_nodes_and_datasets():
     pipeline = create_pipeline()
     assert {node.name for node in pipeline.nodes} == {
-        "mine_neighbours", "train_scan", "train_selflabel", "train_dti", "cluster_kmeans", "assign_clusters",
+        "mine_neighbours", "train_scan", "train_selflabel", "train_dti", "cluster_baselines", "assign_clusters",
         "compare_clusterings", "plot_confusion_matrix", "plot_cluster_exemplars", "plot_dti_prototypes",
     }
     assert {"scan_neighbours", "mining_metrics", "scan_model", "scan_history", "selflabel_model", "selflabel_history",

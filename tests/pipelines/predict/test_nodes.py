@@ -19,7 +19,7 @@ from PIL import Image
 from irl_inr.cryo_em.preprocess import preprocess_stack
 from irl_inr.datasets.new_images import NewImagesDataset, RawImageBatch, StreamedNpyDataset, StreamedParquetDataset
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
-from irl_inr.pipelines.clustering.nodes import assign_clusters, cluster_kmeans, train_dti, train_scan, train_selflabel
+from irl_inr.pipelines.clustering.nodes import assign_clusters, cluster_baselines, train_dti, train_scan, train_selflabel
 from irl_inr.pipelines.embedding.nodes import extract_embeddings
 from irl_inr.pipelines.predict.nodes import (
     calibrate_novelty,
@@ -92,7 +92,7 @@ def trained(tmp_path_factory):
     scan, _ = train_scan(irl_inr, images, table, neighbours, clustering)
     selflabel, _ = train_selflabel(irl_inr, scan, images, table, clustering)
     dti, _ = train_dti(images, table, clustering)
-    kmeans, _ = cluster_kmeans(images, table, codes, poses, clustering)
+    kmeans, _ = cluster_baselines(images, table, codes, poses, neighbours, clustering)
     assignments = assign_clusters(irl_inr, scan, selflabel, dti, images, table, kmeans, clustering)
     return {"images": images, "irl_inr": irl_inr, "scan": scan, "selflabel": selflabel, "codes": codes,
             "poses": poses, "canonical": canonical, "assignments": assignments,

@@ -44,8 +44,8 @@ def test_report_has_every_section_embedded_figures_and_no_outside_reference():
     assert headings == list(SECTION_HEADINGS)
     pngs = _embedded_pngs(page)
     # sample grid, pose histograms, loss curves, input/reconstruction/canonical, 2-D map,
-    # confusion matrix, cluster gallery
-    assert len(pngs) == 7
+    # confusion matrices of the best method (kmeans_z) and of self-labelling, cluster gallery
+    assert len(pngs) == 8
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in pngs)
     assert "http" not in page
     assert "<script" not in page and "<link" not in page
@@ -54,6 +54,8 @@ def test_report_has_every_section_embedded_figures_and_no_outside_reference():
     assert '<tr class="highlight"><td>kmeans_z</td>' in page
     assert "latent_dim: 4" in page
     assert "torch</td>" in page
+    # Per class, the best method's and self-labelling's precision and recall side by side.
+    assert "<th>kmeans_z precision</th>" in page and "<th>selflabel recall</th>" in page
 
 
 def test_label_numbers_stand_in_for_missing_label_names():

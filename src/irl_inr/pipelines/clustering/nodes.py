@@ -38,11 +38,10 @@ import torch.nn.functional as F
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from irl_inr import metrics
+from irl_inr import baselines, metrics
 from irl_inr.geometry import pixels_to_normalised
 from irl_inr.models.dti import DTIClustering
 from irl_inr.models.scan import SCANModel, SelfLabelModel
@@ -55,8 +54,8 @@ from irl_inr.training.checkpoint import cpu_state_dict
 logger = logging.getLogger(__name__)
 
 # The methods of the comparison, in the order of its table.
-METHODS = ("kmeans_pixels", "kmeans_z", "kmeans_canonical", "dti", "scan", "selflabel")
-KMEANS_METHODS = METHODS[:3]
+BASELINE_METHODS = ("kmeans_pixels", "kmeans_z", "kmeans_z_normalised", "kmeans_canonical", "spectral_neighbours")
+METHODS = (*BASELINE_METHODS, "dti", "scan", "selflabel")
 # Digits that a rotation-invariant code cannot tell apart (``acc_69``).
 SIX_NINE = (6, 9)
 
@@ -504,57 +503,65 @@ def train_dti(images: np.ndarray, image_table: pd.DataFrame, parameters: dict) -
     return bundle, result.history
 
 
-def _kmeans(features: np.ndarray, options: ClusteringParameters) -> tuple[np.ndarray, float]:
-    """k-means++ (sklearn, ``clustering.kmeans_n_init`` restarts) -> clusters, seconds."""
-    features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+def _timed(cluster, *args, **kwargs) -> tuple[np.ndarray, float]:
     started = time.perf_counter()
-    model = KMeans(n_clusters=options.n_clusters, n_init=options.kmeans_n_init, random_state=options.seed)
-    clusters = model.fit_predict(features)
-    return clusters.astype(np.int64), time.perf_counter() - started
+    clusters = cluster(*args, **kwargs)
+    return clusters, time.perf_counter() - started
 
 
-def cluster_kmeans(
+def cluster_baselines(
     images: np.ndarray,
     image_table: pd.DataFrame,
     semantic_codes: np.ndarray,
     predicted_poses: pd.DataFrame,
+    neighbours: np.ndarray,
     parameters: dict,
 ) -> tuple[pd.DataFrame, dict]:
-    """The k-means baselines on the same images: raw pixels (``kmeans_pixels``), the IRL-INR
-    codes (``kmeans_z``) and pixels canonicalised by their moments (``kmeans_canonical``,
-    the closed-form invariance bar).
+    """The classical baselines on the same images (:data:`BASELINE_METHODS`): k-means on raw
+    pixels (``kmeans_pixels``), on the IRL-INR codes (``kmeans_z``), on the codes scaled to
+    unit length (``kmeans_z_normalised``, spherical k-means: the fair k-means of a
+    contrastive code), on pixels canonicalised by their moments (``kmeans_canonical``, the
+    closed-form invariance bar), and spectral clustering of the very k-NN graph that SCAN
+    mines (``spectral_neighbours``). SCAN must beat the best of them.
 
-    Returns a table ``image_id, label, kmeans_pixels, kmeans_z, kmeans_canonical`` and each
-    method's seconds (canonicalisation included)."""
+    Returns a table ``image_id, label, <method>...`` and each method's seconds
+    (canonicalisation included)."""
     options = ClusteringParameters.from_dict(parameters)
     data, table = _selected_images(images, image_table, options)
     codes, code_table = _embedded_rows(
         _finite_codes(semantic_codes, "semantic_codes"), predicted_poses, options, "semantic_codes"
     )
     _same_images(table["image_id"].to_numpy(), code_table["image_id"].to_numpy(), "semantic_codes", options)
+    neighbours = np.asarray(neighbours)
+    if neighbours.ndim != 2 or neighbours.shape[0] != len(codes):
+        raise ValueError(
+            f"scan_neighbours must be (N, k) for the {len(codes)} images of clustering.split = {options.split!r}, "
+            f"got {neighbours.shape}: rerun mine_neighbours"
+        )
+    k, restarts, seed = options.n_clusters, options.kmeans_n_init, options.seed
+    clusters, seconds = {}, {}
     with _threads(options.num_threads):
-        pixels, pixel_seconds = _kmeans(data.flatten(1).numpy(), options)
-        z, z_seconds = _kmeans(codes, options)
-        started = time.perf_counter()
-        canonical = canonicalise(data).flatten(1).numpy()
-        canonical_seconds = time.perf_counter() - started
-        canonical_clusters, kmeans_seconds = _kmeans(canonical, options)
-    clusters = pd.DataFrame(
-        {
-            "image_id": table["image_id"].to_numpy(),
-            "label": table["label"].to_numpy(),
-            "kmeans_pixels": pixels,
-            "kmeans_z": z,
-            "kmeans_canonical": canonical_clusters,
-        }
+        clusters["kmeans_pixels"], seconds["kmeans_pixels"] = _timed(
+            baselines.kmeans, data.flatten(1).numpy(), k, restarts, seed
+        )
+        clusters["kmeans_z"], seconds["kmeans_z"] = _timed(baselines.kmeans, codes, k, restarts, seed)
+        clusters["kmeans_z_normalised"], seconds["kmeans_z_normalised"] = _timed(
+            baselines.spherical_kmeans, codes, k, restarts, seed
+        )
+        canonical, canonical_seconds = _timed(canonicalise, data)
+        clusters["kmeans_canonical"], seconds["kmeans_canonical"] = _timed(
+            baselines.kmeans, canonical.flatten(1).numpy(), k, restarts, seed
+        )
+        seconds["kmeans_canonical"] += canonical_seconds
+        clusters["spectral_neighbours"], seconds["spectral_neighbours"] = _timed(
+            baselines.spectral_neighbour_graph, neighbours, k, seed
+        )
+    result = pd.DataFrame(
+        {"image_id": table["image_id"].to_numpy(), "label": table["label"].to_numpy(),
+         **{method: clusters[method] for method in BASELINE_METHODS}}
     )
-    seconds = {
-        "kmeans_pixels": pixel_seconds,
-        "kmeans_z": z_seconds,
-        "kmeans_canonical": canonical_seconds + kmeans_seconds,
-    }
-    logger.info("k-means seconds: %s", {key: round(value, 2) for key, value in seconds.items()})
-    return clusters, seconds
+    logger.info("Baseline seconds: %s", {key: round(value, 2) for key, value in seconds.items()})
+    return result, seconds
 
 
 def assign_clusters(
@@ -564,15 +571,15 @@ def assign_clusters(
     dti_model: dict,
     images: np.ndarray,
     image_table: pd.DataFrame,
-    kmeans_clusters: pd.DataFrame,
+    baseline_clusters: pd.DataFrame,
     parameters: dict,
 ) -> pd.DataFrame:
     """One cluster column per method for every image of ``clustering.split``:
-    ``image_id, label, kmeans_pixels, kmeans_z, kmeans_canonical, dti, scan, selflabel``,
+    ``image_id, label``, one column per method of :data:`METHODS`,
     plus ``selflabel_confidence`` (the self-label model's max probability)."""
     options = ClusteringParameters.from_dict(parameters)
     data, table = _selected_images(images, image_table, options)
-    _same_images(table["image_id"].to_numpy(), kmeans_clusters["image_id"].to_numpy(), "kmeans_clusters", options)
+    _same_images(table["image_id"].to_numpy(), baseline_clusters["image_id"].to_numpy(), "baseline_clusters", options)
     _check_chain(irl_inr_model, scan_model, "scan_model")
     _check_chain(irl_inr_model, selflabel_model, "selflabel_model", _model_digest(scan_model, "scan_model"))
     for name, bundle in (("scan_model", scan_model), ("selflabel_model", selflabel_model), ("dti_model", dti_model)):
@@ -602,7 +609,7 @@ def assign_clusters(
     # DTI renders K x R transformed prototypes per image: smaller batches, and its threads.
     with _threads(options.training_config("dti").num_threads):
         dti_clusters = dti.assign(dti_data, max(1, options.batch_size // 4), return_reconstructions=False).clusters
-    assignments = kmeans_clusters[["image_id", "label", *KMEANS_METHODS]].reset_index(drop=True).assign(
+    assignments = baseline_clusters[["image_id", "label", *BASELINE_METHODS]].reset_index(drop=True).assign(
         dti=dti_clusters.cpu().numpy().astype(np.int64),
         scan=scan.argmax(1).astype(np.int64),
         selflabel=selflabel.argmax(1).astype(np.int64),
@@ -631,7 +638,7 @@ def _accuracy_6_9(labels: np.ndarray, clusters: np.ndarray) -> float:
 
 def compare_clusterings(
     cluster_assignments: pd.DataFrame,
-    kmeans_seconds: dict,
+    baseline_seconds: dict,
     scan_model: dict,
     selflabel_model: dict,
     dti_model: dict,
@@ -651,7 +658,7 @@ def compare_clusterings(
         raise ValueError(f"cluster_assignments lacks the column(s) {missing}: rerun assign_clusters")
     labels = cluster_assignments["label"].to_numpy()
     seconds = {
-        **{name: float(kmeans_seconds[name]) for name in KMEANS_METHODS},
+        **{name: float(baseline_seconds[name]) for name in BASELINE_METHODS},
         "dti": float(dti_model["config"]["train_seconds"]),
         "scan": float(scan_model["config"]["train_seconds"]),
         "selflabel": float(selflabel_model["config"]["train_seconds"]),

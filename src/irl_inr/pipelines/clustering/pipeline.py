@@ -2,7 +2,7 @@ from kedro.pipeline import Node, Pipeline
 
 from irl_inr.pipelines.clustering.nodes import (
     assign_clusters,
-    cluster_kmeans,
+    cluster_baselines,
     compare_clusterings,
     mine_neighbours,
     plot_cluster_exemplars,
@@ -42,16 +42,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_dti",
             ),
             Node(
-                cluster_kmeans,
-                inputs=["images", "image_table", "semantic_codes", "predicted_poses", "params:clustering"],
-                outputs=["kmeans_clusters", "kmeans_seconds"],
-                name="cluster_kmeans",
+                cluster_baselines,
+                inputs=[
+                    "images", "image_table", "semantic_codes", "predicted_poses", "scan_neighbours",
+                    "params:clustering",
+                ],
+                outputs=["baseline_clusters", "baseline_seconds"],
+                name="cluster_baselines",
             ),
             Node(
                 assign_clusters,
                 inputs=[
                     "irl_inr_model", "scan_model", "selflabel_model", "dti_model", "images",
-                    "image_table", "kmeans_clusters", "params:clustering",
+                    "image_table", "baseline_clusters", "params:clustering",
                 ],
                 outputs="cluster_assignments",
                 name="assign_clusters",
@@ -59,7 +62,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 compare_clusterings,
                 inputs=[
-                    "cluster_assignments", "kmeans_seconds", "scan_model", "selflabel_model", "dti_model",
+                    "cluster_assignments", "baseline_seconds", "scan_model", "selflabel_model", "dti_model",
                     "mining_metrics", "params:clustering",
                 ],
                 outputs=["clustering_comparison", "clustering_metrics"],
