@@ -44,6 +44,30 @@ def test_idx_files_in_raw_are_read_instead_of_the_embedded_digits(project, share
     assert len(table) == 300 and table["source"].iloc[0].endswith("t10k-images-idx3-ubyte.gz")
 
 
+def test_uncompressed_idx_files_in_raw_are_read(project, shared_data):
+    import gzip
+
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        raw = gzip.decompress((shared_data / "mnist" / f"{name}.gz").read_bytes())
+        (project / "data/01_raw/mnist" / name).write_bytes(raw)
+    run_kedro(project, "--pipelines", "mnist_u", "--tags", "ingestion", "--params", FEW)
+    table = pd.read_parquet(project / "data/02_intermediate/mnist_u/mnist_digit_table.parquet")
+    assert len(table) == 300 and table["source"].iloc[0].endswith("/t10k-images-idx3-ubyte")
+
+
+def test_one_idx_file_without_its_pair_stops_ingestion_and_keeps_earlier_outputs(project, shared_data):
+    run_kedro(project, "--pipelines", "mnist_u", "--tags", "ingestion", "--params", FEW)
+    outputs = sorted((project / "data/02_intermediate/mnist_u").iterdir())
+    before = {path: path.read_bytes() for path in outputs}
+    (project / "data/01_raw/mnist/t10k-images-idx3-ubyte.gz").write_bytes(
+        (shared_data / "mnist/t10k-images-idx3-ubyte.gz").read_bytes()
+    )
+    result = run_kedro(project, "--pipelines", "mnist_u", "--tags", "ingestion", "--params", FEW, check=False)
+    assert result.returncode != 0
+    assert "but not its pair t10k-labels-idx1-ubyte.gz (or t10k-labels-idx1-ubyte)" in result.stdout + result.stderr
+    assert len(outputs) == 2 and {path: path.read_bytes() for path in outputs} == before
+
+
 def test_corrupt_idx_file_names_the_file(project, shared_data):
     raw = (shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
     (project / "data/01_raw/mnist/t10k-labels-idx1-ubyte.gz").write_bytes(raw)
