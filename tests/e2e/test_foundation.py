@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.e2e.conftest import run_kedro
 
@@ -24,13 +25,20 @@ def test_ingestion_then_augmentation_on_embedded_digits(project):
     assert (project / "data/08_reporting/mnist_u/preview.png").stat().st_size > 10_000
 
 
-def test_bad_parameter_stops_before_anything_is_overwritten(project):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("mnist_u.augmentation.image_size=20", "mnist_u.augmentation.image_size = 20: must be at least 28"),
+        ("mnist_u.augmentation.seed=abc", "mnist_u.augmentation.seed = 'abc': must be an integer"),
+    ],
+)
+def test_bad_parameter_stops_before_anything_is_overwritten(project, bad, message):
     run_kedro(project, *FRONT_END, "--params", FEW)
     outputs = sorted(p for p in (project / "data").rglob("*") if p.is_file() and p.suffix in {".npy", ".parquet", ".png"})
     before = {p: p.read_bytes() for p in outputs}
-    result = run_kedro(project, *FRONT_END, "--params", f"{FEW},mnist_u.augmentation.image_size=20", check=False)
+    result = run_kedro(project, *FRONT_END, "--params", f"{FEW},{bad}", check=False)
     assert result.returncode != 0
-    assert "mnist_u.augmentation.image_size = 20: must be at least 28" in result.stdout + result.stderr
+    assert message in result.stdout + result.stderr
     assert {p: p.read_bytes() for p in outputs} == before
 
 
