@@ -77,6 +77,17 @@ def test_nan_codes_and_mismatched_lengths_are_refused(bundle, data):
         measure_embeddings(bundle, images, table, codes, poses, reconstructions, {**SMALL, "split": "test"})
 
 
+def test_more_neighbours_than_images_names_the_parameter(bundle, data):
+    images, table = data
+    codes, poses, reconstructions, _ = extract_embeddings(bundle, images, table, {**SMALL, "split": "test"})
+    with pytest.raises(ValueError) as error:
+        measure_embeddings(bundle, images, table, codes, poses, reconstructions, {**SMALL, "split": "test", "neighbours": 20})
+    assert str(error.value) == (
+        "embedding.neighbours = 20: must be below the number of images (10) of embedding.split = 'test'; "
+        "set it to at most 9"
+    )
+
+
 def test_figure(bundle, data):
     images, table = data
     _, _, reconstructions, canonical = extract_embeddings(bundle, images, table, SMALL)

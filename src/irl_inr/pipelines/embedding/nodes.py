@@ -128,6 +128,11 @@ def measure_embeddings(
             f"embedding.split = {options.split!r} selects {len(images)} images, but there are {len(codes)} codes, "
             f"{len(pose_table)} pose rows and {len(reconstructions)} reconstructions: rerun extract_embeddings"
         )
+    if options.neighbours >= len(codes):
+        raise ValueError(
+            f"embedding.neighbours = {options.neighbours}: must be below the number of images ({len(codes)}) of "
+            f"embedding.split = {options.split!r}; set it to at most {len(codes) - 1}"
+        )
     labels = pose_table["label"].to_numpy()
     data = images_as_tensor(images)
     device = resolve_device(options.device)
