@@ -116,6 +116,12 @@ def test_nodes_are_tagged_and_sources_checked():
         create_pipeline(source="micrographs")
 
 
+def test_the_real_stack_front_end_runs_with_the_ingestion_tag():
+    star = create_pipeline(source="star").only_nodes_with_tags("ingestion")
+    assert {node.name for node in star.nodes} == {"label_particles", "preprocess_particles", "preview_particles"}
+    assert star.inputs() == {"raw_particles", "params:ingestion", "params:preprocessing"}
+
+
 def test_parameter_file_sections_are_valid_and_bad_values_named():
     sections = yaml.safe_load(PARAMETERS_FILE.read_text())["cryo_em"]
     for name, validate in VALIDATORS.items():
