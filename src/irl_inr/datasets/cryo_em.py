@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 class ParticleStackDataset(AbstractDataset[dict, dict]):
     """``type: irl_inr.datasets.cryo_em.ParticleStackDataset`` with ``filepath: ....star``.
 
-    Load: ``{"images": float32 (N, H, H), "particles": DataFrame, "pixel_size": float Å}``
+    Load: ``{"images": float32 (N, H, H), "particles": DataFrame, "pixel_size": float Å,
+    "source": the STAR file}``
     with the particle table of :func:`irl_inr.io.star.read_particle_star` (stacks found
     relative to the STAR file, else to ``project_root``, default the working directory).
     Save: the same dict -> ``<stem>.mrcs`` beside the STAR file and the STAR file (RELION
@@ -52,7 +53,7 @@ class ParticleStackDataset(AbstractDataset[dict, dict]):
                                "process one optics group at a time")
         logger.info("cryo-EM: %d particles of %s px, %.3f Å/px from %s", len(images), images.shape[1:],
                     pixel_sizes[0], self._filepath)
-        return {"images": images, "particles": particles, "pixel_size": float(pixel_sizes[0])}
+        return {"images": images, "particles": particles, "pixel_size": float(pixel_sizes[0]), "source": str(self._filepath)}
 
     def save(self, data: dict) -> None:
         if not isinstance(data, dict) or not {"images", "particles"} <= data.keys():

@@ -100,6 +100,19 @@ def test_a_star_stack_without_angles_is_one_unlabelled_class(shared_data):
     assert table["rotation_radians"].isna().all()
 
 
+def test_an_image_size_above_the_particles_names_the_parameter_and_the_star_file(shared_data):
+    star = shared_data / "cryoem" / "toy_projections.star"
+    stack = ParticleStackDataset(str(star)).load()
+    stack = {**stack, "images": stack["images"][:20], "particles": stack["particles"].iloc[:20]}
+    parameters = {**TINY, "preprocessing": {**TINY["preprocessing"], "image_size": 32}}
+    with pytest.raises(ValueError) as error:
+        _run("star", {"cryo_em.raw_particles": stack}, parameters)
+    assert str(error.value) == (
+        f"cryo_em.preprocessing.image_size = 32: larger than the 30-pixel particles of {star}, which are only ever "
+        "downsampled; set it to at most 30"
+    )
+
+
 def test_given_map_replaces_the_phantom(shared_data):
     volume = MrcVolumeDataset(str(shared_data / "cryoem" / "toymodel_small_nocenter.mrc")).load()
     parameters = {**TINY, "simulation": {**TINY["simulation"], "snr": None}}
