@@ -124,8 +124,8 @@ def label_particles(particle_stack: dict, parameters: dict) -> dict:
 
     Labels (for ACC/NMI): the simulator's view index when present; else the nearest of
     ``reference_views`` reference directions to the true viewing direction (from
-    rot/tilt); else one class ``unlabelled`` (clustering scores then only say how evenly
-    particles were spread, not whether clusters are right)."""
+    rot/tilt); else one class ``unlabelled`` (then clustered unscored: the measures that
+    need labels are skipped)."""
     options = CryoEmIngestionParameters.from_dict(parameters)
     images, particles = particle_stack["images"], particle_stack["particles"].reset_index(drop=True)
     if len(images) != len(particles):
