@@ -1,7 +1,8 @@
 """Typed, validated views of the parameter sections in ``conf/base/parameters_*.yml``.
 
-Each section becomes a frozen dataclass; an unknown key or a value out of range is a
-``ValueError`` that names the parameter (``augmentation.max_shift_pixels: ...``).
+Each section becomes a frozen dataclass; an unknown key, a value of the wrong type (each
+field is checked against its annotation) or a value out of range is a ``ValueError``
+that names the parameter (``augmentation.max_shift_pixels = 'abc': must be a number``).
 The project hook validates every section a pipeline uses before its first node
 runs; nodes build the same dataclasses from the dicts they receive."""
 
@@ -9,17 +10,63 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Mapping
 import math
+import types
+import typing
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:
     from irl_inr.training import TrainingConfig
 
 
+def is_int(value: Any) -> bool:
+    """An integer, and not a bool (YAML's true/false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float, and not a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def type_problem(value: Any, annotation: Any) -> str | None:
+    """What is wrong with ``value`` for a field annotated ``annotation`` (``int``,
+    ``float``, ``bool``, ``str``, ``list``, ``dict``, a :class:`Parameters` section,
+    ``X | None``, ``Any``), or None when it fits."""
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in arguments:
+            return None
+        problems = [type_problem(value, argument) for argument in arguments if argument is not type(None)]
+        if None in problems:
+            return None
+        wanted = " or ".join(problem.removeprefix("must be ") for problem in problems)
+        return f"must be {wanted}" + (" or null" if type(None) in arguments else "")
+    kind = origin or annotation
+    if kind is Any:
+        return None
+    if kind is bool:
+        return None if isinstance(value, bool) else "must be true or false"
+    if kind is int:
+        return None if is_int(value) else "must be an integer"
+    if kind is float:
+        return None if is_number(value) else "must be a finite number"
+    if kind is str:
+        return None if isinstance(value, str) else "must be a string"
+    if kind in (list, tuple):
+        return None if isinstance(value, list | tuple) else "must be a list"
+    if kind is dict:
+        return None if isinstance(value, Mapping) else "must be a mapping"
+    if isinstance(kind, type) and issubclass(kind, Parameters):
+        return None if value is None or isinstance(value, Mapping | kind) else "must be a mapping"
+    raise TypeError(f"no type check for the annotation {annotation!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Parameters:
-    """Base: ``from_dict`` rejects unknown keys; subclasses check ranges in ``check``."""
+    """Base: ``from_dict`` rejects unknown keys and values whose type does not fit the
+    field's annotation; subclasses check ranges in ``check``."""
 
     section = "parameters"
 
@@ -34,8 +81,17 @@ class Parameters:
             instance = cls(**values)
         except TypeError as error:
             raise ValueError(f"{cls.section}: {error}") from error
+        instance.check_types()
         instance.check()
         return instance
+
+    def check_types(self) -> None:
+        """Raise ``ValueError`` naming the first field whose value does not fit its annotation."""
+        annotations = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            problem = type_problem(getattr(self, field.name), annotations[field.name])
+            if problem is not None:
+                self.fail(field.name, problem)
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the parameter that is out of range."""
@@ -157,21 +213,13 @@ class EmbeddingParameters(Parameters):
 # training config and DTI's names) so that it can move to ``irl_inr/parameters.py`` as is.
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 @dataclasses.dataclass(frozen=True)
 class _ClusteringBlock(Parameters):
     """A block of the ``clustering`` section, with range checks that name its fields."""
 
     def _int(self, name: str, minimum: int) -> None:
         value = getattr(self, name)
-        if not _is_int(value):
+        if not is_int(value):
             self.fail(name, "must be an integer")
         if value < minimum:
             self.fail(name, f"must be at least {minimum}")
@@ -181,7 +229,7 @@ class _ClusteringBlock(Parameters):
         open_high: bool = False,
     ) -> None:
         value = getattr(self, name)
-        if not _is_number(value) or not math.isfinite(value):
+        if not is_number(value):
             self.fail(name, "must be a finite number")
         if low is not None and (value < low or (open_low and value == low)):
             self.fail(name, f"must be {'>' if open_low else '>='} {low}")
@@ -329,7 +377,7 @@ class DTIParameters(_TrainedClusteringBlock):
         self._number("max_scale", 1, open_low=True)
         channels = self.channels
         if isinstance(channels, str) or not isinstance(channels, list | tuple) or not channels or not all(
-            _is_int(width) and width >= 1 for width in channels
+            is_int(width) and width >= 1 for width in channels
         ):
             self.fail("channels", "must be a non-empty list of positive integers")
         self._int("hidden", 1)

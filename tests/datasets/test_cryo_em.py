@@ -25,11 +25,15 @@ def test_save_then_load_round_trip(tmp_path, shared_data):
     assert [name.startswith(".") for name in sorted(p.name for p in (tmp_path / "copy").iterdir())] == [False, False]
 
 
-def test_index_past_the_end_of_a_stack_names_the_file(tmp_path):
+def test_index_past_the_end_of_a_stack_names_the_star_file_row_and_stack(tmp_path):
     write_mrc(tmp_path / "two.mrcs", np.zeros((2, 8, 8)), 1.0, stack=True)
     (tmp_path / "p.star").write_text("data_\nloop_\n_rlnImageName\n1@two.mrcs\n3@two.mrcs\n")
-    with pytest.raises(DatasetError, match=r"two\.mrcs: holds 2 images, but image 3 \(1-based\)"):
+    with pytest.raises(DatasetError) as error:
         ParticleStackDataset(str(tmp_path / "p.star")).load()
+    assert str(error.value) == (
+        f"{tmp_path / 'p.star'}: row 2: rlnImageName '3@two.mrcs' asks for image 3 of {tmp_path / 'two.mrcs'}, "
+        "which holds 2 images; fix that row, or put the stack it was written for in that place"
+    )
 
 
 def test_save_rejects_a_wrong_shape(tmp_path):

@@ -117,12 +117,27 @@ def test_wafers_stream_from_the_pickle_and_from_its_parquet_conversion(tmp_path)
         assert batches[1].sources == [f"{path.name} row {frame.index[2]}"]
 
 
-def test_a_wafer_without_dies_is_an_error_naming_its_row(tmp_path):
-    frame = wafer_frame(["Center", "Loc"])
-    frame.at[frame.index[1], "waferMap"] = np.zeros((4, 4), dtype=np.uint8)
+def test_wafers_without_dies_are_skipped_with_a_count_as_ingestion_does(tmp_path, caplog):
+    frame = wafer_frame(["Center", "Loc", "Donut"])
+    frame.at[frame.index[0], "waferMap"] = np.zeros((0, 0), dtype=np.uint8)
+    frame.at[frame.index[2], "waferMap"] = np.zeros((4, 4), dtype=np.uint8)
     path = write_python2_style_pickle(frame, tmp_path / "new.pkl")
-    with pytest.raises(DatasetError, match=rf"new.pkl row {frame.index[1]}: the wafer map holds no die"):
-        list(NewImagesDataset(str(path)).load().batches(8))
+    with caplog.at_level("WARNING"):
+        batches = NewImagesDataset(str(path)).load().batches(8)
+    assert batches.total == 1
+    (batch,) = list(batches)
+    assert batch.sources == [f"new.pkl row {frame.index[1]}"]
+    assert np.array_equal(batch.pixels[0], frame["waferMap"].iloc[1])
+    assert (f"new.pkl: skipping 2 of 3 wafer(s) whose map holds no die (row ids {[int(frame.index[0]), int(frame.index[2])]}); "
+            "they get no prediction") in caplog.text
+
+
+def test_a_file_of_wafers_without_dies_is_an_error_naming_it(tmp_path):
+    frame = wafer_frame(["Center"])
+    frame.at[frame.index[0], "waferMap"] = np.zeros((0, 0), dtype=np.uint8)
+    path = write_python2_style_pickle(frame, tmp_path / "new.pkl")
+    with pytest.raises(DatasetError, match=r"new.pkl: none of its 1 wafer maps holds a die"):
+        NewImagesDataset(str(path)).load().batches(8)
 
 
 def test_the_format_comes_from_the_name_or_the_catalog(tmp_path):

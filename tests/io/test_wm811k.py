@@ -146,3 +146,33 @@ def test_the_conversion_is_current_until_the_pickle_changes(tmp_path):
     assert is_current(path, converted)
     write_python2_style_pickle(wafer_frame(["Loc"]), path)
     assert not is_current(path, converted)
+
+
+def test_another_pickle_of_the_same_size_and_mtime_is_converted_again(tmp_path):
+    frame = wafer_frame(["Center", "Loc"])
+    first = write_python2_style_pickle(frame, tmp_path / "LSWMD.pkl")
+    converted = tmp_path / "w.parquet"
+    convert_pickle(first, converted)
+    stat = first.stat()
+    write_python2_style_pickle(wafer_frame(["Random", "Loc"]), first)  # "Random": as long as "Center"
+    os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert first.stat().st_size == stat.st_size and first.stat().st_mtime_ns == stat.st_mtime_ns
+    assert not is_current(first, converted)
+    copy = write_python2_style_pickle(frame, tmp_path / "copy.pkl")  # the same bytes at another path
+    os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    convert_pickle(copy, converted)
+    assert is_current(copy, converted) and not is_current(first, converted)
+
+
+def test_a_failed_conversion_keeps_the_earlier_cache(tmp_path):
+    converted = tmp_path / "w.parquet"
+    good = write_python2_style_pickle(wafer_frame(["Center", "Loc", "Donut"]), tmp_path / "good.pkl")
+    convert_pickle(good, converted)
+    before = converted.read_bytes()
+    frame = wafer_frame(["Center", "Loc", "Donut"])
+    frame.at[frame.index[2], "waferMap"] = np.full((4, 4), 7, dtype=np.uint8)
+    bad = write_python2_style_pickle(frame, tmp_path / "bad.pkl")
+    with pytest.raises(WaferFormatError, match=rf"bad.pkl: row {frame.index[2]}: waferMap holds values outside"):
+        convert_pickle(bad, converted, rows_per_group=1)  # two row groups were written before the bad one
+    assert converted.read_bytes() == before and is_current(good, converted)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.pkl", "good.pkl", "w.parquet"]

@@ -78,6 +78,19 @@ def test_unreadable_or_foreign_files_are_errors(tmp_path):
         load_checkpoint(foreign)
 
 
+def test_a_truncated_checkpoint_is_named_with_what_to_do_and_kept(tmp_path, toy, config):
+    path = tmp_path / "run.pt"
+    fit(toy.make_model(), toy.make_data(), config, path, progress=False)
+    truncated = path.read_bytes()[: path.stat().st_size // 2]
+    path.write_bytes(truncated)
+    with pytest.raises(CheckpointError) as error:
+        fit(toy.make_model(), toy.make_data(), config, path, progress=False)
+    message = str(error.value)
+    assert message.startswith(f"could not read checkpoint {path}: ")
+    assert message.endswith(f"The file is truncated or corrupt: delete {path} to start this training over from step 0")
+    assert path.read_bytes() == truncated
+
+
 def test_garbage_at_the_checkpoint_path_is_not_overwritten(tmp_path, toy, config):
     path = tmp_path / "run.pt"
     path.write_bytes(b"something else")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError
 
-from irl_inr.io.mrc import MrcFormatError, read_particle_stack, read_volume, write_mrc
+from irl_inr.io.mrc import MrcFormatError, read_mrc_header, read_particle_stack, read_volume, write_mrc
 from irl_inr.io.star import StarFormatError, read_particle_star, write_particle_star
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 class ParticleStackDataset(AbstractDataset[dict, dict]):
     """``type: irl_inr.datasets.cryo_em.ParticleStackDataset`` with ``filepath: ....star``.
 
-    Load: ``{"images": float32 (N, H, H), "particles": DataFrame, "pixel_size": float Å}``
+    Load: ``{"images": float32 (N, H, H), "particles": DataFrame, "pixel_size": float Å,
+    "source": the STAR file}``
     with the particle table of :func:`irl_inr.io.star.read_particle_star` (stacks found
     relative to the STAR file, else to ``project_root``, default the working directory).
     Save: the same dict -> ``<stem>.mrcs`` beside the STAR file and the STAR file (RELION
@@ -37,7 +38,9 @@ class ParticleStackDataset(AbstractDataset[dict, dict]):
             particles = read_particle_star(self._filepath, self._project_root)
             images = np.empty(0, dtype=np.float32)
             for stack_path, rows in particles.groupby("stack_path", sort=False).indices.items():
-                stack = read_particle_stack(stack_path, particles["stack_index"].to_numpy()[rows])
+                indices = particles["stack_index"].to_numpy()[rows]
+                self._check_indices(particles, rows, indices, stack_path)
+                stack = read_particle_stack(stack_path, indices)
                 if images.size == 0:
                     images = np.empty((len(particles), *stack.shape[1:]), dtype=np.float32)
                 elif stack.shape[1:] != images.shape[1:]:
@@ -52,7 +55,19 @@ class ParticleStackDataset(AbstractDataset[dict, dict]):
                                "process one optics group at a time")
         logger.info("cryo-EM: %d particles of %s px, %.3f Å/px from %s", len(images), images.shape[1:],
                     pixel_sizes[0], self._filepath)
-        return {"images": images, "particles": particles, "pixel_size": float(pixel_sizes[0])}
+        return {"images": images, "particles": particles, "pixel_size": float(pixel_sizes[0]), "source": str(self._filepath)}
+
+    def _check_indices(self, particles: pd.DataFrame, rows: np.ndarray, indices: np.ndarray, stack_path: str) -> None:
+        """Every image a row of the STAR file names must be in its stack."""
+        count = read_mrc_header(stack_path).shape[0]
+        past = np.flatnonzero(indices >= count)
+        if past.size:
+            row = int(rows[past[0]])
+            raise DatasetError(
+                f"{self._filepath}: row {row + 1}: rlnImageName {particles['image_name'].iloc[row]!r} asks for image "
+                f"{indices[past[0]] + 1} of {stack_path}, which holds {count} images; fix that row, or put the "
+                "stack it was written for in that place"
+            )
 
     def save(self, data: dict) -> None:
         if not isinstance(data, dict) or not {"images", "particles"} <= data.keys():

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,10 @@ from irl_inr.io.wm811k import (
     read_converted,
     read_wafer_frame,
 )
+
+logger = logging.getLogger(__name__)
+
+_LOGGED_ROW_IDS = 5  # row ids named in the log line about skipped wafers
 
 FORMATS = ("idx", "wm811k", "mrc", "png", "auto")
 _SUFFIX_FORMATS = {
@@ -127,9 +132,21 @@ class ImageBatches(Iterator[RawImageBatch]):
                 self._maps = frame["waferMap"].to_numpy()
         except (RefusedGlobalError, WaferFormatError) as error:
             raise DatasetError(str(error)) from error
-        self.total = len(self._maps)
-        if self.total == 0:
+        if len(self._maps) == 0:
             raise DatasetError(f"{path}: holds no wafer")
+        # As ingestion does: a map without a single die (0 x 0 included) is skipped and counted.
+        empty = np.array([_holds_no_die(wafer_map) for wafer_map in self._maps], dtype=bool)
+        if empty.any():
+            logger.warning(
+                "%s: skipping %d of %d wafer(s) whose map holds no die (row ids %s%s); they get no prediction",
+                path, int(empty.sum()), len(empty), self._row_ids[empty][:_LOGGED_ROW_IDS].tolist(),
+                ", ..." if empty.sum() > _LOGGED_ROW_IDS else "",
+            )
+            if empty.all():
+                raise DatasetError(f"{path}: none of its {len(empty)} wafer maps holds a die")
+            self._maps = [wafer_map for wafer_map, skip in zip(self._maps, empty) if not skip]
+            self._row_ids = self._row_ids[~empty]
+        self.total = len(self._maps)
 
     def __iter__(self) -> ImageBatches:
         return self
@@ -162,9 +179,6 @@ class ImageBatches(Iterator[RawImageBatch]):
         except WaferFormatError as error:
             raise DatasetError(str(error)) from error
         sources = [f"{name} row {int(row_id)}" for row_id in row_ids]
-        for wafer_map, source in zip(maps, sources):
-            if wafer_map.size == 0 or not wafer_map.any():
-                raise DatasetError(f"{source}: the wafer map holds no die (shape {wafer_map.shape})")
         return RawImageBatch("wm811k", maps, sources)
 
     def _checked_png(self, file: Path) -> np.ndarray:
@@ -176,6 +190,12 @@ class ImageBatches(Iterator[RawImageBatch]):
                 "the same size"
             )
         return pixels
+
+
+def _holds_no_die(wafer_map: Any) -> bool:
+    """A numeric map that is empty or all 0 (no die); other maps are checked when read."""
+    array = np.asarray(wafer_map)
+    return array.size == 0 or (array.dtype.kind in "biuf" and not array.any())
 
 
 def _read_png(file: Path) -> np.ndarray:

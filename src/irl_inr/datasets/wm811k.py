@@ -26,9 +26,10 @@ class WaferPickleDataset(AbstractDataset[None, dict]):
     (the columns of :func:`irl_inr.io.wm811k.read_converted`; one map per table row).
 
     ``filepath`` is the pickle, the only one this dataset ever unpickles.  The first load
-    converts it to ``converted_filepath`` (Parquet, written atomically); later loads read
-    that file, as long as it was converted from the pickle as it is now (size and
-    modification time, else SHA-256), and convert again otherwise."""
+    converts it to ``converted_filepath`` (Parquet, replaced atomically once the conversion
+    succeeded); later loads read that file, as long as it was converted from this pickle as
+    it is now (path, size, SHA-256 of the first and last MiB, and modification time or
+    else SHA-256 of the whole file), and convert again otherwise."""
 
     def __init__(
         self,

@@ -25,8 +25,10 @@ the original row), ``lot_name``, ``wafer_index``, ``die_size``, ``published_spli
 (``trianTestLabel`` unwrapped, null when empty), ``failure_type`` (``failureType``
 unwrapped, null = unlabelled), ``map_height``, ``map_width`` and ``die_states`` (the
 map's bytes, uint8 row by row: 0 no die, 1 good die, 2 defective die).  The
-schema metadata records the source file's size, modification time and SHA-256, so a
-changed pickle is converted again.
+schema metadata records the source file's path, size, modification time, SHA-256 of its
+first and last MiB and SHA-256 of all of it (:class:`SourceKey`), so another or a changed
+pickle is converted again.  The Parquet file replaces an earlier one only once the whole
+conversion has succeeded.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ DIE_STATES = (0, 1, 2)  # no die, good die, defective die
 FORMAT_VERSION = 1
 METADATA_KEY = b"irl_inr.wm811k"
 _READ_BUFFER_BYTES = 1 << 20
+_EDGE_BYTES = 1 << 20  # hashed at each end of a pickle for its cache key
 
 
 class RefusedGlobalError(pickle.UnpicklingError):
@@ -286,16 +289,20 @@ def _row_group(frame: pd.DataFrame, path: Path) -> pa.Table:
 
 @dataclasses.dataclass(frozen=True)
 class SourceKey:
-    """What identifies a pickle: its size and modification time (cheap) and SHA-256."""
+    """What identifies a pickle: its absolute path, size, modification time and the
+    SHA-256 of its first and last MiB (cheap), and the SHA-256 of all of it (read again
+    only when nothing but the modification time differs, after a touch or a copy)."""
 
+    path: str
     size: int
     mtime_ns: int
+    edges_sha256: str
     sha256: str
 
     @classmethod
     def of(cls, path: str | os.PathLike) -> SourceKey:
         stat = Path(path).stat()
-        return cls(stat.st_size, stat.st_mtime_ns, file_sha256(path))
+        return cls(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, edges_sha256(path), file_sha256(path))
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -303,6 +310,17 @@ def file_sha256(path: str | os.PathLike) -> str:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(_READ_BUFFER_BYTES), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def edges_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of the file's first and last MiB (the whole file when it is smaller)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(_EDGE_BYTES))
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(_EDGE_BYTES, size - _EDGE_BYTES))
+        digest.update(handle.read(_EDGE_BYTES))
     return digest.hexdigest()
 
 
@@ -327,7 +345,7 @@ def convert_pickle(
                 group = _row_group(frame.iloc[start : start + rows_per_group], pickle_path)
                 writer.write_table(group.replace_schema_metadata(schema.metadata))
 
-    write_atomically(parquet_path, write)
+    write_atomically(parquet_path, write)  # an earlier conversion stays until this one is complete
     logger.info("WM-811K: converted %d wafers from %s to %s", len(frame), pickle_path, parquet_path)
     return len(frame)
 
@@ -342,15 +360,18 @@ def converted_metadata(parquet_path: str | os.PathLike) -> dict | None:
 
 
 def is_current(pickle_path: str | os.PathLike, parquet_path: str | os.PathLike) -> bool:
-    """Whether ``parquet_path`` was converted from the pickle as it is now: the same size
-    and modification time, or (after a touch or copy) the same SHA-256."""
+    """Whether ``parquet_path`` was converted from this pickle as it is now: the same path,
+    size and first and last MiB, and the same modification time or (after a touch) the
+    same SHA-256."""
     if not Path(parquet_path).exists():
         return False
     recorded = converted_metadata(parquet_path)
     if recorded is None or recorded.get("format") != FORMAT_VERSION:
         return False
     stat = Path(pickle_path).stat()
-    if stat.st_size != recorded.get("size"):
+    if (str(Path(pickle_path).resolve()), stat.st_size) != (recorded.get("path"), recorded.get("size")):
+        return False
+    if edges_sha256(pickle_path) != recorded.get("edges_sha256"):
         return False
     return stat.st_mtime_ns == recorded.get("mtime_ns") or file_sha256(pickle_path) == recorded.get("sha256")
 

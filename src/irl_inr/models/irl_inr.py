@@ -37,20 +37,13 @@ from irl_inr.models.losses import (
     symmetry_breaking_loss,
     variance_loss,
 )
+from irl_inr.parameters import is_int, is_number
 
 if TYPE_CHECKING:  # only its start, stop and size are read
     from irl_inr.training.distributed import BatchShard
 
 CONSISTENCIES = ("nt_xent", "cosine")
 HYPERNETWORK_KINDS = ("full", "low_rank")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -101,13 +94,13 @@ class IRLINRConfig:
             raise ValueError(f"IRLINRConfig.{name} must be {wanted}, got {getattr(self, name)!r}")
 
         for name in ("image_size", "latent_dim", "encoder_head_hidden", "num_frequencies"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
+            if not is_int(getattr(self, name)) or getattr(self, name) < 1:
                 fail(name, "a positive integer")
         for name in ("inr_hidden", "hypernetwork_hidden"):
             widths = getattr(self, name)
             if isinstance(widths, (str, bytes)) or not isinstance(widths, (list, tuple)) or not widths:
                 fail(name, "a non-empty list of positive integers")
-            if not all(_is_int(width) and width >= 1 for width in widths):
+            if not all(is_int(width) and width >= 1 for width in widths):
                 fail(name, "a non-empty list of positive integers")
             object.__setattr__(self, name, tuple(widths))
         for name, choices in (
@@ -120,14 +113,14 @@ class IRLINRConfig:
                 fail(name, f"one of {choices}")
         if not isinstance(self.standardise_code, bool):
             fail("standardise_code", "true or false")
-        if not _is_int(self.fourier_seed):
+        if not is_int(self.fourier_seed):
             fail("fourier_seed", "an integer")
         if self.reconstruction_pixels is not None and not (
-            _is_int(self.reconstruction_pixels) and self.reconstruction_pixels >= 1
+            is_int(self.reconstruction_pixels) and self.reconstruction_pixels >= 1
         ):
             fail("reconstruction_pixels", "a positive integer or None (all pixels)")
         for name in ("fourier_scale", "hypernetwork_modulation_scale", "contrastive_temperature"):
-            if not _is_number(getattr(self, name)) or getattr(self, name) <= 0:
+            if not is_number(getattr(self, name)) or getattr(self, name) <= 0:
                 fail(name, "a positive number")
         for name in (
             "max_shift_pixels",
@@ -141,12 +134,12 @@ class IRLINRConfig:
             "isometry_weight",
             "isometry_eta",
         ):
-            if not _is_number(getattr(self, name)) or getattr(self, name) < 0:
+            if not is_number(getattr(self, name)) or getattr(self, name) < 0:
                 fail(name, "a non-negative number")
-        if not _is_int(self.isometry_codes) or self.isometry_codes < 2:
+        if not is_int(self.isometry_codes) or self.isometry_codes < 2:
             fail("isometry_codes", "an integer of at least 2 (codes are mixed in pairs)")
         for name in ("hypernetwork_rank", "hypernetwork_modulated_layer"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
+            if not is_int(getattr(self, name)) or getattr(self, name) < 0:
                 fail(name, "a non-negative integer")
         if self.hypernetwork_kind == "low_rank":  # the full hypernetwork ignores rank and layer
             layer_shapes = self.inr_layer_shapes()

@@ -183,16 +183,22 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     An unreadable file or one that is not a training checkpoint of this format is a
     :class:`CheckpointError`: it is never silently replaced by a fresh run."""
     path = Path(path)
+    start_over = f"delete {path} to start this training over from step 0"
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure means the same thing here
-        raise CheckpointError(f"could not read checkpoint {path}: {error}") from error
+        raise CheckpointError(
+            f"could not read checkpoint {path}: {str(error).rstrip('.')}. The file is truncated or corrupt: {start_over}"
+        ) from error
     if not isinstance(checkpoint, dict) or not REQUIRED_KEYS <= set(checkpoint):
         missing = sorted(REQUIRED_KEYS - set(checkpoint)) if isinstance(checkpoint, dict) else "all"
-        raise CheckpointError(f"{path} is not a training checkpoint (missing keys: {missing})")
+        raise CheckpointError(
+            f"{path} is not a training checkpoint (missing keys: {missing}): move it away if you need it, or {start_over}"
+        )
     if checkpoint["format"] != FORMAT_VERSION:
         raise CheckpointError(
-            f"checkpoint {path} has format {checkpoint['format']!r}; this version reads format {FORMAT_VERSION}"
+            f"checkpoint {path} has format {checkpoint['format']!r}; this version reads format {FORMAT_VERSION}: "
+            f"{start_over}"
         )
     return checkpoint
 

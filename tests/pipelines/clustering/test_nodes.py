@@ -207,6 +207,14 @@ def test_mining_refuses_bad_inputs_by_name(data, directory):
         mine_neighbours(codes[:-1], poses, tiny(directory))
 
 
+def test_unlabelled_images_are_mined_without_neighbour_acc(data, directory, caplog):
+    _, _, codes, poses = data
+    with caplog.at_level("WARNING"):
+        neighbours, mining = mine_neighbours(codes, poses.assign(label=0), tiny(directory))
+    assert neighbours.shape == (COUNT, 5) and mining == {"images": COUNT, "neighbours": 5}
+    assert "hold one label class [0]: they are clustered into clustering.n_clusters = 3 unscored" in caplog.text
+
+
 # -------------------------------------------------------------------------------- training
 
 
@@ -342,6 +350,18 @@ def test_baselines_refuse_neighbours_of_other_images(data, directory, trained):
     images, table, codes, poses = data
     with pytest.raises(ValueError, match="scan_neighbours must be .* rerun mine_neighbours"):
         cluster_baselines(images, table, codes, poses, trained["neighbours"][:-1], tiny(directory))
+
+
+def test_unlabelled_images_are_compared_without_the_scores_that_need_labels(trained, caplog):
+    assignments = trained["assignments"].assign(label=0)
+    mining = {"images": COUNT, "neighbours": 5}
+    with caplog.at_level("WARNING"):
+        table, measures = compare_clusterings(assignments, trained["seconds"], trained["scan"], trained["selflabel"],
+                                              trained["dti"], mining, trained["parameters"])
+    for method in METHODS:
+        assert set(measures[method]) == {"empty_clusters", "train_seconds"}, method
+    assert measures["mining"] == mining and table[["acc", "nmi", "ari", "acc_69"]].isna().all().all()
+    assert "one label class: acc, nmi, ari and acc_69 are skipped" in caplog.text
 
 
 def test_accuracy_with_6_and_9_merged():

@@ -100,6 +100,19 @@ def test_a_star_stack_without_angles_is_one_unlabelled_class(shared_data):
     assert table["rotation_radians"].isna().all()
 
 
+def test_an_image_size_above_the_particles_names_the_parameter_and_the_star_file(shared_data):
+    star = shared_data / "cryoem" / "toy_projections.star"
+    stack = ParticleStackDataset(str(star)).load()
+    stack = {**stack, "images": stack["images"][:20], "particles": stack["particles"].iloc[:20]}
+    parameters = {**TINY, "preprocessing": {**TINY["preprocessing"], "image_size": 32}}
+    with pytest.raises(ValueError) as error:
+        _run("star", {"cryo_em.raw_particles": stack}, parameters)
+    assert str(error.value) == (
+        f"cryo_em.preprocessing.image_size = 32: larger than the 30-pixel particles of {star}, which are only ever "
+        "downsampled; set it to at most 30"
+    )
+
+
 def test_given_map_replaces_the_phantom(shared_data):
     volume = MrcVolumeDataset(str(shared_data / "cryoem" / "toymodel_small_nocenter.mrc")).load()
     parameters = {**TINY, "simulation": {**TINY["simulation"], "snr": None}}
@@ -114,6 +127,12 @@ def test_nodes_are_tagged_and_sources_checked():
         assert all(node.tags & {"ingestion", "augmentation"} for node in pipeline.nodes)
     with pytest.raises(ValueError, match="source must be one of"):
         create_pipeline(source="micrographs")
+
+
+def test_the_real_stack_front_end_runs_with_the_ingestion_tag():
+    star = create_pipeline(source="star").only_nodes_with_tags("ingestion")
+    assert {node.name for node in star.nodes} == {"label_particles", "preprocess_particles", "preview_particles"}
+    assert star.inputs() == {"raw_particles", "params:ingestion", "params:preprocessing"}
 
 
 def test_parameter_file_sections_are_valid_and_bad_values_named():

@@ -77,6 +77,30 @@ def test_nan_codes_and_mismatched_lengths_are_refused(bundle, data):
         measure_embeddings(bundle, images, table, codes, poses, reconstructions, {**SMALL, "split": "test"})
 
 
+def test_more_neighbours_than_images_names_the_parameter(bundle, data):
+    images, table = data
+    codes, poses, reconstructions, _ = extract_embeddings(bundle, images, table, {**SMALL, "split": "test"})
+    with pytest.raises(ValueError) as error:
+        measure_embeddings(bundle, images, table, codes, poses, reconstructions, {**SMALL, "split": "test", "neighbours": 20})
+    assert str(error.value) == (
+        "embedding.neighbours = 20: must be below the number of images (10) of embedding.split = 'test'; "
+        "set it to at most 9"
+    )
+
+
+def test_unlabelled_images_skip_the_measures_that_need_labels_or_angles(bundle, data, caplog):
+    images, table = data
+    table = table.assign(label=0, rotation_radians=np.nan)
+    codes, poses, reconstructions, _ = extract_embeddings(bundle, images, table, SMALL)
+    with caplog.at_level("WARNING"):
+        measures = measure_embeddings(bundle, images, table, codes, poses, reconstructions, {**SMALL, "neighbours": 40})
+    assert not {"neighbour_acc", "neighbour_acc_canonical_pixels", "neighbour_acc_pixels",
+                "pose_error_vs_truth_deg"} & set(measures)
+    assert all(math.isfinite(value) for value in measures.values())
+    assert "hold one label class: the neighbour_acc measures need labels and are skipped" in caplog.text
+    assert "pose_error_vs_truth_deg is skipped" in caplog.text
+
+
 def test_figure(bundle, data):
     images, table = data
     _, _, reconstructions, canonical = extract_embeddings(bundle, images, table, SMALL)

@@ -16,7 +16,10 @@ embedded split), of which the same split is taken and matched by ``image_id``.
 
 ``n_clusters`` must equal the number of label classes among those images: the comparison
 scores clusters against classes one to one (Hungarian ACC), so another K would measure
-something else; a mismatch is a ``ValueError`` that names both.
+something else; a mismatch is a ``ValueError`` that names both.  Images without labels
+(one class, such as a cryo-EM stack without angles) are clustered into ``n_clusters``
+unscored: the measures that need labels (acc, nmi, ari, acc_69, neighbour_acc) are left
+out, and a warning says so.
 """
 
 from __future__ import annotations
@@ -111,8 +114,20 @@ def _model_digest(bundle: Mapping, name: str) -> str:
     return _digest(bundle["state_dict"])
 
 
+def _unlabelled(labels: np.ndarray) -> bool:
+    """One label class: nothing to score clusters against."""
+    return len(pd.unique(labels)) == 1
+
+
 def _check_label_classes(table: pd.DataFrame, options: ClusteringParameters, name: str = "image_table") -> None:
     classes = sorted(pd.unique(table["label"]).tolist())
+    if len(classes) == 1:
+        logger.warning(
+            "The %d images of clustering.split = %r (%s) hold one label class %s: they are clustered into "
+            "clustering.n_clusters = %d unscored (acc, nmi, ari, acc_69 and neighbour_acc need labels and are "
+            "skipped)", len(table), options.split, name, classes, options.n_clusters,
+        )
+        return
     if len(classes) != options.n_clusters:
         raise ValueError(
             f"clustering.n_clusters = {options.n_clusters} but the labels of the {len(table)} images of "
@@ -299,12 +314,10 @@ def mine_neighbours(
     _check_label_classes(table, options, "predicted_poses")
     with _threads(options.num_threads):
         neighbours, _ = metrics.nearest_neighbours(codes, k, metric="cosine", backend="faiss")
-    mining = {
-        "images": int(len(codes)),
-        "neighbours": int(k),
-        "neighbour_acc": metrics.neighbour_accuracy(table["label"].to_numpy(), neighbours),
-    }
-    logger.info("Mined %d neighbours of %d codes: neighbour_acc %.4f", k, len(codes), mining["neighbour_acc"])
+    mining = {"images": int(len(codes)), "neighbours": int(k)}
+    if not _unlabelled(table["label"].to_numpy()):
+        mining["neighbour_acc"] = metrics.neighbour_accuracy(table["label"].to_numpy(), neighbours)
+    logger.info("Mined %d neighbours of %d codes: %s", k, len(codes), mining)
     return neighbours.astype(np.int64), mining
 
 
@@ -651,7 +664,8 @@ def compare_clusterings(
     row per method of :data:`METHODS`) and ``{"<method>": {...}, "mining": {...}}`` for the
     metrics file (``acc_69``: ACC with 6 and 9 as one class; ``train_seconds``: the
     method's own training, k-means fits timed here, the rest the training loop's epoch
-    times; self-labelling's excludes the SCAN it starts from)."""
+    times; self-labelling's excludes the SCAN it starts from). Images of one label class
+    have no acc, nmi, ari or acc_69 (empty in the table, absent from the metrics)."""
     options = ClusteringParameters.from_dict(parameters)
     missing = [name for name in ("label", *METHODS) if name not in cluster_assignments]
     if missing:
@@ -663,13 +677,16 @@ def compare_clusterings(
         "scan": float(scan_model["config"]["train_seconds"]),
         "selflabel": float(selflabel_model["config"]["train_seconds"]),
     }
+    unlabelled = _unlabelled(labels)
+    if unlabelled:
+        logger.warning("The clustered images hold one label class: acc, nmi, ari and acc_69 are skipped")
     rows, measures = [], {}
     for method in METHODS:
         clusters = cluster_assignments[method].to_numpy()
         empty = int((_cluster_sizes(clusters, options.n_clusters) == 0).sum())
         scores = {
-            **metrics.clustering_scores(labels, clusters),
-            "acc_69": _accuracy_6_9(labels, clusters),
+            **({} if unlabelled else {**metrics.clustering_scores(labels, clusters),
+                                      "acc_69": _accuracy_6_9(labels, clusters)}),
             "empty_clusters": empty,
             "train_seconds": seconds[method],
         }

@@ -104,7 +104,8 @@ def simulate_particles(volume: dict, parameters: dict) -> dict:
     })
     if poses["view_index"] is not None:
         particles.insert(0, "view_index", poses["view_index"])
-    return {"images": images.astype(np.float32), "particles": particles, "pixel_size": pixel_size}
+    return {"images": images.astype(np.float32), "particles": particles, "pixel_size": pixel_size,
+            "source": "the simulated particles (cryo_em.simulation)"}
 
 
 def _stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
@@ -123,8 +124,8 @@ def label_particles(particle_stack: dict, parameters: dict) -> dict:
 
     Labels (for ACC/NMI): the simulator's view index when present; else the nearest of
     ``reference_views`` reference directions to the true viewing direction (from
-    rot/tilt); else one class ``unlabelled`` (clustering scores then only say how evenly
-    particles were spread, not whether clusters are right)."""
+    rot/tilt); else one class ``unlabelled`` (then clustered unscored: the measures that
+    need labels are skipped)."""
     options = CryoEmIngestionParameters.from_dict(parameters)
     images, particles = particle_stack["images"], particle_stack["particles"].reset_index(drop=True)
     if len(images) != len(particles):
@@ -155,7 +156,8 @@ def label_particles(particle_stack: dict, parameters: dict) -> dict:
     table["label"] = labels
     table["label_name"] = names
     table["split"] = _stratified_split(labels, options.test_fraction, options.seed)
-    return {"images": images, "particles": table, "pixel_size": particle_stack["pixel_size"]}
+    return {"images": images, "particles": table, "pixel_size": particle_stack["pixel_size"],
+            "source": particle_stack["source"]}
 
 
 def preprocess_particles(labelled_particles: dict, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
@@ -165,6 +167,11 @@ def preprocess_particles(labelled_particles: dict, parameters: dict) -> tuple[np
     particle table; ``pixel_size_angstrom`` becomes the working pixel size)."""
     options = PreprocessingParameters.from_dict(parameters)
     raw, particles = labelled_particles["images"], labelled_particles["particles"]
+    if options.image_size > raw.shape[-1]:
+        raise ValueError(
+            f"cryo_em.preprocessing.image_size = {options.image_size}: larger than the {raw.shape[-1]}-pixel particles "
+            f"of {labelled_particles['source']}, which are only ever downsampled; set it to at most {raw.shape[-1]}"
+        )
     images = preprocess_stack(
         raw, options.image_size, options.downsampling, options.background_radius, options.contrast,
         options.floor_sigma, options.ceiling_sigma, options.mask_radius,

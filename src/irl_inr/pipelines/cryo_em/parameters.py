@@ -4,20 +4,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any
 
 from irl_inr.cryo_em.preprocess import CONTRASTS, DOWNSAMPLING_METHODS
-from irl_inr.parameters import Parameters
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+from irl_inr.parameters import Parameters, is_int, is_number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +17,7 @@ class _Section(Parameters):
         value = getattr(self, name)
         if optional and value is None:
             return
-        if not _is_int(value) or value < minimum:
+        if not is_int(value) or value < minimum:
             self.fail(name, f"must be an integer of at least {minimum}" + (" or null" if optional else ""))
 
     def _number(self, name: str, low: float, high: float | None = None, *, open_low: bool = False,
@@ -34,7 +25,7 @@ class _Section(Parameters):
         value = getattr(self, name)
         if optional and value is None:
             return
-        if not _is_number(value):
+        if not is_number(value):
             self.fail(name, "must be a finite number" + (" or null" if optional else ""))
         if value < low or (open_low and value == low):
             self.fail(name, f"must be {'>' if open_low else '>='} {low}")

@@ -3,7 +3,8 @@
 ``source="simulate"`` (default): ``volume_file`` (a user's map, or nothing) -> ``volume``
 (the map or the phantom) -> ``simulated_particles`` -> labelled -> ``images``.
 ``source="star"``: ``raw_particles`` (a RELION STAR file and its stacks) -> labelled ->
-``images``."""
+``images``.  A real stack is not augmented (its particles already lie at random poses),
+so its whole front end is the ``ingestion`` stage."""
 
 from __future__ import annotations
 
@@ -31,17 +32,19 @@ def create_pipeline(source: str = "simulate", **kwargs) -> Pipeline:
                  name="simulate_particles", tags=["ingestion"]),
         ]
         particles = "simulated_particles"
+        stage = "augmentation"
     else:
         reading = []
         particles = "raw_particles"
+        stage = "ingestion"
     return Pipeline(
         reading
         + [
             Node(label_particles, inputs=[particles, "params:ingestion"], outputs="labelled_particles",
-                 name="label_particles", tags=["augmentation"]),
+                 name="label_particles", tags=[stage]),
             Node(preprocess_particles, inputs=["labelled_particles", "params:preprocessing"],
-                 outputs=["images", "image_table"], name="preprocess_particles", tags=["augmentation"]),
+                 outputs=["images", "image_table"], name="preprocess_particles", tags=[stage]),
             Node(preview_particles, inputs=["labelled_particles", "images", "image_table", "params:preprocessing"],
-                 outputs="preview", name="preview_particles", tags=["augmentation"]),
+                 outputs="preview", name="preview_particles", tags=[stage]),
         ]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -17,6 +18,8 @@ from irl_inr.moments import canonicalise
 from irl_inr.parameters import EmbeddingParameters
 from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr, select_split
 from irl_inr.training import resolve_device
+
+logger = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -129,31 +132,41 @@ def measure_embeddings(
             f"{len(pose_table)} pose rows and {len(reconstructions)} reconstructions: rerun extract_embeddings"
         )
     labels = pose_table["label"].to_numpy()
+    labelled = len(np.unique(labels)) > 1
+    if labelled and options.neighbours >= len(codes):
+        raise ValueError(
+            f"embedding.neighbours = {options.neighbours}: must be below the number of images ({len(codes)}) of "
+            f"embedding.split = {options.split!r}; set it to at most {len(codes) - 1}"
+        )
     data = images_as_tensor(images)
     device = resolve_device(options.device)
     model = load_irl_inr(model_bundle).to(device)
 
     original, original_rotation, reposed, reposed_rotation, applied = _reposed_codes(model, data, options, device)
     relative = (reposed_rotation - original_rotation.unsqueeze(0)).flatten()
-    neighbours, _ = metrics.nearest_neighbours(codes, options.neighbours)
-    canonical_pixels = canonicalise(data).flatten(1).numpy()
-    pixel_neighbours, _ = metrics.nearest_neighbours(canonical_pixels, options.neighbours)
-    raw_neighbours, _ = metrics.nearest_neighbours(images.reshape(len(images), -1), options.neighbours)
     measures = {
         "images": int(len(codes)),
         "recon_mse": float(np.mean((reconstructions - images) ** 2)),
         **metrics.invariance_scores(original.numpy(), reposed.numpy()),
         "pose_retrieval_top1": metrics.pose_retrieval_top1(original.numpy(), reposed.numpy()),
         "pose_retrieval_chance": 1.0 / len(original),
-        "neighbour_acc": metrics.neighbour_accuracy(labels, neighbours),
-        "neighbour_acc_canonical_pixels": metrics.neighbour_accuracy(labels, pixel_neighbours),
-        "neighbour_acc_pixels": metrics.neighbour_accuracy(labels, raw_neighbours),
         "pose_error_deg": metrics.pose_error_degrees(applied.flatten().numpy(), relative.numpy(), align="none"),
     }
-    if "rotation_radians" in pose_table:
+    if labelled:
+        canonical_pixels = canonicalise(data).flatten(1).numpy()
+        for name, features in (("neighbour_acc", codes), ("neighbour_acc_canonical_pixels", canonical_pixels),
+                               ("neighbour_acc_pixels", images.reshape(len(images), -1))):
+            neighbours, _ = metrics.nearest_neighbours(features, options.neighbours)
+            measures[name] = metrics.neighbour_accuracy(labels, neighbours)
+    else:
+        logger.warning("The %d embedded images hold one label class: the neighbour_acc measures need labels and "
+                       "are skipped", len(codes))
+    if "rotation_radians" in pose_table and pose_table["rotation_radians"].notna().all():
         measures["pose_error_vs_truth_deg"] = metrics.pose_error_degrees(
             pose_table["rotation_radians"].to_numpy(), pose_table["predicted_rotation_radians"].to_numpy()
         )
+    elif "rotation_radians" in pose_table:
+        logger.warning("Not every embedded image has a recorded rotation: pose_error_vs_truth_deg is skipped")
     return measures
 
 

@@ -22,7 +22,13 @@ from kedro.pipeline import Node, Pipeline
 
 from irl_inr import metrics
 from irl_inr.parameters import ClusteringParameters, EmbeddingParameters
-from irl_inr.pipelines.clustering.nodes import _check_label_classes, _embedded_rows, _finite_codes, _threads
+from irl_inr.pipelines.clustering.nodes import (
+    _check_label_classes,
+    _embedded_rows,
+    _finite_codes,
+    _threads,
+    _unlabelled,
+)
 from irl_inr.pipelines.embedding.nodes import extract_embeddings
 
 logger = logging.getLogger(__name__)
@@ -178,11 +184,9 @@ def concatenate_neighbour_shards(
     if len(table) != len(neighbours) or len(table) < options.n_clusters:
         raise ValueError(f"{len(neighbours)} mined rows for {len(table)} images of clustering.split = {options.split!r}")
     _check_label_classes(table, options, "predicted_poses")
-    mining = {
-        "images": int(len(neighbours)),
-        "neighbours": int(options.mining.neighbours),
-        "neighbour_acc": metrics.neighbour_accuracy(table["label"].to_numpy(), neighbours),
-    }
-    logger.info("Mined %d neighbours of %d codes in %d shards: neighbour_acc %.4f", mining["neighbours"],
-                mining["images"], len(shard_neighbours), mining["neighbour_acc"])
+    mining = {"images": int(len(neighbours)), "neighbours": int(options.mining.neighbours)}
+    if not _unlabelled(table["label"].to_numpy()):
+        mining["neighbour_acc"] = metrics.neighbour_accuracy(table["label"].to_numpy(), neighbours)
+    logger.info("Mined %d neighbours of %d codes in %d shards: %s", mining["neighbours"], mining["images"],
+                len(shard_neighbours), mining)
     return neighbours, mining

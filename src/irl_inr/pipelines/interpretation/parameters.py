@@ -4,31 +4,21 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any
 
-from irl_inr.parameters import Parameters
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+from irl_inr.parameters import Parameters, is_int, is_number
 
 
 @dataclasses.dataclass(frozen=True)
 class _Checked(Parameters):
     def _int(self, name: str, minimum: int) -> None:
         value = getattr(self, name)
-        if not _is_int(value):
+        if not is_int(value):
             self.fail(name, "must be an integer")
         if value < minimum:
             self.fail(name, f"must be at least {minimum}")
 
     def _positive(self, name: str) -> None:
-        if not _is_number(getattr(self, name)) or getattr(self, name) <= 0:
+        if not is_number(getattr(self, name)) or getattr(self, name) <= 0:
             self.fail(name, "must be a positive number")
 
 

@@ -4,19 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any
 
-from irl_inr.parameters import Parameters
+from irl_inr.parameters import Parameters, is_int, is_number
 
 # Failure types of WM-811K, in the order that numbers them (label codes 0..K-1 follow
 # this order over the types kept); wafers without a label come last as "unlabelled".
 FAILURE_TYPES = ("Center", "Donut", "Edge-Loc", "Edge-Ring", "Loc", "Near-full", "Random", "Scratch", "none")
 UNLABELLED = "unlabelled"
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +27,7 @@ class WaferIngestionParameters(Parameters):
     seed: int = 0
 
     def check(self) -> None:
-        if not _is_int(self.image_size) or self.image_size < 8:
+        if not is_int(self.image_size) or self.image_size < 8:
             self.fail("image_size", "must be at least 8")
         for name in ("labelled_only", "drop_none"):
             if not isinstance(getattr(self, name), bool):
@@ -48,13 +42,13 @@ class WaferIngestionParameters(Parameters):
                 self.fail("classes", "keeps 'none', which drop_none: true drops")
             if self.labelled_only and UNLABELLED in self.classes:
                 self.fail("classes", f"keeps {UNLABELLED!r}, which labelled_only: true drops")
-        if self.per_class_cap is not None and (not _is_int(self.per_class_cap) or self.per_class_cap < 1):
+        if self.per_class_cap is not None and (not is_int(self.per_class_cap) or self.per_class_cap < 1):
             self.fail("per_class_cap", "must be a positive integer or null for no cap")
         if isinstance(self.test_fraction, bool) or not isinstance(self.test_fraction, int | float):
             self.fail("test_fraction", "must be a number in [0, 1)")
         if not 0.0 <= self.test_fraction < 1.0:
             self.fail("test_fraction", "must be in [0, 1)")
-        if not _is_int(self.seed) or self.seed < 0:
+        if not is_int(self.seed) or self.seed < 0:
             self.fail("seed", "must be a non-negative integer")
 
 
@@ -73,14 +67,14 @@ class WaferAugmentationParameters(Parameters):
         angle = self.max_rotation_degrees
         if isinstance(angle, bool) or not isinstance(angle, int | float) or not 0 <= angle <= 360:
             self.fail("max_rotation_degrees", "must be in [0, 360]")
-        if not _is_int(self.seed) or self.seed < 0:
+        if not is_int(self.seed) or self.seed < 0:
             self.fail("seed", "must be a non-negative integer")
         values = self.die_intensities
         if (
             isinstance(values, str)
             or not isinstance(values, list | tuple)
             or len(values) != 3
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+            or not all(is_number(value) for value in values)
         ):
             self.fail("die_intensities", "must be three numbers: no die, good die, defective die")
         if not all(0.0 <= value <= 1.0 for value in values):
@@ -90,7 +84,7 @@ class WaferAugmentationParameters(Parameters):
         if values[0] != min(values):
             self.fail("die_intensities", "must keep 'no die' darkest (the background)")
         for name in ("batch_size", "preview_count"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
+            if not is_int(getattr(self, name)) or getattr(self, name) < 1:
                 self.fail(name, "must be a positive integer")
 
 
