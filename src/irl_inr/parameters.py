@@ -283,12 +283,13 @@ class ScanParameters(_TrainedClusteringBlock):
 
     section = "clustering.scan"
     DEFAULT_OPTIMISATION: ClassVar[dict[str, Any]] = {
-        "epochs": 4, "batch_size": 256, "learning_rate": 1e-2, "betas": [0.9, 0.999], "weight_decay": 1e-4,
-        "checkpoint_every": 20,
+        "epochs": 40, "batch_size": 256, "learning_rate": 1e-2, "betas": [0.9, 0.999], "weight_decay": 1e-4,
+        "checkpoint_every": 200,
     }
     n_heads: int = 10
     entropy_weight: float = 5.0
     train_features: bool = False
+    cached_views: int = 8
     rotate: bool = True
     max_shift_pixels: float = 5.0
     optimisation: dict = dataclasses.field(default_factory=dict)
@@ -297,6 +298,9 @@ class ScanParameters(_TrainedClusteringBlock):
         self._int("n_heads", 1)
         self._number("entropy_weight", 0)
         self._bool("train_features")
+        self._int("cached_views", 0)
+        if self.cached_views and self.train_features:
+            self.fail("cached_views", "needs train_features: false (cached codes come from a frozen encoder); set it to 0")
         self._bool("rotate")
         self._number("max_shift_pixels", 0)
         super().check()
@@ -421,6 +425,7 @@ class ClusteringParameters(_ClusteringBlock):
     device: str = "auto"
     batch_size: int = 512
     num_threads: int | None = 1
+    normalise_codes: bool = True
     kmeans_n_init: int = 10
     exemplars: int = 8
     checkpoint_dir: str = "data/06_models/checkpoints"
@@ -440,6 +445,7 @@ class ClusteringParameters(_ClusteringBlock):
         self._int("batch_size", 1)
         if self.num_threads is not None:
             self._int("num_threads", 1)
+        self._bool("normalise_codes")
         self._int("kmeans_n_init", 1)
         self._int("exemplars", 1)
         if not isinstance(self.checkpoint_dir, str) or not self.checkpoint_dir:

@@ -279,6 +279,55 @@ def test_scan_model_plugs_into_the_training_loop(tmp_path):
     assert result.step == 2 * (80 // 32)
 
 
+class CountingFeatures(nn.Module):
+    """Features that scale the input by 3 (not unit length) and count their calls."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner, self.calls = inner, 0
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return 3 * self.inner(images)
+
+
+def test_cached_views_encode_each_pose_once_and_train_without_the_encoder():
+    images, labels = two_shapes(count=24)
+    features = CountingFeatures(RadialProfile())
+    model = SCANModel(features, images, same_label_neighbours(labels, 3), n_clusters=2, n_heads=2, max_shift=0.1,
+                      cached_views=3, normalise_features=True)
+    assert model.view_features.shape == (24, 3, model.heads.feature_dim)
+    torch.testing.assert_close(model.view_features.norm(dim=-1), torch.ones(24, 3))  # unit codes cached
+    assert not torch.equal(model.view_features[:, 0], model.view_features[:, 1])  # three different poses
+    calls = features.calls
+    losses = model.training_losses(model.training_data()[:8], torch.Generator().manual_seed(0))
+    assert features.calls == calls and torch.isfinite(losses["total"])
+    again = SCANModel(CountingFeatures(RadialProfile()), images, same_label_neighbours(labels, 3), n_clusters=2,
+                      n_heads=2, max_shift=0.1, cached_views=3, normalise_features=True)
+    torch.testing.assert_close(again.view_features, model.view_features)  # the poses come from view_seed
+
+
+def test_normalised_features_reach_the_heads_at_unit_length():
+    points, _, neighbours = two_blobs(per_blob=10, k=3)
+    model = SCANModel(CountingFeatures(nn.Identity()), points, neighbours, 2, 1, rotate=False,
+                      normalise_features=True)
+    unit = points / points.norm(dim=1, keepdim=True)
+    expected = torch.softmax(model.heads(unit)[0], dim=-1)
+    torch.testing.assert_close(model.predict(points, head=0), expected)
+    selflabel = SelfLabelModel.from_scan(model, head=0)
+    assert selflabel.normalise_features
+    torch.testing.assert_close(selflabel.predict(points), expected)
+
+
+@pytest.mark.learned
+def test_cached_views_learn_the_rotated_shapes():
+    images, labels = two_shapes()
+    model = SCANModel(RadialProfile(), images, same_label_neighbours(labels, 5), n_clusters=2, n_heads=2,
+                      cached_views=4, normalise_features=True)
+    adam_steps(model, model.training_data(), steps=60, lr=0.1)
+    assert clustering_accuracy(labels, model.predict(images).argmax(1)) >= 0.95
+
+
 def test_frozen_features_stay_frozen_and_in_eval_mode():
     features = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4))
     points, _, neighbours = two_blobs(per_blob=10, k=3)
@@ -299,6 +348,10 @@ def test_frozen_features_stay_frozen_and_in_eval_mode():
 def test_bad_inputs_name_the_argument():
     points, _, neighbours = two_blobs(per_blob=5, k=3)
     identity = nn.Identity()
+    with pytest.raises(ValueError, match="cached_views needs frozen features"):
+        SCANModel(nn.Identity(), points, neighbours, 2, rotate=False, train_features=True, cached_views=2)
+    with pytest.raises(ValueError, match="cached_views must be a non-negative integer"):
+        SCANModel(nn.Identity(), points, neighbours, 2, rotate=False, cached_views=-1)
     with pytest.raises(ValueError, match="images.*fewer than n_clusters"):
         SCANModel(identity, points[:3], neighbours[:3] % 3, n_clusters=4, rotate=False)
     with pytest.raises(ValueError, match="neighbours has k = 10"):

@@ -315,14 +315,18 @@ class _FeatureOwner(nn.Module):
 
     features: nn.Module
     train_features: bool
+    normalise_features: bool
 
-    def _set_features(self, features: nn.Module, train_features: bool) -> None:
+    def _set_features(self, features: nn.Module, train_features: bool, normalise_features: bool = False) -> None:
         if not isinstance(features, nn.Module):
             raise TypeError(f"features must be an nn.Module, got {type(features).__name__}")
         if not isinstance(train_features, bool):
             raise ValueError(f"train_features must be True or False, got {train_features!r}")
+        if not isinstance(normalise_features, bool):
+            raise ValueError(f"normalise_features must be True or False, got {normalise_features!r}")
         self.features = features
         self.train_features = train_features
+        self.normalise_features = normalise_features
         if not train_features:
             # Frozen: no gradients (the optimiser skips it) and always in eval mode
             # (batch-norm statistics stay those of the pretext training).
@@ -335,11 +339,16 @@ class _FeatureOwner(nn.Module):
             self.features.eval()
         return self
 
+    def _code(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, d) features of ``images``, scaled to unit length if ``normalise_features``."""
+        features = _feature_tensor(self.features(images))
+        return F.normalize(features, dim=1) if self.normalise_features else features
+
     def _features(self, images: torch.Tensor) -> torch.Tensor:
         if self.train_features:
-            return _feature_tensor(self.features(images))
+            return self._code(images)
         with torch.no_grad():
-            return _feature_tensor(self.features(images)).detach()
+            return self._code(images).detach()
 
 
 class SCANModel(_FeatureOwner):
@@ -361,6 +370,12 @@ class SCANModel(_FeatureOwner):
     (normalised units) per axis; images must then be (N, C, H, W).  With neither, the
     stored samples are used as they are (any shape the feature extractor accepts).
     feature_dim: d, inferred by running ``features`` on a few images when None.
+    normalise_features: scale every feature vector to unit length before the heads (a
+    contrastive code lives on a sphere; its norm carries no class).
+    cached_views: with frozen features, encode ``cached_views`` randomly posed views of
+    every image once (poses from ``view_seed``) and train the heads on those cached
+    features: many epochs then cost no encoder pass. 0: fresh poses through the features
+    at every step.
 
     ``training_losses(batch, generator)``: ``batch`` is a 1-D tensor of anchor indices
     (float from :meth:`training_data`, or integer).  For each anchor one neighbour is
@@ -382,6 +397,9 @@ class SCANModel(_FeatureOwner):
         max_shift: float = 0.0,
         train_features: bool = False,
         feature_dim: int | None = None,
+        normalise_features: bool = False,
+        cached_views: int = 0,
+        view_seed: int = 0,
     ) -> None:
         super().__init__()
         n_clusters = _positive_int(n_clusters, "n_clusters", minimum=2)
@@ -404,12 +422,19 @@ class SCANModel(_FeatureOwner):
         self.entropy_weight = _non_negative_float(entropy_weight, "entropy_weight")
         if feature_dim is not None:
             feature_dim = _positive_int(feature_dim, "feature_dim")
-        self._set_features(features, train_features)
+        if isinstance(cached_views, bool) or not isinstance(cached_views, int) or cached_views < 0:
+            raise ValueError(f"cached_views must be a non-negative integer, got {cached_views!r}")
+        if cached_views and train_features:
+            raise ValueError("cached_views needs frozen features (train_features=False)")
+        self._set_features(features, train_features, normalise_features)
         feature_dim = _probe_features(features, images, feature_dim)
         self.n_clusters, self.n_heads = n_clusters, n_heads
         self.heads = ClusteringHeads(feature_dim, n_clusters, n_heads)
         self.register_buffer("images", images, persistent=False)
         self.register_buffer("neighbours", neighbours, persistent=False)
+        self.cached_views = cached_views
+        view_features = self._encode_views(images, cached_views, view_seed) if cached_views else None
+        self.register_buffer("view_features", view_features, persistent=False)  # (N, V, d) or None
         # The head chosen by best_head(); -1 = not chosen yet (reset by every training step).
         self.register_buffer("selected_head", torch.tensor(-1, dtype=torch.long))
 
@@ -433,6 +458,22 @@ class SCANModel(_FeatureOwner):
         if low < 0 or high >= count:
             raise ValueError(f"neighbours holds indices in [{low}, {high}], outside [0, {count - 1}]")
         return neighbours.long()
+
+    @torch.no_grad()
+    def _encode_views(self, images: torch.Tensor, views: int, seed: int, batch_size: int = 512) -> torch.Tensor:
+        """Features (N, views, d) of ``views`` randomly posed copies of every image."""
+        generator = torch.Generator().manual_seed(seed)
+        was_training = self.features.training
+        self.features.eval()
+        try:
+            encoded = []
+            for _ in range(views):
+                posed = _posed_views(images, generator, self.rotate, self.max_shift)
+                encoded.append(torch.cat([self._code(posed[start : start + batch_size])
+                                          for start in range(0, len(posed), batch_size)]))
+        finally:
+            self.features.train(was_training)
+        return torch.stack(encoded, dim=1)
 
     # -- training -------------------------------------------------------------------------
 
@@ -463,9 +504,13 @@ class SCANModel(_FeatureOwner):
             self.selected_head.fill_(-1)
         column = torch.randint(k, (size,), generator=generator, device=generator.device).to(anchors.device)
         partners = self.neighbours[anchors, column]
-        views = torch.cat([self.images[anchors], self.images[partners]])  # (2B, ...)
-        views = _posed_views(views, generator, self.rotate, self.max_shift)
-        probs = torch.softmax(self.heads(self._features(views)).float(), dim=-1)  # (H, 2B, K)
+        rows = torch.cat([anchors, partners])  # (2B,)
+        if self.view_features is not None:
+            view = torch.randint(self.cached_views, (2 * size,), generator=generator, device=generator.device)
+            features = self.view_features[rows, view.to(rows.device)]  # (2B, d)
+        else:
+            features = self._features(_posed_views(self.images[rows], generator, self.rotate, self.max_shift))
+        probs = torch.softmax(self.heads(features).float(), dim=-1)  # (H, 2B, K)
         per_head = [scan_loss(p[:size], p[size:], self.entropy_weight) for p in probs]
         losses = {
             "total": torch.stack([h["total"] for h in per_head]).sum(),
@@ -489,7 +534,7 @@ class SCANModel(_FeatureOwner):
             chunks = []
             device = self.heads.weight.device
             for start in range(0, images.shape[0], batch_size):
-                features = _feature_tensor(self.features(images[start : start + batch_size].to(device)))
+                features = self._code(images[start : start + batch_size].to(device))
                 if not torch.isfinite(features).all():
                     raise ValueError(
                         f"features: NaN or infinite features for images {start}..{start + features.shape[0] - 1}"
@@ -554,6 +599,7 @@ class SelfLabelModel(_FeatureOwner):
     ``contrast`` (factor in ``[1 - contrast, 1 + contrast]``), Gaussian ``noise_std`` and a
     cutout square of side ``cutout_size`` x the image side.  class_balance: weight the
     cross-entropy by inverse pseudo-label frequency (:func:`balanced_class_weights`).
+    normalise_features: unit-length features before the head (as the SCAN model it starts from).
 
     ``training_losses(images, generator)``: ``batch`` is images (B, C, H, W).  The weak
     view's prediction is computed without gradient.  Returns ``total`` and
@@ -573,6 +619,7 @@ class SelfLabelModel(_FeatureOwner):
         cutout_size: float = 0.25,
         class_balance: bool = True,
         train_features: bool = True,
+        normalise_features: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(head, nn.Linear):
@@ -593,7 +640,7 @@ class SelfLabelModel(_FeatureOwner):
         self.cutout_size = _non_negative_float(cutout_size, "cutout_size")
         if self.cutout_size > 1:
             raise ValueError(f"cutout_size must be a share of the image side in [0, 1], got {cutout_size!r}")
-        self._set_features(features, train_features)
+        self._set_features(features, train_features, normalise_features)
         self.head = head
         self.n_clusters = head.out_features
 
@@ -612,6 +659,7 @@ class SelfLabelModel(_FeatureOwner):
             raise ValueError(f"head must be an integer in [0, {scan.n_heads}), got {head!r}")
         options.setdefault("rotate", scan.rotate)
         options.setdefault("max_shift", scan.max_shift)
+        options.setdefault("normalise_features", scan.normalise_features)
         features = copy.deepcopy(scan.features)
         features.requires_grad_(True)
         return cls(features, scan.heads.head(head), **options)
@@ -626,7 +674,7 @@ class SelfLabelModel(_FeatureOwner):
         strong = _posed_views(batch, generator, self.rotate, self.max_shift)
         strong = _photometric(strong, generator, self.contrast, self.noise_std, self.cutout_size)
         with torch.no_grad():
-            weak_probs = torch.softmax(self.head(_feature_tensor(self.features(weak))).float(), dim=-1)
+            weak_probs = torch.softmax(self.head(self._code(weak)).float(), dim=-1)
         strong_logits = self.head(self._features(strong))
         return selflabel_loss(weak_probs, strong_logits, self.threshold, self.n_clusters, self.class_balance)
 
@@ -641,7 +689,7 @@ class SelfLabelModel(_FeatureOwner):
             device = self.head.weight.device
             chunks = []
             for start in range(0, images.shape[0], batch_size):
-                features = _feature_tensor(self.features(images[start : start + batch_size].to(device)))
+                features = self._code(images[start : start + batch_size].to(device))
                 if not torch.isfinite(features).all():
                     raise ValueError(
                         f"features: NaN or infinite features for images {start}..{start + features.shape[0] - 1}"

@@ -222,6 +222,12 @@ def _selflabel_head(selflabel_model: dict) -> nn.Linear:
     return head
 
 
+def normalises_codes(bundle: dict) -> bool:
+    """Whether a SCAN or self-label model's head reads unit-length codes (models saved
+    before ``clustering.normalise_codes`` existed read raw codes)."""
+    return bool(bundle["config"].get("normalise_codes", False))
+
+
 def _check_chain(irl_inr_model: dict, bundle: dict, name: str, expected: str | None = None) -> None:
     """``bundle`` must have been trained from this IRL-INR model (and, for self-labelling,
     from the SCAN model whose digest is ``expected``)."""
@@ -242,14 +248,19 @@ def _check_images(bundle: dict, name: str, data: torch.Tensor, options: Clusteri
 
 
 @torch.no_grad()
-def _predict(encoder: nn.Module, head: nn.Linear, data: torch.Tensor, batch_size: int, device) -> np.ndarray:
-    """Cluster probabilities (N, K) of images under encoder + head (eval mode, no augmentation)."""
+def _predict(
+    encoder: nn.Module, head: nn.Linear, data: torch.Tensor, batch_size: int, device, normalise: bool
+) -> np.ndarray:
+    """Cluster probabilities (N, K) of images under encoder + head (eval mode, no
+    augmentation); the codes are scaled to unit length first when ``normalise``."""
     encoder, head = encoder.to(device).eval(), head.to(device).eval()
     chunks = []
     for start in range(0, len(data), batch_size):
         codes = encoder(data[start : start + batch_size].to(device)).semantic_code.float()
         if not torch.isfinite(codes).all():
             raise ValueError(f"the encoder gives NaN or infinite codes for images {start}..{start + len(codes) - 1}")
+        if normalise:
+            codes = F.normalize(codes, dim=1)
         chunks.append(torch.softmax(head(codes).float(), dim=-1).cpu())
     return torch.cat(chunks).numpy()
 
@@ -343,7 +354,8 @@ def train_scan(
         )
     optimisation = options.training_config("scan")
     max_shift = float(pixels_to_normalised(block.max_shift_pixels, data.shape[-1]))
-    settings = {"n_clusters": options.n_clusters, "scan": _model_settings(block), "max_shift": max_shift}
+    settings = {"n_clusters": options.n_clusters, "scan": _model_settings(block), "max_shift": max_shift,
+                "normalise_codes": options.normalise_codes}
     irl_digest = _model_digest(irl_inr_model, "irl_inr_model")
     path = _checkpoint(options, "scan", settings, optimisation.fingerprint_fields(), irl_digest, data, neighbours)
 
@@ -358,6 +370,9 @@ def train_scan(
         rotate=block.rotate,
         max_shift=max_shift,
         train_features=block.train_features,
+        normalise_features=options.normalise_codes,
+        cached_views=block.cached_views,
+        view_seed=options.seed,
     )
     logger.info("Training SCAN (%d heads) on %d images; checkpoints in %s", block.n_heads, len(data), path)
     result = fit(model, model.training_data(), optimisation, checkpoint_path=path, progress=options.progress)
@@ -373,6 +388,7 @@ def train_scan(
             "n_clusters": options.n_clusters,
             "n_heads": block.n_heads,
             "feature_dim": int(model.heads.feature_dim),
+            "normalise_codes": options.normalise_codes,
             "scan": _model_settings(block),
             "optimisation": optimisation.to_dict(),
             "best_head": best,
@@ -418,7 +434,9 @@ def train_selflabel(
     encoder = _load_encoder(irl_inr_model, scan_model["state_dict"], "features.")
     device = resolve_device(options.device)
     with _threads(options.num_threads):
-        scan_probs = _predict(encoder, _scan_head(scan_model), data, options.batch_size, device)
+        scan_probs = _predict(
+            encoder, _scan_head(scan_model), data, options.batch_size, device, normalises_codes(scan_model)
+        )
     scan_sizes = _cluster_sizes(scan_probs.argmax(1), options.n_clusters)
     model = SelfLabelModel(
         encoder.cpu(),
@@ -431,6 +449,7 @@ def train_selflabel(
         cutout_size=float(block.cutout_size),
         class_balance=block.class_balance,
         train_features=block.train_features,
+        normalise_features=normalises_codes(scan_model),
     )
     logger.info("Self-labelling (threshold %.3g) on %d images; checkpoints in %s", block.threshold, len(data), path)
     result = fit(model, data, optimisation, checkpoint_path=path, progress=options.progress)
@@ -452,6 +471,7 @@ def train_selflabel(
             "irl_inr_digest": scan_config["irl_inr_digest"],
             "scan_digest": scan_digest,
             "scan_head": int(scan_config["best_head"]),
+            "normalise_codes": normalises_codes(scan_model),
             "n_clusters": options.n_clusters,
             "selflabel": _model_settings(block),
             "optimisation": optimisation.to_dict(),
@@ -606,11 +626,11 @@ def assign_clusters(
     with _threads(options.num_threads):
         scan = _predict(
             _load_encoder(irl_inr_model, scan_model["state_dict"], "features."), _scan_head(scan_model), data,
-            options.batch_size, device,
+            options.batch_size, device, normalises_codes(scan_model),
         )
         selflabel = _predict(
             _load_encoder(irl_inr_model, selflabel_model["state_dict"], "features."),
-            _selflabel_head(selflabel_model), data, options.batch_size, device,
+            _selflabel_head(selflabel_model), data, options.batch_size, device, normalises_codes(selflabel_model),
         )
     dti = _dti_from_bundle(dti_model).to(device)
     dti_data = _downsampled(data, dti_model["config"]["dti"]["downsample"])

@@ -42,6 +42,7 @@ from irl_inr.pipelines.clustering.nodes import (
     _scan_head,
     _selflabel_head,
     _threads,
+    normalises_codes,
 )
 from irl_inr.pipelines.cryo_em.parameters import PreprocessingParameters
 from irl_inr.pipelines.embedding.nodes import encode_in_batches, render_in_batches
@@ -203,14 +204,17 @@ def calibrate_novelty(
 # --------------------------------------------------------------------------- prediction
 
 
-def _head_model(irl_inr_model: dict, scan_model: dict, selflabel_model: dict, head: str) -> tuple[nn.Module, nn.Linear]:
-    """The clustering model ``head`` (its encoder and linear head), after checking that both
+def _head_model(
+    irl_inr_model: dict, scan_model: dict, selflabel_model: dict, head: str
+) -> tuple[nn.Module, nn.Linear, bool]:
+    """The clustering model ``head`` (its encoder, linear head and whether the head reads
+    unit-length codes), after checking that both
     clustering models were trained from this IRL-INR model (and self-labelling from this
     SCAN model), as ``assign_clusters`` does."""
     _check_chain(irl_inr_model, scan_model, "scan_model")
     _check_chain(irl_inr_model, selflabel_model, "selflabel_model", _model_digest(scan_model, "scan_model"))
     bundle, read_head = (selflabel_model, _selflabel_head) if head == "selflabel" else (scan_model, _scan_head)
-    return _load_encoder(irl_inr_model, bundle["state_dict"], "features."), read_head(bundle)
+    return _load_encoder(irl_inr_model, bundle["state_dict"], "features."), read_head(bundle), normalises_codes(bundle)
 
 
 def _checked_reference(novelty_reference: dict, options: PredictParameters, latent_dim: int) -> np.ndarray:
@@ -248,7 +252,7 @@ def predict_new_images(
     device = resolve_device(options.device)
     model = load_irl_inr(irl_inr_model).to(device)
     size = model.config.image_size
-    encoder, head = _head_model(irl_inr_model, scan_model, selflabel_model, options.head)
+    encoder, head, normalise = _head_model(irl_inr_model, scan_model, selflabel_model, options.head)
     centroids = _checked_reference(novelty_reference, options, model.config.latent_dim)
     threshold = float(novelty_reference["threshold"])
     if front_end["image_size"] != size:
@@ -265,7 +269,7 @@ def predict_new_images(
             canonical = render_in_batches(
                 model, codes, torch.zeros(len(codes)), torch.zeros(len(codes), 2), size, options.batch_size, device
             )
-            probabilities = _predict(encoder, head, data, options.batch_size, device)
+            probabilities = _predict(encoder, head, data, options.batch_size, device, normalise)
         scores = nearest_centroid_distances(codes.numpy(), centroids)
         shift = normalised_to_pixels(translations, size).numpy().astype(np.float64)
         table = pd.DataFrame(
