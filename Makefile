@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install browser run test test-kernels repro viz clean-venv
+.PHONY: install browser run test test-kernels dvc-remote repro viz clean-venv
 
 install: $(VENV)/.installed
 
@@ -35,7 +35,13 @@ test-kernels: install
 	ATEN_CPU_CAPABILITY=default IRL_INR_TEST_THREADS=1 $(BIN)/python -m pytest -q -m "learned and not e2e"
 	ATEN_CPU_CAPABILITY=default IRL_INR_TEST_THREADS=2 $(BIN)/python -m pytest -q -m "learned and not e2e"
 
-repro: install
+# DVC's remote on this machine: the git-ignored folder .dvc-storage/, set as the default
+# remote in .dvc/config.local (not committed). Another remote: see README, "add your remote".
+dvc-remote: install
+	mkdir -p .dvc-storage
+	$(BIN)/dvc remote add --local --default --force local .dvc-storage
+
+repro: install dvc-remote
 	$(BIN)/dvc repro
 
 viz: install

@@ -127,3 +127,13 @@ def test_torch_model_versioned_round_trip(tmp_path):
 def test_torch_model_rejects_a_bare_state_dict(tmp_path):
     with pytest.raises(DatasetError, match="config"):
         TorchModelDataset(str(tmp_path / "m.pt")).save({"w": torch.zeros(1)})
+
+
+def test_torch_model_saved_twice_is_the_same_bytes(tmp_path):
+    """The same model saves to identical bytes, so DVC sees an unchanged model as unchanged."""
+    model = {"config": {"latent_dim": 2}, "state_dict": {"weight": torch.arange(4.0)}}
+    first, second = TorchModelDataset(str(tmp_path / "first.pt")), TorchModelDataset(str(tmp_path / "second.pt"))
+    first.save(model)
+    second.save(model)
+    assert (tmp_path / "first.pt").read_bytes() == (tmp_path / "second.pt").read_bytes()
+    assert torch.equal(second.load()["state_dict"]["weight"], torch.arange(4.0))

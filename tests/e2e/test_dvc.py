@@ -1,5 +1,7 @@
-"""`dvc repro` on a clean copy rebuilds every output with the hashes committed in dvc.lock."""
+"""`dvc repro` on a clean copy rebuilds every output with the hashes committed in dvc.lock;
+a tiny run pushed to a local remote comes back whole in a fresh clone."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +66,68 @@ def test_dvc_knows_every_stage_and_runs_an_experiment_with_a_changed_parameter(p
     assert "fewer-digits" in shown
     diff = run([dvc, "params", "diff"], project)
     assert "mnist_u.ingestion.max_images" in diff and "200" in diff
+
+
+# The tiny settings of the round trip, written into conf/base where DVC's params read them.
+TINY_PARAMETERS = {
+    "conf/base/parameters_mnist_u.yml": {"mnist_u": {"ingestion": {"max_images": 200}}},
+    "conf/base/parameters_training.yml": {"training": {
+        "config": "tiny", "progress": False,
+        "configurations": {"tiny": {
+            "model": {"image_size": 50, "latent_dim": 8, "backbone": "small_cnn", "num_frequencies": 16,
+                      "inr_hidden": [16], "hypernetwork_hidden": [32]},
+            "optimisation": {"epochs": 2, "batch_size": 64, "learning_rate": 1.0e-3, "checkpoint_every": 3}}}}},
+    "conf/base/parameters_embedding.yml": {"embedding": {"invariance_images": 50, "invariance_poses": 2}},
+    "conf/base/parameters_interpretation.yml": {"isometry": {"sample_size": 10}},
+}
+GIT_IDENTITY = ["-c", "user.name=irl-inr tests", "-c", "user.email=tests@irl-inr.invalid"]
+
+
+def lay_over(settings: dict, changes: dict) -> dict:
+    for key, value in changes.items():
+        settings[key] = lay_over(settings.get(key) or {}, value) if isinstance(value, dict) else value
+    return settings
+
+
+def commit_everything(project, message):
+    run(["git", "add", "-A"], project)
+    run(["git", *GIT_IDENTITY, "commit", "-q", "-m", message], project)
+
+
+@pytest.mark.e2e
+def test_a_pushed_run_comes_back_in_a_fresh_clone_with_nothing_to_rerun(project, tmp_path):
+    """Ingestion -> embedding on 200 digits through DVC, pushed to a local remote; a fresh
+    clone sees the committed metrics before pulling, and after `dvc pull` has every
+    output, so `dvc status` is clean and `dvc repro` runs no stage. Rerunning training
+    changes no git-tracked file: its seconds are in the untracked timings file."""
+    dvc = str(Path(sys.executable).parent / "dvc")
+    for name, changes in TINY_PARAMETERS.items():
+        path = project / name
+        path.write_text(yaml.safe_dump(lay_over(yaml.safe_load(path.read_text()), changes)))
+    run(["git", "init", "-q"], project)
+    commit_everything(project, "tiny settings")
+    run([dvc, "repro", "embedding"], project)
+    tracked = run(["git", "status", "--porcelain", "--untracked-files=all"], project)
+    assert "data/08_reporting/mnist_u/training_history.csv" in tracked
+    assert "data/08_reporting/mnist_u/embedding_metrics.json" in tracked
+    assert "_timings" not in tracked and ".pt" not in tracked and ".npy" not in tracked
+    commit_everything(project, "tiny run")
+    remote = tmp_path / "remote"
+    run([dvc, "remote", "add", "--local", "--default", "store", str(remote)], project)
+    run([dvc, "push"], project)
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
+    committed = json.loads(run([dvc, "metrics", "show", "--json"], clone))
+    embedding_metrics = committed[""]["data"]["data/08_reporting/mnist_u/embedding_metrics.json"]["data"]
+    assert embedding_metrics == json.loads((project / "data/08_reporting/mnist_u/embedding_metrics.json").read_text())
+    run([dvc, "remote", "add", "--local", "--default", "store", str(remote)], clone)
+    run([dvc, "pull", "--with-deps", "embedding"], clone)
+    assert (clone / "data/06_models/mnist_u/dvc/irl_inr.pt").is_file()
+    assert "up to date" in run([dvc, "status", "embedding"], clone)
+    rerun = run([dvc, "repro", "embedding"], clone)
+    assert "Running stage" not in rerun, rerun
+
+    run([dvc, "repro", "--force", "--single-item", "training"], clone)
+    assert "seconds" in (clone / "data/08_reporting/mnist_u/training_history_timings.csv").read_text()
+    assert run(["git", "status", "--porcelain"], clone) == ""

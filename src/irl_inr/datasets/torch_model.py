@@ -3,6 +3,7 @@ versioned by Kedro, loaded with ``torch.load(weights_only=True)`` (no pickled co
 
 from __future__ import annotations
 
+import io
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -38,7 +39,12 @@ class TorchModelDataset(AbstractVersionedDataset[dict, dict]):
     def save(self, data: dict) -> None:
         if not isinstance(data, dict) or not {"config", "state_dict"} <= data.keys():
             raise DatasetError(f"{self._filepath}: a model must be saved as a dict with 'config' and 'state_dict'")
-        write_atomically(Path(self._get_save_path()), lambda path: torch.save(data, path))
+        # Serialised in memory first: torch.save names the archive inside the file after
+        # the file, and write_atomically's temporary file has a random name, so saving
+        # to it directly gave different bytes (a different DVC hash) for the same model.
+        buffer = io.BytesIO()
+        torch.save(data, buffer)
+        write_atomically(Path(self._get_save_path()), lambda path: path.write_bytes(buffer.getvalue()))
 
     def _exists(self) -> bool:
         try:
