@@ -286,6 +286,7 @@ def test_a_collapsed_selflabel_step_is_reported(trained, data, irl_inr, tmp_path
     rigged = {"config": dict(trained["scan"]["config"]),
               "state_dict": {k: v.clone() for k, v in trained["scan"]["state_dict"].items()}}
     rigged["state_dict"]["heads.bias"][rigged["config"]["best_head"], 2] -= 0.5
+    rigged["config"]["normalise_codes"] = False  # the head reads raw codes: larger, more eager logits
     parameters = tiny(tmp_path, selflabel={"threshold": 0.6, "class_balance": False, "max_shift_pixels": 1.0,
                                            "optimisation": {"epochs": 3, "batch_size": 16, "learning_rate": 0.1}})
     with caplog.at_level(logging.WARNING, logger="irl_inr.pipelines.clustering.nodes"):
