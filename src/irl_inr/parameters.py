@@ -283,13 +283,14 @@ class ScanParameters(_TrainedClusteringBlock):
 
     section = "clustering.scan"
     DEFAULT_OPTIMISATION: ClassVar[dict[str, Any]] = {
-        "epochs": 40, "batch_size": 256, "learning_rate": 1e-2, "betas": [0.9, 0.999], "weight_decay": 1e-4,
+        "epochs": 40, "batch_size": 256, "learning_rate": 1e-3, "betas": [0.9, 0.999], "weight_decay": 1e-4,
         "checkpoint_every": 200,
     }
     n_heads: int = 10
     entropy_weight: float = 5.0
     train_features: bool = False
     cached_views: int = 8
+    head_hidden: int = 128
     rotate: bool = True
     max_shift_pixels: float = 5.0
     optimisation: dict = dataclasses.field(default_factory=dict)
@@ -299,6 +300,7 @@ class ScanParameters(_TrainedClusteringBlock):
         self._number("entropy_weight", 0)
         self._bool("train_features")
         self._int("cached_views", 0)
+        self._int("head_hidden", 0)
         if self.cached_views and self.train_features:
             self.fail("cached_views", "needs train_features: false (cached codes come from a frozen encoder); set it to 0")
         self._bool("rotate")

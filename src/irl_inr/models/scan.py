@@ -45,6 +45,8 @@ from irl_inr.geometry import pixel_grid, random_poses, transform_images
 
 __all__ = [
     "ClusteringHeads",
+    "clustering_head",
+    "head_clusters",
     "SCANModel",
     "SelfLabelModel",
     "balanced_class_weights",
@@ -275,36 +277,88 @@ def _photometric(
 # ------------------------------------------------------------------------------ heads
 
 
+def clustering_head(feature_dim: int, n_clusters: int, hidden: int = 0) -> nn.Module:
+    """One clustering head (B, d) -> (B, K) logits: ``nn.Linear(d, K)``, or with ``hidden``
+    units ``Linear(d, h) -> BatchNorm1d(h) -> ReLU -> Linear(h, K)``."""
+    if not hidden:
+        return nn.Linear(feature_dim, n_clusters)
+    return nn.Sequential(
+        nn.Linear(feature_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, n_clusters)
+    )
+
+
+def head_clusters(head: nn.Module) -> int:
+    """K, the number of outputs of a head built by :func:`clustering_head`."""
+    last = head[-1] if isinstance(head, nn.Sequential) else head
+    if not isinstance(last, nn.Linear):
+        raise TypeError(f"head must be an nn.Linear or end in one, got {type(head).__name__}")
+    return last.out_features
+
+
 class ClusteringHeads(nn.Module):
-    """``n_heads`` independent linear heads ``(B, d) -> (n_heads, B, K)`` logits, computed at once.
+    """``n_heads`` independent heads ``(B, d) -> (n_heads, B, K)`` logits, computed at once.
 
-    Each head is initialised like ``nn.Linear`` (uniform in ``+-1/sqrt(d)``)."""
+    ``hidden = 0``: linear heads, each initialised like ``nn.Linear`` (uniform in
+    ``+-1/sqrt(d)``). ``hidden = h``: each head is ``Linear(d, h) -> BatchNorm1d(h) -> ReLU
+    -> Linear(h, K)`` (SCAN's heads are linear on a fine-tuned backbone; on a frozen
+    encoder the hidden layer is what lets a head reshape the code). :meth:`head` copies
+    one head out as the module :func:`clustering_head` builds."""
 
-    def __init__(self, feature_dim: int, n_clusters: int, n_heads: int = 1) -> None:
+    def __init__(self, feature_dim: int, n_clusters: int, n_heads: int = 1, hidden: int = 0) -> None:
         super().__init__()
         self.feature_dim = _positive_int(feature_dim, "feature_dim")
         self.n_clusters = _positive_int(n_clusters, "n_clusters", minimum=2)
         self.n_heads = _positive_int(n_heads, "n_heads")
-        bound = 1 / math.sqrt(feature_dim)
-        self.weight = nn.Parameter(torch.empty(n_heads, feature_dim, n_clusters).uniform_(-bound, bound))
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
+            raise ValueError(f"hidden must be a non-negative integer, got {hidden!r}")
+        self.hidden = hidden
+        width = hidden or feature_dim  # inputs of the last layer
+        if hidden:
+            bound = 1 / math.sqrt(feature_dim)
+            self.hidden_weight = nn.Parameter(torch.empty(n_heads, feature_dim, hidden).uniform_(-bound, bound))
+            self.hidden_bias = nn.Parameter(torch.empty(n_heads, hidden).uniform_(-bound, bound))
+            self.norm = nn.BatchNorm1d(n_heads * hidden)  # each head's units normalised on their own
+        bound = 1 / math.sqrt(width)
+        self.weight = nn.Parameter(torch.empty(n_heads, width, n_clusters).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(n_heads, n_clusters).uniform_(-bound, bound))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if features.dim() != 2 or features.shape[1] != self.feature_dim:
             raise ValueError(f"features must have shape (B, {self.feature_dim}), got {tuple(features.shape)}")
+        if self.hidden:
+            batch = features.shape[0]
+            units = torch.einsum("bd,hdk->hbk", features, self.hidden_weight.to(features.dtype))
+            units = units + self.hidden_bias.to(features.dtype).unsqueeze(1)  # (H, B, h)
+            units = self.norm(units.permute(1, 0, 2).reshape(batch, -1))  # (B, H*h)
+            features_per_head = torch.relu(units).reshape(batch, self.n_heads, self.hidden).permute(1, 0, 2)
+            return torch.einsum("hbk,hkc->hbc", features_per_head, self.weight.to(features.dtype)) + self.bias.to(
+                features.dtype
+            ).unsqueeze(1)
         return torch.einsum("bd,hdk->hbk", features, self.weight.to(features.dtype)) + self.bias.to(
             features.dtype
         ).unsqueeze(1)
 
-    def head(self, index: int) -> nn.Linear:
-        """A copy of head ``index`` as an ``nn.Linear(d, K)``."""
+    @torch.no_grad()
+    def head(self, index: int) -> nn.Module:
+        """A copy of head ``index`` as the module :func:`clustering_head` builds (with its
+        batch-norm statistics), in the mode this module is in."""
         if not 0 <= index < self.n_heads:
             raise ValueError(f"head must be in [0, {self.n_heads}), got {index}")
-        linear = nn.Linear(self.feature_dim, self.n_clusters)
-        with torch.no_grad():
-            linear.weight.copy_(self.weight[index].t())
-            linear.bias.copy_(self.bias[index])
-        return linear.to(self.weight.device)
+        head = clustering_head(self.feature_dim, self.n_clusters, self.hidden)
+        last = head[-1] if self.hidden else head
+        last.weight.copy_(self.weight[index].t())
+        last.bias.copy_(self.bias[index])
+        if self.hidden:
+            units = slice(index * self.hidden, (index + 1) * self.hidden)
+            head[0].weight.copy_(self.hidden_weight[index].t())
+            head[0].bias.copy_(self.hidden_bias[index])
+            norm = head[1]
+            norm.weight.copy_(self.norm.weight[units])
+            norm.bias.copy_(self.norm.bias[units])
+            norm.running_mean.copy_(self.norm.running_mean[units])
+            norm.running_var.copy_(self.norm.running_var[units])
+            norm.num_batches_tracked.copy_(self.norm.num_batches_tracked)
+        return head.to(self.weight.device).train(self.training)
 
 
 # ------------------------------------------------------------------------------- SCAN
@@ -376,6 +430,7 @@ class SCANModel(_FeatureOwner):
     every image once (poses from ``view_seed``) and train the heads on those cached
     features: many epochs then cost no encoder pass. 0: fresh poses through the features
     at every step.
+    head_hidden: hidden units of every head (0: linear heads); see :class:`ClusteringHeads`.
 
     ``training_losses(batch, generator)``: ``batch`` is a 1-D tensor of anchor indices
     (float from :meth:`training_data`, or integer).  For each anchor one neighbour is
@@ -400,6 +455,7 @@ class SCANModel(_FeatureOwner):
         normalise_features: bool = False,
         cached_views: int = 0,
         view_seed: int = 0,
+        head_hidden: int = 0,
     ) -> None:
         super().__init__()
         n_clusters = _positive_int(n_clusters, "n_clusters", minimum=2)
@@ -429,7 +485,7 @@ class SCANModel(_FeatureOwner):
         self._set_features(features, train_features, normalise_features)
         feature_dim = _probe_features(features, images, feature_dim)
         self.n_clusters, self.n_heads = n_clusters, n_heads
-        self.heads = ClusteringHeads(feature_dim, n_clusters, n_heads)
+        self.heads = ClusteringHeads(feature_dim, n_clusters, n_heads, head_hidden)
         self.register_buffer("images", images, persistent=False)
         self.register_buffer("neighbours", neighbours, persistent=False)
         self.cached_views = cached_views
@@ -591,8 +647,9 @@ class SelfLabelModel(_FeatureOwner):
     """SCAN's self-labelling step: one clustering head on a feature extractor.
 
     features: images (B, C, H, W) -> (B, d) (or an object with ``semantic_code``);
-    trained by default (``train_features=True``, as in the paper).  head: an
-    ``nn.Linear(d, K)``; usually built by :meth:`from_scan` from the best SCAN head.
+    trained by default (``train_features=True``, as in the paper).  head: a
+    head of :func:`clustering_head` (d -> K); usually built by :meth:`from_scan` from the
+    best SCAN head.
     threshold: confidence for a pseudo-label (0.99 in the paper; 0.9 suits MNIST-U, whose
     rotated 6/9-like digits rarely reach 0.99).  rotate, max_shift: the pose
     augmentation of both views (as in :class:`SCANModel`).  Strong view only:
@@ -622,10 +679,11 @@ class SelfLabelModel(_FeatureOwner):
         normalise_features: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(head, nn.Linear):
-            raise TypeError(f"head must be an nn.Linear(d, K), got {type(head).__name__}")
-        if head.out_features < 2:
-            raise ValueError(f"head must have at least 2 outputs (clusters), got {head.out_features}")
+        if not isinstance(head, nn.Module):
+            raise TypeError(f"head must be an nn.Module (d -> K), got {type(head).__name__}")
+        clusters = head_clusters(head)
+        if clusters < 2:
+            raise ValueError(f"head must have at least 2 outputs (clusters), got {clusters}")
         self.threshold = _probability(threshold, "threshold")
         if not isinstance(rotate, bool):
             raise ValueError(f"rotate must be True or False, got {rotate!r}")
@@ -642,7 +700,7 @@ class SelfLabelModel(_FeatureOwner):
             raise ValueError(f"cutout_size must be a share of the image side in [0, 1], got {cutout_size!r}")
         self._set_features(features, train_features, normalise_features)
         self.head = head
-        self.n_clusters = head.out_features
+        self.n_clusters = clusters
 
     @classmethod
     def from_scan(cls, scan: SCANModel, head: int | None = None, **options: Any) -> "SelfLabelModel":
@@ -686,7 +744,7 @@ class SelfLabelModel(_FeatureOwner):
         was_training = self.training
         self.eval()
         try:
-            device = self.head.weight.device
+            device = next(self.head.parameters()).device
             chunks = []
             for start in range(0, images.shape[0], batch_size):
                 features = self._code(images[start : start + batch_size].to(device))

@@ -47,7 +47,7 @@ from torch import nn
 from irl_inr import baselines, metrics
 from irl_inr.geometry import pixels_to_normalised
 from irl_inr.models.dti import DTIClustering
-from irl_inr.models.scan import SCANModel, SelfLabelModel
+from irl_inr.models.scan import ClusteringHeads, SCANModel, SelfLabelModel, clustering_head
 from irl_inr.moments import canonicalise
 from irl_inr.parameters import ClusteringParameters, _TrainedClusteringBlock
 from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr, select_split
@@ -204,22 +204,27 @@ def _load_encoder(irl_inr_model: dict, state_dict: Mapping[str, torch.Tensor], p
     return encoder
 
 
-def _scan_head(scan_model: dict) -> nn.Linear:
-    """The best SCAN head (as chosen after training) as an ``nn.Linear(d, K)``."""
-    best = int(scan_model["config"]["best_head"])
-    weight, bias = scan_model["state_dict"]["heads.weight"][best], scan_model["state_dict"]["heads.bias"][best]
-    head = nn.Linear(weight.shape[0], weight.shape[1])
-    with torch.no_grad():
-        head.weight.copy_(weight.t())
-        head.bias.copy_(bias)
-    return head
+def _scan_head(scan_model: dict) -> nn.Module:
+    """The best SCAN head (as chosen after training), in eval mode."""
+    config = scan_model["config"]
+    weights = {key.removeprefix("heads."): value for key, value in scan_model["state_dict"].items()
+               if key.startswith("heads.")}
+    heads = ClusteringHeads(int(config["feature_dim"]), int(config["n_clusters"]), int(config["n_heads"]),
+                            int(config["scan"].get("head_hidden", 0)))
+    heads.load_state_dict(weights)
+    return heads.eval().head(int(config["best_head"]))
 
 
-def _selflabel_head(selflabel_model: dict) -> nn.Linear:
-    weight, bias = selflabel_model["state_dict"]["head.weight"], selflabel_model["state_dict"]["head.bias"]
-    head = nn.Linear(weight.shape[1], weight.shape[0])
-    head.load_state_dict({"weight": weight, "bias": bias})
-    return head
+def _selflabel_head(selflabel_model: dict) -> nn.Module:
+    """The self-labelled head, in eval mode."""
+    config = selflabel_model["config"]
+    weights = {key.removeprefix("head."): value for key, value in selflabel_model["state_dict"].items()
+               if key.startswith("head.")}
+    last = weights["3.weight" if config.get("head_hidden", 0) else "weight"]
+    first = weights["0.weight" if config.get("head_hidden", 0) else "weight"]
+    head = clustering_head(first.shape[1], last.shape[0], int(config.get("head_hidden", 0)))
+    head.load_state_dict(weights)
+    return head.eval()
 
 
 def normalises_codes(bundle: dict) -> bool:
@@ -249,7 +254,7 @@ def _check_images(bundle: dict, name: str, data: torch.Tensor, options: Clusteri
 
 @torch.no_grad()
 def _predict(
-    encoder: nn.Module, head: nn.Linear, data: torch.Tensor, batch_size: int, device, normalise: bool
+    encoder: nn.Module, head: nn.Module, data: torch.Tensor, batch_size: int, device, normalise: bool
 ) -> np.ndarray:
     """Cluster probabilities (N, K) of images under encoder + head (eval mode, no
     augmentation); the codes are scaled to unit length first when ``normalise``."""
@@ -373,6 +378,7 @@ def train_scan(
         normalise_features=options.normalise_codes,
         cached_views=block.cached_views,
         view_seed=options.seed,
+        head_hidden=block.head_hidden,
     )
     logger.info("Training SCAN (%d heads) on %d images; checkpoints in %s", block.n_heads, len(data), path)
     result = fit(model, model.training_data(), optimisation, checkpoint_path=path, progress=options.progress)
@@ -471,6 +477,7 @@ def train_selflabel(
             "irl_inr_digest": scan_config["irl_inr_digest"],
             "scan_digest": scan_digest,
             "scan_head": int(scan_config["best_head"]),
+            "head_hidden": int(scan_config["scan"].get("head_hidden", 0)),
             "normalise_codes": normalises_codes(scan_model),
             "n_clusters": options.n_clusters,
             "selflabel": _model_settings(block),

@@ -206,7 +206,7 @@ def calibrate_novelty(
 
 def _head_model(
     irl_inr_model: dict, scan_model: dict, selflabel_model: dict, head: str
-) -> tuple[nn.Module, nn.Linear, bool]:
+) -> tuple[nn.Module, nn.Module, bool]:
     """The clustering model ``head`` (its encoder, linear head and whether the head reads
     unit-length codes), after checking that both
     clustering models were trained from this IRL-INR model (and self-labelling from this
