@@ -153,3 +153,24 @@ def test_unknown_names_are_errors():
         build_backbone("vgg")
     with pytest.raises(ValueError, match="alignment"):
         Encoder("small_cnn", 4, 8, alignment="pca")
+
+
+@pytest.mark.parametrize("backbone", ["small_cnn", "resnet18"])
+def test_channels_last_gives_the_same_outputs_and_gradients(backbone):
+    images = torch.rand(4, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    results = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        # Without standardisation: its gradient w.r.t. the code head's bias is zero up to rounding.
+        encoder = Encoder(
+            backbone, 6, 16, alignment="none", standardise_code=False, channels_last=channels_last
+        )
+        output = encoder(images)
+        loss = sum((tensor * torch.linspace(-1, 1, tensor.numel()).reshape(tensor.shape)).sum() for tensor in output)
+        loss.backward()
+        results.append((output, [parameter.grad for parameter in encoder.parameters()]))
+    (plain, plain_grads), (channels_last, channels_last_grads) = results
+    for ours, theirs in zip(channels_last, plain, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    for ours, theirs in zip(channels_last_grads, plain_grads, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
