@@ -39,7 +39,9 @@ class TrainingConfig:
     weight_decay: float = 0.0
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"; auto = CUDA when available
-    mixed_precision: str = "auto"  # "auto" | "bf16" | "none"; auto = bf16 autocast on CUDA only
+    # "auto" | "bf16" | "none"; auto = bf16 autocast on CUDA only; bf16 = also on CPUs with
+    # native bf16 (AVX-512 BF16 / AMX), float32 elsewhere
+    mixed_precision: str = "auto"
     compile: bool = False  # torch.compile the model's training_losses (CUDA only)
     checkpoint_every: int = 500  # optimiser steps between checkpoints; 0 = only at epoch ends
     num_threads: int | None = None  # torch CPU threads during fit; None leaves torch's setting
