@@ -233,7 +233,7 @@ def run_side(args: argparse.Namespace) -> dict:
         torch.nn.utils.get_total_norm([p.grad for p in parameters if p.grad is not None])
         for optimiser in optimisers:
             optimiser.step()
-        total = float(losses["total"])  # also waits for the device
+        total = float(losses["total"].detach())  # also waits for the device
         return time.perf_counter() - wall, time.process_time() - cpu, total
 
     for _ in range(args.warmup):

@@ -36,6 +36,16 @@ def test_fourier_features_are_fixed_by_the_seed():
     assert 1.5 < FourierFeatures(4096, 2.0, 0).frequencies.std().item() < 2.5
 
 
+def test_fourier_features_backward_matches_autograd_of_cos_and_sin():
+    features = FourierFeatures(8, 2.0, 3)
+    points = torch.rand(2, 5, 2, requires_grad=True)
+    weights = torch.randn(2, 5, 16)
+    (ours,) = torch.autograd.grad((features(points) * weights).sum(), points)
+    phase = 2 * math.pi * points @ features.frequencies.T
+    (theirs,) = torch.autograd.grad((torch.cat([phase.cos(), phase.sin()], -1) * weights).sum(), points)
+    torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
 def test_layer_shapes_and_hypernetwork_output_shapes():
     inr = INR(num_frequencies=256, hidden=(256, 256, 256))
     assert inr.layer_shapes == [(256, 512), (256, 256), (256, 256), (1, 256)]
