@@ -100,6 +100,9 @@ class IRLINRConfig:
     # activations in the backward pass instead of keeping them; None: all pixels at once.
     inr_chunk_pixels: int | None = None
     encoder_channels_last: bool = False  # the encoder's convolutions in channels-last memory format
+    # resnet18 only: its first this many (of 8) residual blocks recompute their
+    # activations in the backward pass instead of keeping them; 0: none
+    encoder_recompute_blocks: int = 0
 
     def __post_init__(self) -> None:
         def fail(name: str, wanted: str) -> None:
@@ -153,6 +156,10 @@ class IRLINRConfig:
                 fail(name, "a non-negative number")
         if not _is_int(self.isometry_codes) or self.isometry_codes < 2:
             fail("isometry_codes", "an integer of at least 2 (codes are mixed in pairs)")
+        if not _is_int(self.encoder_recompute_blocks) or not 0 <= self.encoder_recompute_blocks <= 8:
+            fail("encoder_recompute_blocks", "an integer in 0..8 (ResNet-18's residual blocks)")
+        if self.encoder_recompute_blocks and self.backbone != "resnet18":
+            fail("encoder_recompute_blocks", "0 unless backbone is 'resnet18'")
         for name in ("hypernetwork_rank", "hypernetwork_modulated_layer"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
                 fail(name, "a non-negative integer")
@@ -220,6 +227,7 @@ class IRLINR(nn.Module):
             alignment=config.alignment,
             standardise_code=config.standardise_code,
             channels_last=config.encoder_channels_last,
+            recompute_blocks=config.encoder_recompute_blocks,
         )
         self.inr = INR(
             config.num_frequencies,
