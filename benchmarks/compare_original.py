@@ -3,13 +3,14 @@
     nice -n 19 python benchmarks/compare_original.py                       # batch 128, 2 + 1 steps each
     nice -n 19 python benchmarks/compare_original.py --batch-size 16 --steps 2
     python benchmarks/compare_original.py --device cuda --bf16 --compile --steps 20 --warmup 5
-    python benchmarks/compare_original.py --set inr_chunk_pixels=500 --set encoder_channels_last=true
+    python benchmarks/compare_original.py --side project --set inr_chunk_pixels=500 --set-optimisation fused_adam=true
 
 Project side: ``IRLINR`` built from ``training.configurations.paper.model`` of
 conf/base/parameters_training.yml (``--set key=value`` overrides a key of that block, the
 value read as YAML), stepped as ``irl_inr.training.loop`` does: zero the gradients,
 ``training_losses`` (two re-posed views, one encoder pass over both, every view rendered
-over its whole grid), backward, gradient norm, Adam (the configuration's lr and betas).
+over its whole grid), backward, gradient norm, Adam (the configuration's lr, betas and
+``fused_adam``; ``--set-optimisation key=value`` overrides a key of that block).
 
 Original side: the authors' per-image step, re-stated from its description in
 the team's reference notes (shared/notes/irl-inr-reference.md): the same CIFAR ResNet-18
@@ -79,6 +80,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="KEY=VALUE",
         help="override a key of the configuration's model block (value parsed as YAML); repeatable",
+    )
+    parser.add_argument(
+        "--set-optimisation",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the configuration's optimisation block (value parsed as YAML); repeatable",
     )
     parser.add_argument("--side", choices=["both", "project", "original"], default="both")
     return parser.parse_args(argv)
@@ -177,15 +185,21 @@ class OriginalIRLINR(nn.Module):
 # -- one side, in its own process ---------------------------------------------------------------
 
 
-def project_model(name: str, overrides: list[str]) -> tuple[IRLINR, dict]:
-    """The project's model of a named configuration, with ``key=value`` overrides of its
-    model block, and the configuration's optimisation block."""
-    block = yaml.safe_load(PARAMETERS.read_text())["training"]["configurations"][name]
-    model_options = dict(block["model"])
+def with_overrides(block: dict, overrides: list[str]) -> dict:
+    """``block`` with ``key=value`` overrides, each value parsed as YAML."""
+    values = dict(block)
     for item in overrides:
         key, _, value = item.partition("=")
-        model_options[key] = yaml.safe_load(value)
-    return IRLINR(IRLINRConfig.from_dict(model_options)), block["optimisation"]
+        values[key] = yaml.safe_load(value)
+    return values
+
+
+def project_model(name: str, model_overrides: list[str], optimisation_overrides: list[str]) -> tuple[IRLINR, dict]:
+    """The project's model of a named configuration and its optimisation block, each with
+    its ``key=value`` overrides."""
+    block = yaml.safe_load(PARAMETERS.read_text())["training"]["configurations"][name]
+    model = IRLINR(IRLINRConfig.from_dict(with_overrides(block["model"], model_overrides)))
+    return model, with_overrides(block["optimisation"], optimisation_overrides)
 
 
 def peak_resident_mib() -> float:
@@ -201,10 +215,16 @@ def run_side(args: argparse.Namespace) -> dict:
     device = torch.device(args.device)
     torch.manual_seed(0)
     if args.side == "project":
-        model, optimisation = project_model(args.configuration, args.set)
+        model, optimisation = project_model(args.configuration, args.set, args.set_optimisation)
         model = model.to(device).train()
         betas = tuple(optimisation.get("betas", (0.5, 0.999)))
-        optimisers = [torch.optim.Adam(model.parameters(), lr=optimisation.get("learning_rate", 1e-4), betas=betas)]
+        adam = torch.optim.Adam(
+            model.parameters(),
+            lr=optimisation.get("learning_rate", 1e-4),
+            betas=betas,
+            fused=optimisation.get("fused_adam") or None,
+        )
+        optimisers = [adam]
         losses_of = torch.compile(model.training_losses) if args.compile else model.training_losses
         size = model.config.image_size
     else:
@@ -273,6 +293,7 @@ def main() -> None:
             {
                 "configuration": args.configuration,
                 "overrides": args.set,
+                "optimisation_overrides": args.set_optimisation,
                 "device": args.device,
                 "device_name": torch.cuda.get_device_name() if args.device == "cuda" else platform.machine(),
                 "threads": args.threads,
