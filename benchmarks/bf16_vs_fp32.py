@@ -7,7 +7,8 @@ Both runs start from the same weights and draw the same views (same seeds), on r
 posed blobs (``train_throughput.blobs``, a new batch every step), with Adam as
 configured.  Prints one JSON line per run with its loss terms averaged over the last
 ``--window`` steps, then one line comparing them: the relative difference of each term
-and whether every one is within ``--tolerance`` (default 5 %) of float32's.  On a CPU
+and whether the total and every term with a positive weight are within ``--tolerance``
+(default 5 %) of float32's (terms of weight 0 are reported, not judged).  On a CPU
 without native bf16 (``irl_inr.training.device.cpu_has_native_bf16``) autocast still runs
 here, emulated and slowly: keep the run small.
 """
@@ -19,9 +20,11 @@ import json
 import time
 
 import torch
-from compare_original import project_model
+import yaml
+from compare_original import PARAMETERS, project_model, with_overrides
 from train_throughput import blobs
 
+from irl_inr.models.irl_inr import IRLINRConfig
 from irl_inr.training.device import cpu_has_native_bf16
 
 
@@ -75,8 +78,13 @@ def main() -> None:
         print(json.dumps(run), flush=True)
     fp32, bf16 = (run["last_window"] for run in runs)
     relative = {name: round(abs(bf16[name] - value) / max(abs(value), 1e-12), 4) for name, value in fp32.items()}
-    # Terms that are ~0 in float32 (unweighted ones) are left out of the verdict.
-    judged = {name: difference for name, difference in relative.items() if abs(fp32[name]) > 1e-6}
+    block = yaml.safe_load(PARAMETERS.read_text())["training"]["configurations"][args.configuration]
+    config = IRLINRConfig.from_dict(with_overrides(block["model"], args.set))
+    judged = {
+        name: difference
+        for name, difference in relative.items()
+        if name == "total" or getattr(config, f"{name}_weight", 0) > 0
+    }
     print(
         json.dumps(
             {
@@ -88,6 +96,7 @@ def main() -> None:
                 "steps": args.steps,
                 "window": args.window,
                 "relative_difference": relative,
+                "judged": sorted(judged),
                 "tolerance": args.tolerance,
                 "within_tolerance": all(difference <= args.tolerance for difference in judged.values()),
             }
