@@ -153,3 +153,56 @@ def test_unknown_names_are_errors():
         build_backbone("vgg")
     with pytest.raises(ValueError, match="alignment"):
         Encoder("small_cnn", 4, 8, alignment="pca")
+
+
+@pytest.mark.parametrize("backbone", ["small_cnn", "resnet18"])
+def test_channels_last_gives_the_same_outputs_and_gradients(backbone):
+    """The same outputs; the same gradients for the small CNN.  ResNet-18's gradients on
+    a few tiny images are ill-conditioned (batch norms over a handful of values in its
+    last stages): float32 itself is percents away from float64 there, in either format,
+    so only its outputs are compared."""
+    images = torch.rand(4, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    results = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        # Without standardisation: its gradient w.r.t. the code head's bias is zero up to rounding.
+        encoder = Encoder(
+            backbone, 6, 16, alignment="none", standardise_code=False, channels_last=channels_last
+        )
+        output = encoder(images)
+        loss = sum((tensor * torch.linspace(-1, 1, tensor.numel()).reshape(tensor.shape)).sum() for tensor in output)
+        loss.backward()
+        results.append((output, [parameter.grad for parameter in encoder.parameters()]))
+    (plain, plain_grads), (channels_last, channels_last_grads) = results
+    for ours, theirs in zip(channels_last, plain, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    if backbone == "small_cnn":
+        for ours, theirs in zip(channels_last_grads, plain_grads, strict=True):
+            torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_recomputed_blocks_give_the_same_values_gradients_and_running_statistics():
+    """ResNet-18 with all 8 blocks recomputed in backward: the same features, gradients
+    and batch-norm running statistics (updated once per forward pass, not again when a
+    block is recomputed) as the plain network."""
+    images = torch.rand(4, 1, 10, 10, generator=torch.Generator().manual_seed(0))
+    results = []
+    for recompute_blocks in (0, 8):
+        torch.manual_seed(0)
+        net = ResNet18(recompute_blocks)
+        features = net(images)
+        (features * torch.linspace(-1, 1, features.numel()).reshape(features.shape)).sum().backward()
+        results.append((features, [p.grad for p in net.parameters()], [b.clone() for b in net.buffers()]))
+    (plain, plain_grads, plain_buffers), (recomputed, recomputed_grads, recomputed_buffers) = results
+    torch.testing.assert_close(recomputed, plain, rtol=0, atol=0)
+    for ours, theirs in zip(recomputed_grads, plain_grads, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    for ours, theirs in zip(recomputed_buffers, plain_buffers, strict=True):
+        assert torch.equal(ours, theirs)
+
+
+def test_recompute_blocks_is_resnet18_only_and_at_most_eight():
+    with pytest.raises(ValueError, match="recompute_blocks"):
+        build_backbone("small_cnn", recompute_blocks=1)
+    with pytest.raises(ValueError, match="recompute_blocks"):
+        ResNet18(recompute_blocks=9)

@@ -36,6 +36,16 @@ def test_fourier_features_are_fixed_by_the_seed():
     assert 1.5 < FourierFeatures(4096, 2.0, 0).frequencies.std().item() < 2.5
 
 
+def test_fourier_features_backward_matches_autograd_of_cos_and_sin():
+    features = FourierFeatures(8, 2.0, 3)
+    points = torch.rand(2, 5, 2, requires_grad=True)
+    weights = torch.randn(2, 5, 16)
+    (ours,) = torch.autograd.grad((features(points) * weights).sum(), points)
+    phase = 2 * math.pi * points @ features.frequencies.T
+    (theirs,) = torch.autograd.grad((torch.cat([phase.cos(), phase.sin()], -1) * weights).sum(), points)
+    torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
 def test_layer_shapes_and_hypernetwork_output_shapes():
     inr = INR(num_frequencies=256, hidden=(256, 256, 256))
     assert inr.layer_shapes == [(256, 512), (256, 256), (256, 256), (1, 256)]
@@ -118,3 +128,71 @@ def test_wrong_number_of_layers_is_an_error():
     inr, weights = smooth_inr(batch=1)
     with pytest.raises(ValueError, match="layers"):
         inr(weights[:-1], torch.zeros(1), torch.zeros(1, 2), pixel_grid(4))
+
+
+# --------------------------------------------------------------------------- pixel chunks
+
+
+def chunked_and_whole(pixels: torch.Tensor, chunk_pixels: int):
+    """Outputs and gradients (w.r.t. every weight and bias, rotation and translation) of
+    the same INR evaluated whole and in chunks of ``chunk_pixels``."""
+    results = []
+    for chunk in (None, chunk_pixels):
+        inr, weights = smooth_inr(batch=3)
+        inr.chunk_pixels = chunk
+        rotation = torch.tensor([0.3, -1.2, 2.0], requires_grad=True)
+        translation = torch.tensor([[0.1, -0.2], [0.0, 0.05], [-0.3, 0.2]], requires_grad=True)
+        output = inr(weights, rotation, translation, pixels)
+        inputs = [tensor for pair in weights for tensor in pair] + [rotation, translation]
+        # A loss that weighs every pixel differently, so each chunk's gradient counts.
+        loss = (output * torch.linspace(-1, 2, output.shape[1])).sum()
+        results.append((output, torch.autograd.grad(loss, inputs)))
+    return results
+
+
+@pytest.mark.parametrize("per_image_pixels", [False, True], ids=["shared_grid", "per_image_pixels"])
+def test_chunked_evaluation_gives_the_same_values_and_gradients(per_image_pixels):
+    """37 pixels in chunks of 10 (the last one short): the same outputs and gradients."""
+    generator = torch.Generator().manual_seed(1)
+    pixels = torch.rand(3, 37, 2, generator=generator) * 2 - 1 if per_image_pixels else pixel_grid(37, 1)
+    (whole, whole_grads), (chunked, chunked_grads) = chunked_and_whole(pixels, chunk_pixels=10)
+    assert chunked.shape == whole.shape == (3, 37)
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-6)
+    for chunked_grad, whole_grad in zip(chunked_grads, whole_grads, strict=True):
+        torch.testing.assert_close(chunked_grad, whole_grad, rtol=1e-5, atol=1e-5)
+
+
+def test_chunks_keep_only_their_inputs_for_the_backward_pass():
+    """With chunks, the activations saved for backward are the chunks' inputs, not the
+    hidden layers of every pixel."""
+
+    def saved_elements(chunk_pixels: int | None) -> int:
+        inr, weights = smooth_inr(batch=2)
+        inr.chunk_pixels = chunk_pixels
+        rotation = torch.zeros(2, requires_grad=True)
+        total = 0
+
+        def count(tensor: torch.Tensor) -> torch.Tensor:
+            nonlocal total
+            total += tensor.numel()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(count, lambda tensor: tensor):
+            inr(weights, rotation, torch.zeros(2, 2), pixel_grid(40))
+        return total
+
+    assert saved_elements(100) < saved_elements(None) / 10
+
+
+def test_chunked_rendering_without_gradients_matches():
+    inr, weights = smooth_inr(batch=2)
+    with torch.no_grad():
+        whole = inr.render(weights, torch.tensor([0.4, 1.0]), torch.zeros(2, 2), 9, 11)
+        inr.chunk_pixels = 16
+        chunked = inr.render(weights, torch.tensor([0.4, 1.0]), torch.zeros(2, 2), 9, 11)
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-6)
+
+
+def test_chunk_size_must_be_positive():
+    with pytest.raises(ValueError, match="chunk_pixels"):
+        INR(num_frequencies=4, hidden=(6,), chunk_pixels=0)

@@ -88,6 +88,11 @@ def test_from_dict_round_trips_and_turns_lists_into_tuples():
         ("consistency", "infonce"),
         ("contrastive_temperature", 0),
         ("alignment_jitter_pixels", -1.0),
+        ("inr_chunk_pixels", 0),
+        ("inr_chunk_pixels", 2.5),
+        ("encoder_channels_last", 1),
+        ("encoder_recompute_blocks", 1),  # the default backbone is small_cnn
+        ("encoder_recompute_blocks", 9),
     ],
 )
 def test_bad_values_are_errors_that_name_the_field(field, value):
@@ -216,3 +221,40 @@ def test_bfloat16_autocast_gives_close_losses():
         mixed = model.training_losses(images, torch.Generator().manual_seed(0))
     assert all(v.dtype == torch.float32 for v in mixed.values())
     assert abs(mixed["reconstruction"].item() - exact["reconstruction"].item()) < 0.1 * exact["reconstruction"].item()
+
+
+@pytest.mark.parametrize(
+    "reconstruction_pixels, backbone, options",
+    [
+        (100, "small_cnn", {"inr_chunk_pixels": 64, "encoder_channels_last": True}),
+        (None, "small_cnn", {"inr_chunk_pixels": 64, "encoder_channels_last": True}),
+        # (channels-last ResNet-18 gradients: see test_encoder's channels-last test)
+        (None, "resnet18", {"inr_chunk_pixels": 300, "encoder_recompute_blocks": 3}),
+    ],
+    ids=["pixel_subset", "all_pixels", "resnet18"],
+)
+def test_speed_options_give_the_same_training_step(reconstruction_pixels, backbone, options):
+    """Pixel chunks (recomputed in backward), channels-last convolutions and recomputed
+    ResNet blocks: the same losses, gradients and batch-norm statistics as the plain step,
+    up to float rounding (each gradient within 2e-5 of its largest entry).  Without code
+    standardisation, whose gradient w.r.t. the code head's bias is zero up to rounding."""
+    images = strokes(6)
+    results = []
+    for chosen in ({}, options):
+        model = tiny_model(
+            **NO_ALIGNMENT,
+            backbone=backbone,
+            standardise_code=False,
+            reconstruction_pixels=reconstruction_pixels,
+            **chosen,
+        )
+        losses = model.training_losses(images, torch.Generator().manual_seed(5))
+        losses["total"].backward()
+        results.append((losses, {name: p.grad for name, p in model.named_parameters()}, model.encoder.buffers()))
+    (plain, plain_grads, plain_buffers), (fast, fast_grads, fast_buffers) = results
+    for name in plain:
+        torch.testing.assert_close(fast[name], plain[name], rtol=1e-5, atol=1e-6)
+    for name, grad in plain_grads.items():
+        assert (fast_grads[name] - grad).abs().max() <= 2e-5 * grad.abs().max(), name
+    for ours, theirs in zip(fast_buffers, plain_buffers, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -40,6 +40,7 @@ def test_defaults_follow_the_paper():
         ("checkpoint_every", -1),
         ("num_threads", 0),
         ("drop_last", 1),
+        ("fused_adam", "yes"),
         ("grad_clip_norm", 0.0),
     ],
 )
@@ -64,4 +65,4 @@ def test_from_dict_normalises_yaml_values():
 def test_fingerprint_fields_leave_out_execution_settings():
     fields = TrainingConfig().fingerprint_fields()
     assert {"epochs", "batch_size", "learning_rate", "betas", "weight_decay", "seed", "drop_last"} <= set(fields)
-    assert not set(fields) & {"device", "mixed_precision", "compile", "checkpoint_every", "num_threads"}
+    assert not set(fields) & {"device", "mixed_precision", "compile", "checkpoint_every", "num_threads", "fused_adam"}

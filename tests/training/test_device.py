@@ -1,4 +1,5 @@
-"""Device resolution and the CUDA-only precision/compile choices."""
+"""Device resolution, the precision choice (bf16 on CUDA, and on CPUs with native bf16 on
+request) and the CUDA-only compile."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import pytest
 import torch
 
+import irl_inr.training.device as device_module
 from irl_inr.training import resolve_device
 from irl_inr.training.device import autocast_context, autocast_dtype, maybe_compile
 
@@ -44,8 +46,9 @@ def test_unknown_device_names(name):
         resolve_device(name)
 
 
-def test_precision_is_bf16_on_cuda_only(monkeypatch, caplog):
+def test_precision_is_bf16_on_cuda_and_on_request_on_bf16_cpus(monkeypatch, caplog):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: False)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
     assert autocast_dtype("auto", cuda) is torch.bfloat16
     assert autocast_dtype("bf16", cuda) is torch.bfloat16
@@ -54,10 +57,17 @@ def test_precision_is_bf16_on_cuda_only(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING, logger="irl_inr.training.device"):
         assert autocast_dtype("bf16", cpu) is None
     assert "ignored" in caplog.text
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: True)
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert autocast_dtype("auto", cpu) is None  # never by default on a CPU
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
     assert autocast_dtype("auto", cuda) is None
     with pytest.raises(ValueError):
         autocast_dtype("fp16", cuda)
+
+
+def test_native_bf16_detection_answers_a_bool():
+    assert isinstance(device_module.cpu_has_native_bf16(), bool)
 
 
 def test_cpu_path_stays_plain():

@@ -32,6 +32,13 @@ def test_same_seed_same_weights_other_seed_other_weights(toy, config):
     assert not torch.equal(first.state_dict["encoder.weight"], other.state_dict["encoder.weight"])
 
 
+def test_fused_adam_trains_to_the_same_weights_up_to_rounding(toy, config):
+    plain = fit(toy.make_model(), toy.make_data(), config, progress=False)
+    fused = fit(toy.make_model(), toy.make_data(), _with(config, fused_adam=True), progress=False)
+    for name, weight in plain.state_dict.items():
+        torch.testing.assert_close(fused.state_dict[name], weight, rtol=1e-5, atol=1e-6)
+
+
 def test_history_has_one_row_per_epoch(toy, config):
     result = fit(toy.make_model(), toy.make_data(), config, progress=False)
     history = result.history

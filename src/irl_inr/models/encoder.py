@@ -26,7 +26,9 @@ from typing import NamedTuple
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from irl_inr.geometry import rotation_matrices, transform_images
 from irl_inr.moments import moment_pose
@@ -63,6 +65,9 @@ def unpose(images: torch.Tensor, rotation: torch.Tensor, translation: torch.Tens
 
 
 _STATISTICS_OVER_RANKS = contextvars.ContextVar("batch_statistics_over_ranks", default=False)
+# Set while a block recomputes its forward pass for backward: batch norms then normalise
+# as before but leave their running statistics alone (they were updated the first time).
+_RECOMPUTING = contextvars.ContextVar("recomputing", default=False)
 
 
 @contextlib.contextmanager
@@ -101,10 +106,13 @@ class _SumOverRanks(torch.autograd.Function):
         return total
 
 
-def _normalise_over_ranks(norm: nn.modules.batchnorm._BatchNorm, features: torch.Tensor) -> torch.Tensor:
+def _normalise_over_ranks(
+    norm: nn.modules.batchnorm._BatchNorm, features: torch.Tensor, update_running: bool = True
+) -> torch.Tensor:
     """Training-mode batch norm of this rank's ``features`` (N, C, ...) with the mean and
     (biased) variance of all ranks' features, in at least float32; updates the running
-    statistics like ``nn.BatchNorm`` (unbiased variance, momentum or cumulative average)."""
+    statistics like ``nn.BatchNorm`` (unbiased variance, momentum or cumulative average)
+    when ``update_running``."""
     with torch.autocast(device_type=features.device.type, enabled=False):
         values = features.to(torch.promote_types(features.dtype, torch.float32))
         reduced = [0, *range(2, values.dim())]  # every dimension but the channel
@@ -116,7 +124,7 @@ def _normalise_over_ranks(norm: nn.modules.batchnorm._BatchNorm, features: torch
         normalised = centred * torch.rsqrt(variance + norm.eps).reshape(shape)
         if norm.affine:
             normalised = normalised * norm.weight.reshape(shape) + norm.bias.reshape(shape)
-        if norm.track_running_stats:
+        if norm.track_running_stats and update_running:
             with torch.no_grad():
                 norm.num_batches_tracked.add_(1)
                 factor = 1 / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
@@ -128,11 +136,18 @@ def _normalise_over_ranks(norm: nn.modules.batchnorm._BatchNorm, features: torch
 
 class _StatisticsOverRanks:
     """Batch-norm forward that switches to :func:`_normalise_over_ranks` in training mode
-    within :func:`batch_statistics_over_ranks`; the parent's forward otherwise."""
+    within :func:`batch_statistics_over_ranks`; the parent's forward otherwise.  While a
+    block recomputes its forward pass (:class:`BasicBlock` with ``recompute``), training
+    mode normalises with the batch statistics without touching the running ones."""
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        recomputing = self.training and _RECOMPUTING.get()
         if self.training and _STATISTICS_OVER_RANKS.get():
-            return _normalise_over_ranks(self, features)
+            return _normalise_over_ranks(self, features, update_running=not recomputing)
+        if recomputing:  # momentum 0: the running statistics stay as they are
+            return F.batch_norm(
+                features, self.running_mean, self.running_var, self.weight, self.bias, True, 0.0, self.eps
+            )
         return super().forward(features)
 
 
@@ -147,10 +162,16 @@ class GlobalBatchNorm2d(_StatisticsOverRanks, nn.BatchNorm2d):
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with a residual connection (projected when the shape changes)."""
+    """Two 3x3 convolutions with a residual connection (projected when the shape changes).
+
+    With ``recompute`` (set by :class:`ResNet18`), a training forward pass that records
+    gradients keeps only the block's input and recomputes its activations in the backward
+    pass (``torch.utils.checkpoint``): the same values and gradients, for one more forward
+    pass of the block, and batch norms' running statistics updated once."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()
+        self.recompute = False
         self.body = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False),
             GlobalBatchNorm2d(out_channels),
@@ -166,17 +187,42 @@ class BasicBlock(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.recompute and self.training and torch.is_grad_enabled()):
+            return self._forward(x)
+        calls = 0
+
+        def run(inputs: torch.Tensor) -> torch.Tensor:
+            nonlocal calls
+            calls += 1
+            if calls == 1:  # the forward pass itself
+                return self._forward(inputs)
+            token = _RECOMPUTING.set(True)  # its repetition in backward
+            try:
+                return self._forward(inputs)
+            finally:
+                _RECOMPUTING.reset(token)
+
+        # No random draws inside, so the RNG state need not be replayed.
+        return checkpoint(run, x, use_reentrant=False, preserve_rng_state=False)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.body(x) + self.shortcut(x))
 
 
 class ResNet18(nn.Module):
     """CIFAR-style ResNet-18 for one channel: 3x3 stem at stride 1, no max-pool,
-    BasicBlocks [2, 2, 2, 2] of widths 64..512, global average pool.  (B, 1, H, W) -> (B, 512)."""
+    BasicBlocks [2, 2, 2, 2] of widths 64..512, global average pool.  (B, 1, H, W) -> (B, 512).
+
+    ``recompute_blocks``: the first this many of the 8 blocks recompute their activations
+    in backward instead of keeping them (the first blocks, at full resolution and 64
+    channels, hold most of the activation memory)."""
 
     out_features = 512
 
-    def __init__(self) -> None:
+    def __init__(self, recompute_blocks: int = 0) -> None:
         super().__init__()
+        if not 0 <= recompute_blocks <= 8:
+            raise ValueError(f"recompute_blocks must be in 0..8 (ResNet-18 has 8 blocks), got {recompute_blocks!r}")
         layers: list[nn.Module] = [
             nn.Conv2d(1, 64, 3, 1, 1, bias=False),
             GlobalBatchNorm2d(64),
@@ -191,6 +237,9 @@ class ResNet18(nn.Module):
             in_channels = out_channels
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         self.layers = nn.Sequential(*layers)
+        blocks = [layer for layer in layers if isinstance(layer, BasicBlock)]
+        for block in blocks[:recompute_blocks]:
+            block.recompute = True
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.layers(images)
@@ -220,10 +269,12 @@ class SmallCNN(nn.Module):
         return self.layers(images)
 
 
-def build_backbone(name: str) -> nn.Module:
-    """A backbone by name; each has ``out_features``."""
+def build_backbone(name: str, recompute_blocks: int = 0) -> nn.Module:
+    """A backbone by name; each has ``out_features``.  ``recompute_blocks``: ResNet-18 only."""
     if name == "resnet18":
-        return ResNet18()
+        return ResNet18(recompute_blocks)
+    if recompute_blocks:
+        raise ValueError(f"recompute_blocks needs the resnet18 backbone, not {name!r}")
     if name == "small_cnn":
         return SmallCNN()
     raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES}")
@@ -239,12 +290,19 @@ class Encoder(nn.Module):
         head_hidden: int,
         alignment: str = "moments",
         standardise_code: bool = True,
+        channels_last: bool = False,
+        recompute_blocks: int = 0,
     ) -> None:
         super().__init__()
         if alignment not in ALIGNMENTS:
             raise ValueError(f"unknown alignment {alignment!r}; expected one of {ALIGNMENTS}")
         self.alignment = alignment
-        self.backbone = build_backbone(backbone)
+        self.backbone = build_backbone(backbone, recompute_blocks)
+        # Channels-last (N, H, W, C) convolution weights and activations: oneDNN's
+        # convolutions and batch norms on CPUs and cuDNN's tensor-core kernels run faster.
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
         self.trunk = nn.Sequential(
             nn.Linear(self.backbone.out_features, head_hidden),
             nn.ReLU(inplace=True),
@@ -285,7 +343,7 @@ class Encoder(nn.Module):
             raise ValueError("alignment_noise needs the 'moments' alignment")
         else:
             seen = images
-        hidden = self.trunk(self.backbone(seen))  # (B, head_hidden)
+        hidden = self.trunk(self.backbone(seen.contiguous(memory_format=self.memory_format)))  # (B, head_hidden)
         semantic_code = self.standardise(self.code_head(hidden))  # (B, d)
         cos_sin = self.rotation_head(hidden).float()  # (B, 2)
         rotation = torch.atan2(cos_sin[:, 1], cos_sin[:, 0])  # (B,)

@@ -10,6 +10,13 @@ the hypernetwork), so all images of a batch are evaluated at once with batched m
 products.  A posed image is rendered by evaluating ``C`` at the canonical points that each
 pixel sees under the pose (``geometry.canonical_coordinates``); pose (0, 0) renders the
 canonical image itself.
+
+Memory: every pixel of every image holds 2F + 3 x 256 activations for the backward pass
+(about 15 MB per 50 x 50 view of the paper's INR).  With ``chunk_pixels`` the pixels are
+evaluated ``chunk_pixels`` at a time and, when gradients are recorded, each chunk keeps
+only its inputs and recomputes its activations in the backward pass
+(``torch.utils.checkpoint``): the same values and gradients (up to the order in which
+the weight gradients of the chunks are summed) for one more forward pass of the INR.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import math
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from irl_inr.geometry import canonical_coordinates, pixel_grid
 
@@ -42,7 +50,32 @@ class FourierFeatures(nn.Module):
     def forward(self, coordinates: torch.Tensor) -> torch.Tensor:
         # coordinates (B, P, 2) -> phases (B, P, F) -> features (B, P, 2F)
         phases = 2 * math.pi * coordinates @ self.frequencies.T
-        return torch.cat([torch.cos(phases), torch.sin(phases)], dim=-1)
+        return _CosSin.apply(phases)
+
+
+class _CosSin(torch.autograd.Function):
+    """phases (..., F) -> [cos, sin] (..., 2F), written straight into one tensor.
+
+    Autograd of ``cat([cos(phases), sin(phases)])`` keeps the phases and evaluates sin and
+    cos again in the backward pass; here the backward reads them from the output (which
+    the next layer keeps anyway): d phases = g_sin cos - g_cos sin, the same products and
+    sum as autograd's, without the copy of ``cat`` or the second pair of evaluations."""
+
+    @staticmethod
+    def forward(ctx, phases: torch.Tensor) -> torch.Tensor:
+        count = phases.shape[-1]
+        features = phases.new_empty(*phases.shape[:-1], 2 * count)
+        torch.cos(phases, out=features[..., :count])
+        torch.sin(phases, out=features[..., count:])
+        ctx.save_for_backward(features)
+        return features
+
+    @staticmethod
+    def backward(ctx, gradient: torch.Tensor) -> torch.Tensor:
+        (features,) = ctx.saved_tensors
+        cos, sin = features.chunk(2, dim=-1)
+        gradient_cos, gradient_sin = gradient.chunk(2, dim=-1)
+        return gradient_cos * -sin + gradient_sin * cos
 
 
 class INR(nn.Module):
@@ -54,8 +87,12 @@ class INR(nn.Module):
         hidden: tuple[int, ...] | list[int],
         fourier_scale: float = 2.0,
         fourier_seed: int = 0,
+        chunk_pixels: int | None = None,
     ) -> None:
         super().__init__()
+        if chunk_pixels is not None and chunk_pixels < 1:
+            raise ValueError(f"chunk_pixels must be a positive integer or None, got {chunk_pixels!r}")
+        self.chunk_pixels = chunk_pixels  # pixels evaluated at a time (recomputed in backward); None: all
         self.features = FourierFeatures(num_frequencies, fourier_scale, fourier_seed)
         widths = [self.features.out_features, *hidden, 1]
         self.layer_shapes: list[tuple[int, int]] = [
@@ -75,6 +112,26 @@ class INR(nn.Module):
         or (B, P, 2) per image, normalised (x, y).  Returns (B, P)."""
         if len(weights) != len(self.layer_shapes):
             raise ValueError(f"expected {len(self.layer_shapes)} layers, got {len(weights)}")
+        if self.chunk_pixels is None or pixels.shape[-2] <= self.chunk_pixels:
+            return self._evaluate(weights, rotation, translation, pixels)
+        recompute = torch.is_grad_enabled()
+        parts = []
+        for chunk in pixels.split(self.chunk_pixels, dim=-2):  # (c, 2) or (B, c, 2)
+            if recompute:
+                # No random draws inside, so the RNG state need not be replayed.
+                parts.append(
+                    checkpoint(
+                        self._evaluate, weights, rotation, translation, chunk, use_reentrant=False, preserve_rng_state=False
+                    )
+                )
+            else:
+                parts.append(self._evaluate(weights, rotation, translation, chunk))
+        return torch.cat(parts, dim=1)  # (B, P)
+
+    def _evaluate(
+        self, weights: INRWeights, rotation: torch.Tensor, translation: torch.Tensor, pixels: torch.Tensor
+    ) -> torch.Tensor:
+        """``forward`` on all of ``pixels`` at once -> (B, P)."""
         # Coordinates and phases stay float32 even under autocast: phases reach tens of
         # radians, where bfloat16 would put errors of ~0.1 rad on them.
         with torch.autocast(device_type=pixels.device.type, enabled=False):
@@ -85,7 +142,7 @@ class INR(nn.Module):
             # (B, P, in) x (B, in, out) + (B, 1, out) -> (B, P, out)
             hidden = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
             if index < last:
-                hidden = torch.relu(hidden)
+                hidden = hidden.relu_()  # in place: baddbmm's backward does not read its output
         return torch.sigmoid(hidden.squeeze(-1))  # (B, P)
 
     def render(

@@ -88,6 +88,14 @@ class IRLINRConfig:
     isometry_weight: float = 0.0
     isometry_eta: float = 0.2
     isometry_codes: int = 16  # first-view codes of the batch whose canonical images it differentiates
+    # Speed and memory only (same values up to float rounding, see the tests):
+    # the INR evaluates this many pixels per image at a time and recomputes each chunk's
+    # activations in the backward pass instead of keeping them; None: all pixels at once.
+    inr_chunk_pixels: int | None = None
+    encoder_channels_last: bool = False  # the encoder's convolutions in channels-last memory format
+    # resnet18 only: its first this many (of 8) residual blocks recompute their
+    # activations in the backward pass instead of keeping them; 0: none
+    encoder_recompute_blocks: int = 0
 
     def __post_init__(self) -> None:
         def fail(name: str, wanted: str) -> None:
@@ -111,14 +119,17 @@ class IRLINRConfig:
         ):
             if getattr(self, name) not in choices:
                 fail(name, f"one of {choices}")
-        if not isinstance(self.standardise_code, bool):
-            fail("standardise_code", "true or false")
+        for name in ("standardise_code", "encoder_channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                fail(name, "true or false")
         if not is_int(self.fourier_seed):
             fail("fourier_seed", "an integer")
         if self.reconstruction_pixels is not None and not (
             is_int(self.reconstruction_pixels) and self.reconstruction_pixels >= 1
         ):
             fail("reconstruction_pixels", "a positive integer or None (all pixels)")
+        if self.inr_chunk_pixels is not None and not (is_int(self.inr_chunk_pixels) and self.inr_chunk_pixels >= 1):
+            fail("inr_chunk_pixels", "a positive integer or None (all pixels at once)")
         for name in ("fourier_scale", "hypernetwork_modulation_scale", "contrastive_temperature"):
             if not is_number(getattr(self, name)) or getattr(self, name) <= 0:
                 fail(name, "a positive number")
@@ -138,6 +149,10 @@ class IRLINRConfig:
                 fail(name, "a non-negative number")
         if not is_int(self.isometry_codes) or self.isometry_codes < 2:
             fail("isometry_codes", "an integer of at least 2 (codes are mixed in pairs)")
+        if not is_int(self.encoder_recompute_blocks) or not 0 <= self.encoder_recompute_blocks <= 8:
+            fail("encoder_recompute_blocks", "an integer in 0..8 (ResNet-18's residual blocks)")
+        if self.encoder_recompute_blocks and self.backbone != "resnet18":
+            fail("encoder_recompute_blocks", "0 unless backbone is 'resnet18'")
         for name in ("hypernetwork_rank", "hypernetwork_modulated_layer"):
             if not is_int(getattr(self, name)) or getattr(self, name) < 0:
                 fail(name, "a non-negative integer")
@@ -204,9 +219,15 @@ class IRLINR(nn.Module):
             config.encoder_head_hidden,
             alignment=config.alignment,
             standardise_code=config.standardise_code,
+            channels_last=config.encoder_channels_last,
+            recompute_blocks=config.encoder_recompute_blocks,
         )
         self.inr = INR(
-            config.num_frequencies, config.inr_hidden, config.fourier_scale, config.fourier_seed
+            config.num_frequencies,
+            config.inr_hidden,
+            config.fourier_scale,
+            config.fourier_seed,
+            chunk_pixels=config.inr_chunk_pixels,
         )
         self.hypernetwork: HyperNetwork | LowRankHyperNetwork
         if config.hypernetwork_kind == "full":

@@ -1,7 +1,9 @@
 """Where training runs and in what precision: device choice, bf16 autocast, compile.
 
-The CPU path is always plain float32 and eager, so it stays bit-for-bit
-reproducible; autocast and ``torch.compile`` are used on CUDA only."""
+The CPU path is plain float32 and eager unless ``mixed_precision: bf16`` is asked for on a
+CPU with native bfloat16 arithmetic (AVX-512 BF16 or AMX: oneDNN's bf16 kernels); on other
+CPUs bf16 is emulated and slower than float32, so the request falls back to float32.
+``torch.compile`` is used on CUDA only."""
 
 from __future__ import annotations
 
@@ -43,18 +45,27 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return device
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (oneDNN's bf16 kernels are usable)."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def autocast_dtype(mixed_precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``mixed_precision`` on ``device``, or ``None`` for fp32.
 
-    ``"auto"`` means bf16 on CUDA GPUs that support it, fp32 elsewhere; ``"bf16"`` on
-    a CPU is ignored with a warning (the CPU path stays plain fp32)."""
+    ``"auto"`` means bf16 on CUDA GPUs that support it, fp32 elsewhere (every CPU);
+    ``"bf16"`` on a CPU means bf16 where the CPU has native bf16 arithmetic, and fp32
+    with a warning where it has not."""
     if mixed_precision not in ("auto", "bf16", "none"):
         raise ValueError(f"mixed_precision must be 'auto', 'bf16' or 'none', got {mixed_precision!r}")
     if mixed_precision == "none":
         return None
     if device.type != "cuda":
-        if mixed_precision == "bf16":
-            logger.warning("mixed_precision='bf16' is ignored on %s: the CPU path trains in float32", device)
+        if mixed_precision != "bf16":
+            return None
+        if cpu_has_native_bf16():
+            return torch.bfloat16
+        logger.warning("mixed_precision='bf16' is ignored on %s: this CPU has no native bf16, training in float32", device)
         return None
     if mixed_precision == "auto" and not torch.cuda.is_bf16_supported():
         logger.info("this GPU has no native bf16; training in float32")

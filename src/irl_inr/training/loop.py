@@ -267,7 +267,11 @@ class _Trainer:
         if not self.parameters:
             raise ValueError(f"{type(model).__name__} has no trainable parameters")
         self.optimizer = torch.optim.Adam(
-            self.parameters, lr=config.learning_rate, betas=config.betas, weight_decay=config.weight_decay
+            self.parameters,
+            lr=config.learning_rate,
+            betas=config.betas,
+            weight_decay=config.weight_decay,
+            fused=config.fused_adam or None,  # None: torch's default (foreach)
         )
         self.identity = run_identity(config.fingerprint_fields(), model, self.data)
         self.fingerprint = fingerprint(self.identity)
