@@ -236,8 +236,9 @@ def test_bfloat16_autocast_gives_close_losses():
 def test_speed_options_give_the_same_training_step(reconstruction_pixels, backbone, options):
     """Pixel chunks (recomputed in backward), channels-last convolutions and recomputed
     ResNet blocks: the same losses, gradients and batch-norm statistics as the plain step,
-    up to float rounding (each gradient within 2e-5 of its largest entry).  Without code
-    standardisation, whose gradient w.r.t. the code head's bias is zero up to rounding."""
+    up to float rounding (each gradient within 1e-4 of its largest entry: channels-last
+    convolutions sum in another order, 1e-5 to 3e-5 measured with 1 or 2 threads; a wrong
+    gradient is off by O(1)).  Without code standardisation, whose gradient w.r.t. the code head's bias is zero up to rounding."""
     images = strokes(6)
     results = []
     for chosen in ({}, options):
@@ -255,6 +256,6 @@ def test_speed_options_give_the_same_training_step(reconstruction_pixels, backbo
     for name in plain:
         torch.testing.assert_close(fast[name], plain[name], rtol=1e-5, atol=1e-6)
     for name, grad in plain_grads.items():
-        assert (fast_grads[name] - grad).abs().max() <= 2e-5 * grad.abs().max(), name
+        assert (fast_grads[name] - grad).abs().max() <= 1e-4 * grad.abs().max(), name
     for ours, theirs in zip(fast_buffers, plain_buffers, strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -49,33 +49,10 @@ class FourierFeatures(nn.Module):
 
     def forward(self, coordinates: torch.Tensor) -> torch.Tensor:
         # coordinates (B, P, 2) -> phases (B, P, F) -> features (B, P, 2F)
+        # (A custom autograd function that reuses cos/sin in backward saved little and broke
+        # forward-mode AD, which the isometry term needs: plain ops.)
         phases = 2 * math.pi * coordinates @ self.frequencies.T
-        return _CosSin.apply(phases)
-
-
-class _CosSin(torch.autograd.Function):
-    """phases (..., F) -> [cos, sin] (..., 2F), written straight into one tensor.
-
-    Autograd of ``cat([cos(phases), sin(phases)])`` keeps the phases and evaluates sin and
-    cos again in the backward pass; here the backward reads them from the output (which
-    the next layer keeps anyway): d phases = g_sin cos - g_cos sin, the same products and
-    sum as autograd's, without the copy of ``cat`` or the second pair of evaluations."""
-
-    @staticmethod
-    def forward(ctx, phases: torch.Tensor) -> torch.Tensor:
-        count = phases.shape[-1]
-        features = phases.new_empty(*phases.shape[:-1], 2 * count)
-        torch.cos(phases, out=features[..., :count])
-        torch.sin(phases, out=features[..., count:])
-        ctx.save_for_backward(features)
-        return features
-
-    @staticmethod
-    def backward(ctx, gradient: torch.Tensor) -> torch.Tensor:
-        (features,) = ctx.saved_tensors
-        cos, sin = features.chunk(2, dim=-1)
-        gradient_cos, gradient_sin = gradient.chunk(2, dim=-1)
-        return gradient_cos * -sin + gradient_sin * cos
+        return torch.cat([torch.cos(phases), torch.sin(phases)], dim=-1)
 
 
 class INR(nn.Module):

@@ -283,10 +283,14 @@ def test_a_collapsed_selflabel_step_is_reported(trained, data, irl_inr, tmp_path
     self-labelling step: cluster 2 loses all its members, which is logged as a warning and
     reported as selflabel.empty_clusters."""
     images, table, _, _ = data
-    rigged = {"config": dict(trained["scan"]["config"]),
-              "state_dict": {k: v.clone() for k, v in trained["scan"]["state_dict"].items()}}
+    # Linear heads on raw codes with fresh poses: a head whose logits scale with the codes,
+    # where lowering one bias leaves that cluster some members but no confident one.
+    linear = tiny(tmp_path, normalise_codes=False,
+                  scan={"n_heads": 2, "max_shift_pixels": 1.0, "head_hidden": 0, "cached_views": 0,
+                        "optimisation": {"epochs": 2, "batch_size": 16, "learning_rate": 1e-2}})
+    scan, _ = train_scan(irl_inr, images, table, trained["neighbours"], linear)
+    rigged = {"config": dict(scan["config"]), "state_dict": {k: v.clone() for k, v in scan["state_dict"].items()}}
     rigged["state_dict"]["heads.bias"][rigged["config"]["best_head"], 2] -= 0.5
-    rigged["config"]["normalise_codes"] = False  # the head reads raw codes: larger, more eager logits
     parameters = tiny(tmp_path, selflabel={"threshold": 0.6, "class_balance": False, "max_shift_pixels": 1.0,
                                            "optimisation": {"epochs": 3, "batch_size": 16, "learning_rate": 0.1}})
     with caplog.at_level(logging.WARNING, logger="irl_inr.pipelines.clustering.nodes"):
