@@ -14,6 +14,7 @@ from tests.models.shapes import SIZE, rotated_bar_and_ell
 from irl_inr.models.scan import (
     ClusteringHeads,
     SCANModel,
+    head_clusters,
     SelfLabelModel,
     balanced_class_weights,
     scan_loss,
@@ -133,6 +134,29 @@ def test_clustering_heads_shape_and_single_head_copy():
     torch.testing.assert_close(linear(features), logits[2])
     with pytest.raises(ValueError, match="features"):
         heads(torch.randn(7, 5))
+
+
+def test_hidden_heads_copy_out_as_the_modules_they_compute():
+    """Heads with a hidden layer: each head's units are batch-normalised on their own, and
+    head(i) is a Linear-BatchNorm-ReLU-Linear that computes exactly head i, in training
+    mode (batch statistics) and in eval mode (the running statistics it copied)."""
+    heads = ClusteringHeads(feature_dim=4, n_clusters=3, n_heads=2, hidden=5)
+    features = torch.randn(16, 4) * 2 + 1
+    for _ in range(3):  # move the running statistics away from their start
+        heads(features)
+    copies = [heads.head(index) for index in range(2)]
+    assert all(isinstance(copy, nn.Sequential) and head_clusters(copy) == 3 for copy in copies)
+    heads.eval()
+    logits = heads(features)
+    for index, copy in enumerate(copies):
+        torch.testing.assert_close(copy.eval()(features), logits[index])
+    other = heads(torch.cat([features[:8], 10 * features[8:]]))
+    torch.testing.assert_close(other[0, :8], logits[0, :8])  # eval: rows do not see each other
+    heads.train()
+    batch = heads(features)
+    torch.testing.assert_close(copies[1].train()(features), batch[1])
+    with pytest.raises(ValueError, match="hidden must be a non-negative integer"):
+        ClusteringHeads(4, 3, hidden=-1)
 
 
 def test_every_head_gets_its_own_scan_loss():
