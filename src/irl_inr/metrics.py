@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from irl_inr import baselines
 
 __all__ = [
     "clustering_accuracy",
@@ -184,9 +185,7 @@ def kmeans_scores(
         raise ValueError(
             f"features has {features.shape[0]} samples, fewer than n_clusters={n_clusters}"
         )
-    model = KMeans(n_clusters=int(n_clusters), n_init=10, random_state=seed)
-    clusters = model.fit_predict(features.astype(np.float64))
-    return clustering_scores(labels, clusters)
+    return clustering_scores(labels, baselines.kmeans(features, int(n_clusters), n_init=10, seed=seed))
 
 
 # ------------------------------------------------------------------- neighbours
