@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from irl_inr.geometry import pixel_grid, transform_images
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 SIZE = 28
 TINY = dict(
@@ -48,8 +52,14 @@ def strokes(count: int, seed: int = 0) -> torch.Tensor:
 # --------------------------------------------------------------------------- config
 
 
-def test_default_is_the_fast_config_and_paper_is_the_papers():
-    assert IRLINRConfig() == IRLINRConfig.fast()
+def test_fast_is_the_default_with_augmentation_and_paper_is_the_papers():
+    fast = IRLINRConfig.fast()
+    assert fast.appearance_augmentation().enabled and not IRLINRConfig().appearance_augmentation().enabled
+    plain = {name: 0.0 for name in ("augment_scale", "augment_aspect", "augment_shear", "augment_elastic_pixels", "augment_stroke")}
+    assert dataclasses.replace(fast, **plain) == IRLINRConfig()
+    project = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_training.yml").read_text())
+    assert IRLINRConfig.from_dict(project["training"]["configurations"]["fast"]["model"]) == fast
+    assert not IRLINRConfig.paper().appearance_augmentation().enabled
     paper = IRLINRConfig.paper()
     assert (paper.image_size, paper.latent_dim, paper.num_frequencies) == (50, 32, 256)
     assert paper.backbone == "resnet18"

@@ -19,6 +19,7 @@ import torch.distributed as dist
 from torch import nn
 
 from irl_inr.geometry import pixel_grid, pixels_to_normalised, random_poses, transform_images
+from irl_inr.models.augmentation import AppearanceAugmentation, distort, draw_appearance
 from irl_inr.models.encoder import (
     ALIGNMENTS,
     BACKBONES,
@@ -50,7 +51,8 @@ HYPERNETWORK_KINDS = ("full", "low_rank")
 class IRLINRConfig:
     """Everything that shapes the model and its training losses.
 
-    The defaults are the ``fast`` configuration (minutes on two CPU cores);
+    The defaults are the plain IRL-INR step of the ``fast`` configuration (minutes on two
+    CPU cores); :meth:`fast` adds its appearance augmentation of the encoder's views, and
     :meth:`paper` is the paper's MNIST-U architecture and losses."""
 
     image_size: int = 50  # training images are image_size x image_size
@@ -74,6 +76,13 @@ class IRLINRConfig:
     max_shift_pixels: float = 5.0  # views: uniform rotation, shift uniform in +-this
     alignment_jitter_degrees: float = 20.0  # "moments": noise on the closed-form pose,
     alignment_jitter_pixels: float = 1.5  # uniform in +-these, per view
+    # Appearance augmentation of the views the encoder sees (irl_inr.models.augmentation);
+    # the reconstruction target stays the undistorted view.  All 0: none.
+    augment_scale: float = 0.0  # log-scale uniform in +-this
+    augment_aspect: float = 0.0  # log aspect ratio uniform in +-this
+    augment_shear: float = 0.0  # shear uniform in +-this
+    augment_elastic_pixels: float = 0.0  # standard deviation of a smooth elastic warp, pixels
+    augment_stroke: float = 0.0  # blend towards a 3x3 dilation / erosion, uniform in +-this (<= 1)
     reconstruction_pixels: int | None = 500  # pixels per view in the MSE; None: all
     consistency: str = "nt_xent"  # "nt_xent" (contrastive) | "cosine" (paper)
     contrastive_temperature: float = 0.2
@@ -144,9 +153,15 @@ class IRLINRConfig:
             "covariance_weight",
             "isometry_weight",
             "isometry_eta",
+            "augment_scale",
+            "augment_aspect",
+            "augment_shear",
+            "augment_elastic_pixels",
         ):
             if not is_number(getattr(self, name)) or getattr(self, name) < 0:
                 fail(name, "a non-negative number")
+        if not is_number(self.augment_stroke) or not 0 <= self.augment_stroke <= 1:
+            fail("augment_stroke", "a number in [0, 1]")
         if not is_int(self.isometry_codes) or self.isometry_codes < 2:
             fail("isometry_codes", "an integer of at least 2 (codes are mixed in pairs)")
         if not is_int(self.encoder_recompute_blocks) or not 0 <= self.encoder_recompute_blocks <= 8:
@@ -168,6 +183,16 @@ class IRLINRConfig:
                 if getattr(self, name) != 0:
                     fail(name, "0 unless alignment is 'moments'")
 
+    def appearance_augmentation(self) -> AppearanceAugmentation:
+        """The ``augment_*`` fields as the augmentation of the encoder's views."""
+        return AppearanceAugmentation(
+            scale=self.augment_scale,
+            aspect=self.augment_aspect,
+            shear=self.augment_shear,
+            elastic_pixels=self.augment_elastic_pixels,
+            stroke=self.augment_stroke,
+        )
+
     def inr_layer_shapes(self) -> list[tuple[int, int]]:
         """(out, in) of every INR layer, as ``INR.layer_shapes``."""
         widths = [2 * self.num_frequencies, *self.inr_hidden, 1]
@@ -184,8 +209,11 @@ class IRLINRConfig:
 
     @classmethod
     def fast(cls) -> "IRLINRConfig":
-        """The default: MNIST-U in minutes on a CPU."""
-        return cls()
+        """The default of ``conf/base/parameters_training.yml``: MNIST-U in minutes on a CPU,
+        the encoder's views distorted in appearance."""
+        return cls(
+            augment_scale=0.15, augment_aspect=0.1, augment_shear=0.2, augment_elastic_pixels=1.5, augment_stroke=0.5
+        )
 
     @classmethod
     def paper(cls) -> "IRLINRConfig":
@@ -300,8 +328,9 @@ class IRLINR(nn.Module):
         share = _Share.of(images, shard)
         views = self._views(images, generator, share)  # (2b, 1, H, W): first views, then second
         noise = self._alignment_noise(views, generator, share)
+        seen = self._distorted(views, generator, share)  # what the encoder sees; views stay the targets
         with batch_statistics_over_ranks() if share.is_split else contextlib.nullcontext():
-            encoded = self.encoder(views, noise)
+            encoded = self.encoder(seen, noise)
         code, other_code = encoded.semantic_code.chunk(2)  # (b, d) each: this rank's rows
         batch_code, batch_other_code = share.gather(code), share.gather(other_code)  # (B, d) each
         if config.consistency == "nt_xent":
@@ -360,6 +389,14 @@ class IRLINR(nn.Module):
         translation = torch.rand(count, 2, generator=generator, device=generator.device) * 2 - 1
         rotation, translation = share.of_views(rotation), share.of_views(translation)
         return (rotation * max_angle).to(views.device), (translation * max_shift).to(views.device)
+
+    def _distorted(self, views: torch.Tensor, generator: torch.Generator, share: _Share) -> torch.Tensor:
+        """The views with their appearance augmented, or the views themselves without."""
+        augmentation = self.config.appearance_augmentation()
+        if not augmentation.enabled:
+            return views
+        draw = draw_appearance(2 * share.size, augmentation, generator).rows(share.of_views)
+        return distort(views, augmentation, draw)
 
     def _reconstruction_loss(
         self, encoded: EncoderOutput, views: torch.Tensor, generator: torch.Generator, share: _Share

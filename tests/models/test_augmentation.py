@@ -1,0 +1,124 @@
+"""Appearance augmentation of the encoder's views: each distortion does what it says, the
+pose stays, nothing is drawn when it is off, and the training step uses it only for the
+encoder's input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from irl_inr.geometry import centre_of_mass
+from irl_inr.models.augmentation import AppearanceAugmentation, distort, draw_appearance
+from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
+
+
+def _blobs(count: int = 6, size: int = 24) -> torch.Tensor:
+    """Elongated Gaussian blobs off the centre, (count, 1, size, size)."""
+    generator = torch.Generator().manual_seed(3)
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    images = []
+    for _ in range(count):
+        cx, cy = (torch.rand(2, generator=generator) * 6 + size / 2 - 3).tolist()
+        images.append(torch.exp(-((xs - cx) ** 2) / 18 - ((ys - cy) ** 2) / 6))
+    return torch.stack(images).unsqueeze(1)
+
+
+def test_a_disabled_augmentation_returns_the_views_and_draws_nothing():
+    config = IRLINRConfig(image_size=16, latent_dim=4, num_frequencies=4, inr_hidden=(8,), hypernetwork_hidden=(8,))
+    assert not config.appearance_augmentation().enabled
+    model = IRLINR(config)
+    views = torch.rand(4, 1, 16, 16)
+    generator = torch.Generator().manual_seed(0)
+    state = generator.get_state()
+    assert model._distorted(views, generator, _whole(4)) is views
+    assert torch.equal(generator.get_state(), state)
+
+
+def _whole(count: int):
+    from irl_inr.models.irl_inr import _Share
+
+    return _Share(0, count, count, 1)
+
+
+def test_a_zero_draw_is_the_identity():
+    images = _blobs()
+    augmentation = AppearanceAugmentation(scale=0.3, aspect=0.2, shear=0.3, elastic_pixels=2.0, stroke=0.8)
+    draw = draw_appearance(len(images), augmentation, torch.Generator().manual_seed(0))
+    zero = draw.rows(torch.zeros_like)
+    torch.testing.assert_close(distort(images, augmentation, zero), images, atol=1e-5, rtol=0)
+
+
+def test_scale_aspect_and_shear_keep_the_centre_of_mass():
+    images = _blobs()
+    augmentation = AppearanceAugmentation(scale=0.2, aspect=0.15, shear=0.2)
+    draw = draw_appearance(len(images), augmentation, torch.Generator().manual_seed(1))
+    distorted = distort(images, augmentation, draw)
+    assert (distorted - images).abs().max() > 0.1  # the images did change
+    pixel = 2 / images.shape[-1]
+    assert (centre_of_mass(distorted) - centre_of_mass(images)).abs().max() < 0.25 * pixel
+
+
+def test_a_larger_scale_draw_shrinks_the_shape():
+    """The grid reads the input at c + s (p - c): s > 1 shows less of the shape."""
+    images = _blobs()
+    augmentation = AppearanceAugmentation(scale=0.3)
+    draw = draw_appearance(len(images), augmentation, torch.Generator().manual_seed(2)).rows(torch.zeros_like)
+    grown = distort(images, augmentation, draw._replace(scale=-torch.ones(len(images))))
+    shrunk = distort(images, augmentation, draw._replace(scale=torch.ones(len(images))))
+    assert (shrunk.sum(dim=(1, 2, 3)) < images.sum(dim=(1, 2, 3))).all()
+    assert (grown.sum(dim=(1, 2, 3)) > images.sum(dim=(1, 2, 3))).all()
+
+
+def test_stroke_draws_thicken_and_thin():
+    images = _blobs()
+    augmentation = AppearanceAugmentation(stroke=1.0)
+    zero = draw_appearance(len(images), augmentation, torch.Generator().manual_seed(0)).rows(torch.zeros_like)
+    thick = distort(images, augmentation, zero._replace(stroke=torch.ones(len(images))))
+    thin = distort(images, augmentation, zero._replace(stroke=-torch.ones(len(images))))
+    assert (thick >= images - 1e-6).all() and (thick.sum() > images.sum() * 1.05)
+    assert (thin <= images + 1e-6).all() and (thin.sum() < images.sum() * 0.95)
+
+
+def test_elastic_warp_moves_pixels_by_about_its_size():
+    images = _blobs()
+    small = AppearanceAugmentation(elastic_pixels=0.5)
+    large = AppearanceAugmentation(elastic_pixels=3.0)
+    draw = draw_appearance(len(images), large, torch.Generator().manual_seed(4))
+    change_small = (distort(images, small, draw) - images).abs().mean()
+    change_large = (distort(images, large, draw) - images).abs().mean()
+    assert 0 < change_small < change_large
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("augment_stroke", 1.5), ("augment_stroke", -0.1), ("augment_scale", -0.2), ("augment_elastic_pixels", "2")],
+)
+def test_bad_augmentation_settings_name_the_field(field, value):
+    with pytest.raises(ValueError, match=f"IRLINRConfig.{field}"):
+        IRLINRConfig(**{field: value})
+
+
+def test_the_training_step_encodes_distorted_views_and_reconstructs_the_views():
+    """The encoder sees distorted views; the reconstruction loss compares the renders of
+    their codes with the undistorted views."""
+    config = IRLINRConfig(
+        image_size=16, latent_dim=4, encoder_head_hidden=8, num_frequencies=4, inr_hidden=(8,), hypernetwork_hidden=(8,),
+        reconstruction_pixels=None, alignment="none", alignment_jitter_degrees=0.0, alignment_jitter_pixels=0.0,
+        augment_scale=0.3, augment_shear=0.3, augment_elastic_pixels=2.0, augment_stroke=0.8,
+    )  # fmt: skip
+    images = _blobs(4, 16)
+    torch.manual_seed(0)
+    model = IRLINR(config).eval()  # eval: batch norms use their running statistics, so rows are independent
+    seen = []
+    model.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    loss = model.training_losses(images, torch.Generator().manual_seed(0))["reconstruction"]
+
+    with torch.no_grad():
+        views = model._views(images, torch.Generator().manual_seed(0), _whole(4))  # the step's first draws
+        assert (seen[0] - views).abs().max() > 0.1  # the encoder did not see the views themselves
+        encoded = model.encoder(seen[0])
+        rendered = model.render(encoded.semantic_code, encoded.rotation, encoded.translation, 16, 16)
+    torch.testing.assert_close(loss, ((rendered - views) ** 2).mean())
+    assert abs(loss.item() - ((rendered - seen[0]) ** 2).mean().item()) > 1e-4  # not the distorted views as targets
