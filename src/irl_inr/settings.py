@@ -3,10 +3,10 @@ defaults (``irl_inr.config``), the hook that checks parameters before a run, and
 that lets only rank 0 write when a run is launched by torchrun (DDP training)."""
 
 from irl_inr.config import ProjectConfigLoader
-from irl_inr.hooks import ParameterValidationHooks
+from irl_inr.hooks import ConsoleHooks, ParameterValidationHooks
 from irl_inr.training.kedro_hooks import RankZeroSavesHooks
 
-HOOKS = (ParameterValidationHooks(), RankZeroSavesHooks())
+HOOKS = (ConsoleHooks(), ParameterValidationHooks(), RankZeroSavesHooks())
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
