@@ -21,8 +21,9 @@ from pathlib import Path
 from kedro.io.core import DatasetError
 
 VERBOSE_VARIABLE = "IRL_INR_VERBOSE"
-# Known harmless warnings of the libraries (message start), hidden unless verbose.
-HARMLESS_WARNINGS = ("`torch.jit.script` is deprecated",)
+# Known harmless warnings of the libraries (message start), hidden unless verbose: torch
+# scripting inside torch.func, and kedro-viz's use of a FastAPI response class.
+HARMLESS_WARNINGS = ("`torch.jit.script` is deprecated", "ORJSONResponse is deprecated")
 
 logger = logging.getLogger("irl_inr")
 
@@ -66,8 +67,15 @@ def configure_console() -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(existing, QuietConsole) for existing in handler.filters):
             handler.addFilter(QuietConsole())
-    for message in HARMLESS_WARNINGS:
-        warnings.filterwarnings("ignore", message=re.escape(message))
+    hide_harmless_warnings()
+
+
+def hide_harmless_warnings() -> None:
+    """Ignore the :data:`HARMLESS_WARNINGS` unless verbose (``settings.py`` calls this, so
+    it holds for every Kedro command of the project: run, viz, ...)."""
+    if not verbose():
+        for message in HARMLESS_WARNINGS:
+            warnings.filterwarnings("ignore", message=re.escape(message))
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
