@@ -62,6 +62,7 @@ def test_the_summary_links_each_domains_newest_report():
         "mnist_u": (ids[1], "mnist_u/report.html/2026-02-01T00.00.00.000Z/report.html"),
         "wm811k": (ids[3], "wm811k/report.html/2026-01-05T00.00.00.000Z/report.html"),
     }
+    assert latest_reports(["cryo_em/dvc/"]) == {"cryo_em": ("cryo_em/dvc/", "cryo_em/dvc/report.html")}
     reports = {partition: (lambda: "<p>Domain x, generated 2026-01-05 10:00:00 UTC</p>") for partition in ids}
     comparisons = {
         "mnist_u/": lambda: pd.DataFrame({"method": ["kmeans_z", "scan"], "acc": [0.5, 0.7], "acc_69": [0.6, 0.8]}),

@@ -15,8 +15,9 @@ import pandas as pd
 from irl_inr.reporting.formatting import significant
 from irl_inr.reporting.html import Section, paragraph_html, render_page, table_html
 
-# A versioned report's partition: <domain>/report.html/<version>/ (the DVC copy is not one).
-_REPORT_ID = re.compile(r"^(?P<domain>[a-z][a-z0-9_]*)/report\.html/(?P<version>[^/]+)/?$")
+# A report's partition: <domain>/report.html/<version>/ (kedro run), or <domain>/dvc/
+# (the DVC stages' unversioned copy, used when a domain has no versioned one).
+_REPORT_ID = re.compile(r"^(?P<domain>[a-z][a-z0-9_]*)/(?:report\.html/(?P<version>[^/]+)|dvc)/?$")
 _GENERATED = re.compile(r"generated (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)")
 
 
@@ -26,9 +27,12 @@ def latest_reports(report_ids) -> dict[str, tuple[str, str]]:
     newest: dict[str, tuple[str, str, str]] = {}
     for partition in report_ids:
         match = _REPORT_ID.match(partition)
-        if match and match["version"] > newest.get(match["domain"], ("", "", ""))[0]:
-            path = f"{match['domain']}/report.html/{match['version']}/report.html"
-            newest[match["domain"]] = (match["version"], partition, path)
+        if not match:
+            continue
+        version = match["version"] or ""  # the DVC copy ranks below any version
+        if match["domain"] not in newest or version > newest[match["domain"]][0]:
+            path = f"{match['domain']}/report.html/{version}/report.html" if version else f"{match['domain']}/dvc/report.html"
+            newest[match["domain"]] = (version, partition, path)
     return {domain: (partition, path) for domain, (_, partition, path) in sorted(newest.items())}
 
 
