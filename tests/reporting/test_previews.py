@@ -81,6 +81,9 @@ def test_the_static_build_is_rewritten_with_relative_paths(tmp_path):
     (tmp_path / "build/api/nodes").mkdir(parents=True)
     node = {"filepath": f"{project}/data/08_reporting/mnist_u/metrics.json", "code": "x", "run_command": None}
     (tmp_path / "build/api/nodes/abc").write_text(json.dumps(node))
+    wrapped = {"filepath": "/home/me/.venv/lib/python3.11/site-packages/torch/utils/_contextlib.py"}
+    (tmp_path / "build/api/nodes/def").write_text(json.dumps(wrapped))
     (tmp_path / "build/api/main").write_text(json.dumps({"nodes": []}))
-    assert relativise_build(tmp_path / "build", project) == 1
+    assert relativise_build(tmp_path / "build", project) == 2
     assert json.loads((tmp_path / "build/api/nodes/abc").read_text())["filepath"] == "data/08_reporting/mnist_u/metrics.json"
+    assert json.loads((tmp_path / "build/api/nodes/def").read_text())["filepath"] == "site-packages/torch/utils/_contextlib.py"

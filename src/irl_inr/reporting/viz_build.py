@@ -1,7 +1,9 @@
 """Make kedro-viz's static build publishable: ``kedro viz build`` writes each dataset's
 file path as Kedro resolved it, absolute (``/home/me/irl-inr/data/...``), into
-``build/api/nodes/*``. This rewrites every path under the project folder relative to it
-(``data/...``), so a published build does not show where the project lived.
+``build/api/nodes/*``, and for a decorated node function its wrapper's file in the
+virtual environment. This rewrites every path under the project folder relative to it
+(``data/...``) and a library's from ``site-packages/`` on, so a published build does not
+show where the project lived.
 
 ``python -m irl_inr.reporting.viz_build [build folder]`` (``make viz`` runs it after the
 build); it prints how many files it changed."""
@@ -13,9 +15,14 @@ import sys
 from pathlib import Path
 
 
+_INSTALLED = "/site-packages/"
+
+
 def relative_paths(value, project: str):
     """``value`` (parsed JSON) with every string that starts with ``project`` + ``/``
-    made relative to it (``project`` itself becomes ``.``)."""
+    made relative to it (``project`` itself becomes ``.``) and every installed library's
+    file named from ``site-packages/`` on (kedro-viz shows the wrapper's file for a node
+    function under a decorator such as ``torch.no_grad``)."""
     if isinstance(value, dict):
         return {key: relative_paths(item, project) for key, item in value.items()}
     if isinstance(value, list):
@@ -25,6 +32,8 @@ def relative_paths(value, project: str):
             return "."
         if value.startswith(project + "/"):
             return value[len(project) + 1 :]
+        if value.startswith("/") and _INSTALLED in value:  # a library's file (a decorator's wrapper)
+            return value[value.index(_INSTALLED) + 1 :]
         return value.replace(f"{project}/", "")
     return value
 
@@ -37,7 +46,7 @@ def relativise_build(build: Path, project: Path) -> int:
         if not path.is_file():
             continue
         text = path.read_text(encoding="utf-8")
-        if root not in text:
+        if root not in text and _INSTALLED not in text:
             continue
         rewritten = json.dumps(relative_paths(json.loads(text), root))
         path.write_text(rewritten, encoding="utf-8")
