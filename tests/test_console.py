@@ -76,6 +76,8 @@ def test_an_unexpected_error_keeps_its_traceback():
     ("Completed node: mnist_u.train_dti", False),
     ("Completed 4 out of 25 tasks", True),
     ("Running node: train_dti", True),
+    ("epoch %d/%d (step %d, %.1fs): %s", False),
+    ("training IRLINR on cpu (float32, eager): 8 epochs x 39 steps", True),
 ])
 def test_the_console_filter_keeps_back_only_repeated_lines(message, shown):
     record = logging.LogRecord("kedro.runner.sequential_runner", logging.INFO, __file__, 1, message, None, None)

@@ -42,8 +42,10 @@ class ParameterError(ValueError):
 # back to INFO.
 QUIET_LOGGERS = ("kedro.io", "kedro.framework", "kedro.validation", "kedro_viz", "faiss")
 # Messages kept back from the console unless verbose: "Completed node: x" (the "Completed
-# n out of m tasks" line that follows says the same) and the runner's note on async mode.
-QUIET_MESSAGES = ("Completed node:", "Using synchronous mode")
+# n out of m tasks" line that follows says the same), the runner's note on async mode, and
+# the training loop's line per epoch (its progress bar shows the same means; the losses
+# of every epoch are in the stage's *_history.csv and the report).
+QUIET_MESSAGES = ("Completed node:", "Using synchronous mode", "epoch %d/%d (step")
 
 
 class QuietConsole(logging.Filter):
