@@ -36,11 +36,13 @@ class ParameterError(ValueError):
     """A parameter that fails its check (raised by the parameter hook before any node runs)."""
 
 
-# Loggers that conf/logging.yml sets to WARNING (their INFO lines are Kedro's per-dataset
-# "Loading data from ..." / "Saving data to ...", its start-up notes, kedro-viz's note on
-# where it wrote the run's events, and faiss's probing of CPU features); verbose sets them
-# back to INFO.
-QUIET_LOGGERS = ("kedro.io", "kedro.framework", "kedro.validation", "kedro_viz", "faiss")
+# Loggers that conf/logging.yml sets above INFO (Kedro's per-dataset "Loading data from
+# ..." / "Saving data to ...", its start-up notes, kedro-viz's note on where it wrote the
+# run's events and its warning that a partial run is not tracked, and faiss's probing of
+# CPU features); verbose sets them back to INFO.
+QUIET_LOGGERS = (
+    "kedro.io", "kedro.framework", "kedro.validation", "kedro_viz", "kedro_viz.integrations.kedro.run_hooks", "faiss",
+)
 # Messages kept back from the console unless verbose: "Completed node: x" (the "Completed
 # n out of m tasks" line that follows says the same), the runner's note on async mode, and
 # the training loop's line per epoch (its progress bar shows the same means; the losses
