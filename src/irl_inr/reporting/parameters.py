@@ -27,7 +27,7 @@ class ReportingParameters(Parameters):
     total loss fell by more than ``loss_plateau_share`` of its first value over the last
     quarter of the epochs; the interpretation's class traversals look the same when the
     images decoded at the class means differ by less than ``traversal_distinct_ratio``
-    times as much as the codes' own class means decoded."""
+    times as much as real images of different classes decoded."""
 
     section = "reporting"
     domain: str

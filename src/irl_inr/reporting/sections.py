@@ -329,7 +329,8 @@ def representations_section(
     body += figure_html(
         figures.embedding_map(points, colourings, width, title),
         f"{method_name[options.map_method]}: {len(sample)} of {len(candidates)} images drawn with seed "
-        f"{options.seed}. Look for one island per colour; distances between islands mean little in t-SNE.", dpi,
+        f"{options.seed}. Look for one island per colour"
+        + ("; distances between islands mean little in t-SNE." if options.map_method == "tsne" else "."), dpi,
         f"{percent(agreement)} of each point's {MAP_NEIGHBOURS} nearest points in the map share its label "
         f"(chance: {percent(chance)})" + (" — the classes separate." if agreement >= 0.5 + chance / 2
                                          else " — the classes overlap in the map."),

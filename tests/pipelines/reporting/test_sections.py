@@ -47,7 +47,7 @@ def test_model_option_sections_say_which_options_were_on_and_show_the_traversals
         # The interpretation stage draws and measures the traversals; the report reads both.
         png = figure_png(plot_traversals(flow, model, codes, table, interpretation_parameters), 40)
         traversals = measure_traversals(flow, model, codes, table, interpretation_parameters)
-        assert set(traversals) == {"residual_row_rms", "class_row_rms", "class_mean_code_rms", "class_row_ratio"}
+        assert set(traversals) == {"residual_row_rms", "class_row_rms", "class_example_rms", "class_row_ratio"}
         sections = model_option_sections(
             model, isometry, measure_interpretation(flow, codes, table), png, traversals,
             {"domain": "toy", "figure_dpi": 40},
@@ -63,11 +63,11 @@ def test_model_option_sections_say_which_options_were_on_and_show_the_traversals
 
 def test_traversal_verdict_says_when_the_classes_look_the_same():
     same, warn = traversal_verdict(
-        {"residual_row_rms": 0.01, "class_row_rms": 0.002, "class_mean_code_rms": 0.2, "class_row_ratio": 0.01}, 0.5
+        {"residual_row_rms": 0.01, "class_row_rms": 0.002, "class_example_rms": 0.2, "class_row_ratio": 0.01}, 0.5
     )
     assert warn and same.startswith("the traversals look the same across classes") and "0.0100 times" in same
     distinct, warn = traversal_verdict(
-        {"residual_row_rms": 0.01, "class_row_rms": 0.18, "class_mean_code_rms": 0.2, "class_row_ratio": 0.9}, 0.5
+        {"residual_row_rms": 0.01, "class_row_rms": 0.18, "class_example_rms": 0.2, "class_row_ratio": 0.9}, 0.5
     )
     assert not warn and distinct.startswith("the class factor changes the image as the classes do")
     unsupervised, warn = traversal_verdict({"residual_row_rms": 0.05}, 0.5)

@@ -257,9 +257,10 @@ def measure_traversals(
     judge by eye. ``residual_row_rms``: the mean RMS pixel change from the first to the
     last image of each residual row. For the supervised flow also ``class_row_rms``: the
     mean RMS difference between two images of the class row (the class factor at each
-    class mean); ``class_mean_code_rms``: the same between the codes' own class means
-    decoded (how different the classes look to the decoder); and ``class_row_ratio``,
-    the first over the second (near 0: the class factor changes next to nothing)."""
+    class mean); ``class_example_rms``: the same between the decoded codes of one real
+    image per class (the first of each label: how different the classes look through the
+    decoder); and ``class_row_ratio``, the first over the second (near 0: the class
+    factor changes next to nothing)."""
     options = InterpretationParameters.from_dict(parameters)
     flow = load_interpretation(interpretation_model)
     decoder = load_irl_inr(irl_inr_model)
@@ -280,9 +281,8 @@ def measure_traversals(
                 if residual else 0.0}
     if flow.supervised:
         class_row = decoded(flow.inverse(rows[0]))
-        present = np.unique(labels)
-        class_means = torch.stack([codes[torch.from_numpy(labels == label)].mean(dim=0) for label in present])
+        examples = torch.stack([codes[int(np.flatnonzero(labels == label)[0])] for label in np.unique(labels)])
         measures["class_row_rms"] = mean_pairwise_rms(class_row)
-        measures["class_mean_code_rms"] = mean_pairwise_rms(decoded(class_means))
-        measures["class_row_ratio"] = measures["class_row_rms"] / max(measures["class_mean_code_rms"], 1e-12)
+        measures["class_example_rms"] = mean_pairwise_rms(decoded(examples))
+        measures["class_row_ratio"] = measures["class_row_rms"] / max(measures["class_example_rms"], 1e-12)
     return measures

@@ -84,8 +84,8 @@ def traversal_verdict(traversal_metrics: dict, distinct_ratio: float) -> tuple[s
     ratio = traversal_metrics["class_row_ratio"]
     compared = (
         f"the class-row images differ by {significant(traversal_metrics['class_row_rms'])} RMS on average, "
-        f"{significant(ratio)} times the difference between the classes' mean codes decoded "
-        f"({significant(traversal_metrics['class_mean_code_rms'])})"
+        f"{significant(ratio)} times the difference between real images of different classes decoded "
+        f"({significant(traversal_metrics['class_example_rms'])})"
     )
     if ratio < distinct_ratio:
         return (
