@@ -44,8 +44,11 @@ dvc-remote: install
 repro: install dvc-remote
 	$(BIN)/dvc repro
 
+# kedro-viz's static site in build/, with previews, its file paths made relative to the
+# project (kedro-viz writes them absolute) so that the build can be published.
 viz: install
 	$(BIN)/kedro viz build --include-previews
+	$(BIN)/python -m irl_inr.reporting.viz_build build
 
 clean-venv:
 	rm -rf $(VENV)

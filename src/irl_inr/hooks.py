@@ -8,6 +8,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from irl_inr.console import ParameterError, configure_console, install_excepthook
 from irl_inr.parameters import DOMAINS, validate_parameters
 
 logger = logging.getLogger(__name__)
@@ -31,5 +32,18 @@ class ParameterValidationHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         parameters = {section: catalog.load(f"params:{section}") for section in sections_used(pipeline.datasets())}
-        validate_parameters(parameters)
+        try:
+            validate_parameters(parameters)
+        except ValueError as error:
+            raise ParameterError(str(error)) from error
         logger.info("Parameters checked: %s", ", ".join(sorted(parameters)) or "none")
+
+
+class ConsoleHooks:
+    """A run's console (:mod:`irl_inr.console`): known harmless warnings hidden, and an
+    expected user error presented as one ERROR line instead of a traceback."""
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        configure_console()
+        install_excepthook()

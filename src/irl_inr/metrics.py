@@ -21,6 +21,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from irl_inr import baselines
 
 __all__ = [
+    "hungarian_matching",
     "clustering_accuracy",
     "clustering_scores",
     "merge_labels",
@@ -114,15 +115,27 @@ def clustering_accuracy(labels: Any, clusters: Any) -> float:
     over-clustering is not rewarded.  Labels and clusters can be any integers or
     strings.
     """
+    _, _, counts, class_rows, cluster_columns = hungarian_matching(labels, clusters)
+    return float(counts[class_rows, cluster_columns].sum() / counts.sum())
+
+
+def hungarian_matching(labels: Any, clusters: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The one-to-one cluster -> class mapping with the most samples on matched pairs
+    (Hungarian algorithm on the class x cluster contingency table).
+
+    Returns ``(classes, cluster_ids, counts, class_rows, cluster_columns)``: the sorted
+    label values, the sorted cluster values, ``counts`` (classes, clusters) samples per
+    pair, and the matched pairs as row and column positions in ``counts`` (rows
+    ascending; with more clusters than classes some clusters stay unmatched)."""
     labels = _labels(labels, "labels")
     clusters = _labels(clusters, "clusters")
     _same_length(labels, "labels", clusters, "clusters")
-    _, label_ids = np.unique(labels, return_inverse=True)
-    _, cluster_ids = np.unique(clusters, return_inverse=True)
-    table = np.zeros((cluster_ids.max() + 1, label_ids.max() + 1), dtype=np.int64)
-    np.add.at(table, (cluster_ids, label_ids), 1)
-    rows, cols = linear_sum_assignment(table, maximize=True)
-    return float(table[rows, cols].sum() / labels.shape[0])
+    classes, label_ids = np.unique(labels, return_inverse=True)
+    cluster_ids, cluster_index = np.unique(clusters, return_inverse=True)
+    counts = np.zeros((len(classes), len(cluster_ids)), dtype=np.int64)
+    np.add.at(counts, (label_ids, cluster_index), 1)
+    class_rows, cluster_columns = linear_sum_assignment(counts, maximize=True)
+    return classes, cluster_ids, counts, class_rows, cluster_columns
 
 
 def clustering_scores(labels: Any, clusters: Any) -> dict[str, float]:

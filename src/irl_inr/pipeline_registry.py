@@ -50,7 +50,7 @@ def isometry_stage() -> Pipeline:
 SHARDS = 4
 
 
-def shared_stages(shards: int = 1) -> Pipeline:
+def shared_stages(shards: int = 1, front_end_parameters=()) -> Pipeline:
     """Training -> embedding -> clustering and interpretation -> reporting on ``images`` /
     ``image_table``; with ``shards`` > 1, embedding extraction and neighbour mining run as
     that many nodes over row ranges (memory-mapped images), for a parallel runner."""
@@ -68,13 +68,14 @@ def shared_stages(shards: int = 1) -> Pipeline:
         + isometry_stage()
         + clustering_stage
         + interpretation.create_pipeline()
-        + reporting.create_pipeline()
+        + reporting.create_pipeline(front_end_parameters=front_end_parameters)
     )
 
 
 def domain_pipeline(front_end: Pipeline, namespace: str, shards: int = 1) -> Pipeline:
     """A domain's front end and the shared stages, under the domain's namespace."""
-    return Pipeline(front_end + shared_stages(shards), namespace=namespace)
+    front_end_parameters = sorted(name for name in front_end.inputs() if name.startswith("params:"))
+    return Pipeline(front_end + shared_stages(shards, front_end_parameters), namespace=namespace)
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -22,10 +22,21 @@ def test_embedded_images_and_plain_text_about_addresses_are_allowed():
 
 def test_tables_escape_text_and_align_numbers():
     frame = pd.DataFrame({"method": ["<b>scan</b>"], "acc": [np.float32(0.5)], "empty": [np.int64(0)]})
-    text = table_html(frame, float_digits=2, highlight_rows=[0])
+    text = table_html(frame, digits=2, highlight_rows=[0])
     assert '<tr class="highlight"><td>&lt;b&gt;scan&lt;/b&gt;</td><td class="number">0.50</td><td class="number">0</td></tr>' in text
     assert '<td>images</td><td class="number">5000</td>' in mapping_table_html({"images": 5000, "pose": {"deg": 1.5}})
-    assert '<td>pose.deg</td><td class="number">1.5000</td>' in mapping_table_html({"pose": {"deg": 1.5}})
+    assert '<td>pose.deg</td><td class="number">1.50</td>' in mapping_table_html({"pose": {"deg": 1.5}})
+
+
+def test_numbers_keep_their_significant_figures_however_small():
+    text = mapping_table_html({"inverse_max_abs_error": 1.9e-06, "acc": 0.05551447761216488})
+    assert '<td class="number">1.90e-06</td>' in text and '<td class="number">0.0555</td>' in text
+    assert "0.0000" not in text
+
+
+def test_flagged_rows_are_marked():
+    text = table_html(pd.DataFrame({"cluster": [0, 1]}), flag_rows=[1])
+    assert '<tr><td class="number">0</td></tr><tr class="flag"><td class="number">1</td></tr>' in text
 
 
 def test_sections_get_unique_anchors_in_the_contents():

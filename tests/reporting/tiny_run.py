@@ -78,7 +78,19 @@ def tiny_report_inputs(with_label_names: bool = True) -> dict:
         "cluster_assignments": cluster_assignments,
         "clustering_comparison": clustering_comparison,
         "mining_metrics": {"images": len(rows), "neighbours": 5, "neighbour_acc": 0.9},
-        "training_parameters": {"config": "fast", "configurations": {"fast": {"model": {"latent_dim": 4}}}},
-        "embedding_parameters": {"split": "test"},
-        "clustering_parameters": {"n_clusters": 3, "split": "all"},
+        "parameters": {
+            "training": {"config": "fast", "configurations": {"fast": {"model": {"latent_dim": 4}},
+                                                              "paper": {"model": {"latent_dim": 256}}}},
+            "embedding": {"split": "test"},
+            "clustering": {"n_clusters": 3, "split": "all"},
+            "interpretation": {"supervised": True, "class_dims": 2},
+            "isometry": {"sample_size": 20},
+        },
+        "provenance": {
+            "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": True},
+            "dvc_lock": "feedc0ffee123456",
+            "python": "3.11.7",
+            "packages": {"torch": "2.14.1", "mlxtend": "0.25.0", "faiss-cpu": "1.15.1"},
+            "data_sources": {"bars": "generated: 30 images"},
+        },
     }

@@ -11,6 +11,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 GREY = "gray"
+FLAG_RED = "#b3261e"
 
 
 def _hide_axes(axis) -> None:
@@ -57,9 +58,9 @@ def pose_histograms(poses: Mapping[str, np.ndarray], bins: int, width_inches: fl
 
 def loss_curves(epochs: np.ndarray, terms: Mapping[str, np.ndarray], width_inches: float) -> Figure:
     """One panel per loss term against the epoch (log scale when a term stays positive)."""
-    columns = min(len(terms), 4)
+    columns = min(len(terms), 3)
     rows = -(-len(terms) // columns)
-    figure = Figure(figsize=(width_inches, 2.4 * rows + 0.4), layout="constrained")
+    figure = Figure(figsize=(width_inches, 0.3 * width_inches * rows + 0.5), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
     for axis in axes.flat[len(terms):]:
         axis.set_visible(False)
@@ -88,10 +89,10 @@ def embedding_map(
     title: str,
 ) -> Figure:
     """Scatter plots of the same 2-D points (n, 2), one panel per ``(panel title, group
-    per point (n,) in 0..G-1, legend name per group (G,))``; group g has the same colour in
-    every panel."""
-    figure = Figure(figsize=(width_inches, width_inches / len(colourings) * 0.9 + 0.4), layout="constrained")
-    axes = figure.subplots(1, len(colourings), squeeze=False)[0]
+    per point (n,) in 0..G-1, legend name per group (G,))``, one above the other, each
+    wide enough to read; group g has the same colour in every panel."""
+    figure = Figure(figsize=(width_inches, 0.62 * width_inches * len(colourings) + 0.4), layout="constrained")
+    axes = figure.subplots(len(colourings), 1, squeeze=False)[:, 0]
     palette = _palette(max(len(names) for _, _, names in colourings))
     for axis, (panel_title, groups, names) in zip(axes, colourings):
         for group, (colour, name) in enumerate(zip(palette, names)):
@@ -129,10 +130,12 @@ def confusion_matrix(
 
 
 def cluster_gallery(
-    averages: np.ndarray, exemplars: Sequence[np.ndarray], row_titles: Sequence[str], width_inches: float, title: str
+    averages: np.ndarray, exemplars: Sequence[np.ndarray], row_titles: Sequence[str], width_inches: float, title: str,
+    flagged: Sequence[bool] = (),
 ) -> Figure:
     """Per cluster, one row: its mean image (averages (K, S, S)), then its exemplars
-    (each (E_k, S, S), E_k may be smaller than the widest row)."""
+    (each (E_k, S, S), E_k may be smaller than the widest row); the titles of the rows
+    ``flagged`` true are drawn in red."""
     columns = 1 + max((len(stack) for stack in exemplars), default=0)
     cell = min(1.0, width_inches / (columns + 2.5))
     figure = Figure(figsize=(cell * (columns + 2.5), cell * len(averages) + 0.7), layout="constrained")
@@ -144,7 +147,8 @@ def cluster_gallery(
             image = average if column == 0 else (stack[column - 1] if column - 1 < len(stack) else None)
             if image is not None:
                 axis.imshow(image, cmap=GREY, vmin=0.0, vmax=1.0, interpolation="nearest")
-        axes[row, 0].set_ylabel(row_titles[row], fontsize=7, rotation=0, ha="right", va="center")
+        colour = FLAG_RED if row < len(flagged) and flagged[row] else "black"
+        axes[row, 0].set_ylabel(row_titles[row], fontsize=7, rotation=0, ha="right", va="center", color=colour)
     axes[0, 0].set_title("mean", fontsize=8)
     if columns > 1:
         axes[0, 1].set_title("exemplars", fontsize=8, loc="left")

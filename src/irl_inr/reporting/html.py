@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from irl_inr.reporting.formatting import SIGNIFICANT_DIGITS, significant
+
 # An attribute or CSS that would make the browser fetch something: src=/href= to an
 # http(s) or protocol-relative address, url(...) to one, or a CSS @import.
 _EXTERNAL_REFERENCE = re.compile(
@@ -48,6 +50,12 @@ th, td { border: 1px solid #d5dbe1; padding: 3px 9px; text-align: left; }
 th { background: #eef2f5; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 tr.highlight td { background: #fff4d6; font-weight: bold; }
+tr.flag td { background: #fde2e1; }
+figcaption .verdict { font-weight: bold; color: #1d232a; }
+figcaption .verdict.warn { color: #9b1c1c; }
+dl.provenance { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; font-size: 13px; }
+dl.provenance dt { font-weight: bold; }
+dl.provenance dd { margin: 0; font-family: monospace; }
 pre { background: #f5f7f9; border: 1px solid #e3e7eb; padding: 10px; font-size: 12px; overflow-x: auto; }
 p.note { font-size: 13px; color: #4a5561; }
 """
@@ -75,25 +83,42 @@ def image_html(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
 
 
-def figure_html(figure: Figure, caption: str, dpi: int) -> str:
-    """A ``<figure>`` with the rendered figure embedded and its caption."""
-    return f"<figure>{image_html(figure_png(figure, dpi), caption)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+def figure_html(figure: Figure, caption: str, dpi: int, verdict: str = "", warn: bool = False) -> str:
+    """A ``<figure>`` with the rendered figure embedded and its caption: what the figure
+    shows and what to look for, then ``verdict``, this run's reading of it (marked as a
+    warning with ``warn``)."""
+    return png_figure_html(figure_png(figure, dpi), caption, verdict, warn)
 
 
-def table_html(frame: pd.DataFrame, float_digits: int = 4, highlight_rows: Iterable[int] = ()) -> str:
-    """A DataFrame as an HTML table (values escaped, floats to ``float_digits`` decimals);
-    the rows at the positions in ``highlight_rows`` are marked."""
-    highlight = set(highlight_rows)
+def png_figure_html(png: bytes, caption: str, verdict: str = "", warn: bool = False) -> str:
+    """:func:`figure_html` for a figure already rendered to PNG (one another stage drew)."""
+    reading = ""
+    if verdict:
+        marker = "verdict warn" if warn else "verdict"
+        reading = f' <span class="{marker}">{"Warning: " if warn else "This run: "}{html.escape(verdict)}</span>'
+    return f"<figure>{image_html(png, caption)}<figcaption>{html.escape(caption)}{reading}</figcaption></figure>"
+
+
+def table_html(
+    frame: pd.DataFrame, digits: int = SIGNIFICANT_DIGITS, highlight_rows: Iterable[int] = (),
+    flag_rows: Iterable[int] = (),
+) -> str:
+    """A DataFrame as an HTML table (values escaped, floats to ``digits`` significant
+    figures); the rows at the positions in ``highlight_rows`` are marked as the best, those
+    in ``flag_rows`` as a warning."""
+    highlight, flagged = set(highlight_rows), set(flag_rows)
     head = "".join(f"<th>{html.escape(str(column))}</th>" for column in frame.columns)
     rows = []
     for position, values in enumerate(frame.itertuples(index=False, name=None)):
-        cells = "".join(_cell(value, float_digits) for value in values)
-        marker = ' class="highlight"' if position in highlight else ""
+        cells = "".join(_cell(value, digits) for value in values)
+        marker = ' class="highlight"' if position in highlight else ' class="flag"' if position in flagged else ""
         rows.append(f"<tr{marker}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def mapping_table_html(mapping: Mapping, descriptions: Mapping[str, str] | None = None, float_digits: int = 4) -> str:
+def mapping_table_html(
+    mapping: Mapping, descriptions: Mapping[str, str] | None = None, digits: int = SIGNIFICANT_DIGITS
+) -> str:
     """A (possibly nested) mapping as a two-column table, nested keys joined by dots;
     with ``descriptions``, a third column explains the keys it knows."""
     rows = list(_flat_items("", mapping))
@@ -104,7 +129,7 @@ def mapping_table_html(mapping: Mapping, descriptions: Mapping[str, str] | None 
             [(key, value, descriptions.get(key, "")) for key, value in rows], columns=["measure", "value", "meaning"],
             dtype=object,
         )
-    return table_html(frame, float_digits)
+    return table_html(frame, digits)
 
 
 def preformatted_html(text: str) -> str:
@@ -168,13 +193,11 @@ def _flat_items(prefix: str, mapping: Mapping):
             yield name, value
 
 
-def _cell(value, float_digits: int) -> str:
-    """A ``<td>``: floats to ``float_digits`` decimals, numbers aligned right."""
+def _cell(value, digits: int) -> str:
+    """A ``<td>``: numbers to ``digits`` significant figures, aligned right."""
     if isinstance(value, bool | np.bool_):
         return f"<td>{value}</td>"
-    if isinstance(value, float | np.floating):
-        return f'<td class="number">{value:.{float_digits}f}</td>'
-    if isinstance(value, int | np.integer):
-        return f'<td class="number">{value}</td>'
+    if isinstance(value, float | np.floating | int | np.integer):
+        return f'<td class="number">{significant(value, digits)}</td>'
     return f"<td>{html.escape(str(value))}</td>"
 

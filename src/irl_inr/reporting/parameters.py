@@ -20,7 +20,14 @@ class ReportingParameters(Parameters):
 
     ``map_method``: how the semantic codes z are laid out in 2-D (``tsne``: scikit-learn's
     t-SNE on unit-length codes, seeded; ``pca``: the first two principal components), on
-    at most ``map_sample_size`` images drawn with ``seed``."""
+    at most ``map_sample_size`` images drawn with ``seed``.
+
+    The captions' readings: a cluster whose largest class holds less than
+    ``purity_warning_below`` of it is flagged as mixed; training still runs when the
+    total loss fell by more than ``loss_plateau_share`` of its first value over the last
+    quarter of the epochs; the interpretation's class traversals look the same when the
+    images decoded at the class means differ by less than ``traversal_distinct_ratio``
+    times as much as real images of different classes decoded."""
 
     section = "reporting"
     domain: str
@@ -34,6 +41,9 @@ class ReportingParameters(Parameters):
     seed: int = 0
     figure_width_inches: float = 10.0
     figure_dpi: int = 80
+    purity_warning_below: float = 0.5
+    loss_plateau_share: float = 0.02
+    traversal_distinct_ratio: float = 0.5
 
     def check(self) -> None:
         if not isinstance(self.domain, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", self.domain):
@@ -49,6 +59,10 @@ class ReportingParameters(Parameters):
                 self.fail(name, f"must be at least {minimum}")
         if self.map_method not in MAP_METHODS:
             self.fail("map_method", f"must be one of {list(MAP_METHODS)}")
+        for name in ("purity_warning_below", "loss_plateau_share", "traversal_distinct_ratio"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                self.fail(name, "must be a number in [0, 1]")
         for name, minimum in (("map_perplexity", 1.0), ("figure_width_inches", 4.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import platform
 from collections.abc import Mapping
-from importlib import metadata
 
 import numpy as np
 import pandas as pd
 import yaml
-from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
@@ -31,14 +28,13 @@ from irl_inr.reporting.html import (
     preformatted_html,
     table_html,
 )
+from irl_inr.reporting.formatting import percent, significant
 from irl_inr.reporting.parameters import ReportingParameters
 from irl_inr.training.loop import RESERVED_COLUMNS
 
 POSE_COLUMNS = ("rotation_radians", "shift_x_pixels", "shift_y_pixels")
 IMAGE_TABLE_COLUMNS = ("image_id", "label", "split", *POSE_COLUMNS)
 PREDICTED_POSE_COLUMNS = ("image_id", "predicted_rotation_radians", "predicted_shift_x_pixels", "predicted_shift_y_pixels")
-# Packages whose versions the report records (distribution names).
-PACKAGES = ("irl_inr", "torch", "kedro", "kedro-datasets", "numpy", "pandas", "scikit-learn", "matplotlib")
 # What the embedding measures mean (see the README); others are listed without a note.
 EMBEDDING_MEANINGS = {
     "images": "images embedded",
@@ -144,6 +140,18 @@ def data_section(images, image_table: pd.DataFrame, options: ReportingParameters
         caption += " Left out (no known value): " + ", ".join(f"{name}: {count}" for name, count in unknown.items()) + "."
     histograms = figures.pose_histograms(poses, options.histogram_bins, width)
 
+    per_class = image_table["label"].value_counts()
+    balance = per_class.min() / per_class.max()
+    balance_verdict = (
+        f"classes range from {per_class.min()} to {per_class.max()} images"
+        + (" (balanced)." if balance >= 0.5 else ": unbalanced, so accuracy favours the large classes.")
+    )
+    rotations = poses["rotation (degrees, clockwise on screen)"]
+    rotations = rotations[np.isfinite(rotations)]
+    pose_verdict = (
+        f"rotations span {significant(np.ptp(rotations))}° (a rotation-invariant code has to undo all of them)."
+        if len(rotations) else "no ground-truth rotation is known for these images."
+    )
     counts = pd.crosstab(image_table["label"], image_table["split"], margins=True, margins_name="all")
     counts.index = [names.get(label, label) for label in counts.index]  # rows by label, then "all"
     counts = counts.rename_axis("label").reset_index()
@@ -151,8 +159,15 @@ def data_section(images, image_table: pd.DataFrame, options: ReportingParameters
     body = (
         paragraph_html(f"{len(images)} images of {size}x{size} pixels in {len(names)} classes.")
         + table_html(counts)
-        + figure_html(grid, "Sample images, one row per class (label name on the left).", options.figure_dpi)
-        + figure_html(histograms, caption, options.figure_dpi)
+        + figure_html(
+            grid, "Sample images, one row per class (label name on the left). Look for images that a person would "
+            "sort into their row: a row of mixed shapes means noisy labels.", options.figure_dpi, balance_verdict,
+            balance < 0.5,
+        )
+        + figure_html(
+            histograms, caption + " Look for the spread the model must be invariant to.", options.figure_dpi,
+            pose_verdict,
+        )
     )
     return Section("The data", body)
 
@@ -176,8 +191,31 @@ def training_section(training_history: pd.DataFrame, options: ReportingParameter
           **{f"last {term}": curves[term][-1] for term in terms}}]
     )
     figure = figures.loss_curves(epochs, curves, options.figure_width_inches)
-    body = table_html(summary) + figure_html(figure, f"Loss terms: {', '.join(terms)}.", options.figure_dpi)
+    verdict, warn = loss_verdict(curves.get("total", next(iter(curves.values()))), options.loss_plateau_share)
+    body = table_html(summary) + figure_html(
+        figure, f"Loss terms: {', '.join(terms)}. Look for curves that fall and then flatten; a curve still falling "
+        "at the last epoch means more epochs would help, one that rises means the learning rate is too high.",
+        options.figure_dpi, verdict, warn,
+    )
     return Section("Training", body)
+
+
+def loss_verdict(total: np.ndarray, plateau_share: float) -> tuple[str, bool]:
+    """The loss curve's reading: how much the loss fell, and whether it still fell by
+    more than ``plateau_share`` of its first value over the last quarter of the epochs."""
+    values = total[np.isfinite(total)]
+    if len(values) < 2:
+        return "only one epoch: no trend to read.", True
+    first, last = float(values[0]), float(values[-1])
+    scale = max(abs(first), 1e-12)
+    quarter = values[-max(2, len(values) // 4):]
+    still_falling = (quarter[0] - quarter[-1]) / scale > plateau_share
+    text = f"the total loss went from {significant(first)} to {significant(last)}"
+    if last > first:
+        return text + ": it rose, so training diverged or the learning rate is too high.", True
+    if still_falling:
+        return text + " and was still falling at the end: more epochs would likely help.", True
+    return text + " and levelled off.", False
 
 
 # ----------------------------------------------------------------------- representations
@@ -190,6 +228,21 @@ def _map_points(codes: np.ndarray, options: ReportingParameters) -> np.ndarray:
     unit = codes / np.maximum(np.linalg.norm(codes, axis=1, keepdims=True), 1e-12)
     perplexity = min(options.map_perplexity, (len(codes) - 1) / 3)
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=options.seed).fit_transform(unit)
+
+
+MAP_NEIGHBOURS = 10
+
+
+def map_neighbour_agreement(points: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """The share of each point's ``MAP_NEIGHBOURS`` nearest other points (in the 2-D map)
+    with its label, and that share by chance (the sum of squared class shares)."""
+    neighbours = min(MAP_NEIGHBOURS, len(points) - 1)
+    distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=-1)
+    np.fill_diagonal(distances, np.inf)
+    nearest = np.argsort(distances, axis=1, kind="stable")[:, :neighbours]
+    agreement = float((labels[nearest] == labels[:, None]).mean())
+    _, counts = np.unique(labels, return_counts=True)
+    return agreement, float(((counts / counts.sum()) ** 2).sum())
 
 
 def best_method(clustering_comparison: pd.DataFrame) -> str:
@@ -232,7 +285,13 @@ def representations_section(
         width, "Input, reconstruction at the predicted pose, canonical image (pose 0)",
         column_titles=[names[int(label)] for label in labels[:count]],
     )
-    body = figure_html(grid, f"The first {count} embedded images; column titles are their label names.", dpi)
+    explained = 1.0 - float(np.mean((images[image_rows_of] - reconstructions) ** 2)) / max(float(np.var(images)), 1e-12)
+    body = figure_html(
+        grid, f"The first {count} embedded images; column titles are their label names. Look for reconstructions "
+        "that match the input's shape and pose, and canonical images of one class that share an orientation.",
+        dpi, f"the reconstructions explain {percent(max(explained, 0.0))} of the images' pixel variance"
+        + (" (good)." if explained >= 0.7 else ": the decoder misses much of the images."), explained < 0.7,
+    )
 
     # The map's images: with clusters, those that were clustered (the clustering split,
     # which the embedded split covers).
@@ -266,10 +325,16 @@ def representations_section(
     points = _map_points(codes[sample], options)
     method_name = {"tsne": "t-SNE of the unit-length codes", "pca": "First two principal components of the codes"}
     title = f"Semantic codes z in 2-D ({method_name[options.map_method]}, {len(sample)} images)"
+    agreement, chance = map_neighbour_agreement(points, labels[sample])
     body += figure_html(
         figures.embedding_map(points, colourings, width, title),
         f"{method_name[options.map_method]}: {len(sample)} of {len(candidates)} images drawn with seed "
-        f"{options.seed}.", dpi,
+        f"{options.seed}. Look for one island per colour"
+        + ("; distances between islands mean little in t-SNE." if options.map_method == "tsne" else "."), dpi,
+        f"{percent(agreement)} of each point's {MAP_NEIGHBOURS} nearest points in the map share its label "
+        f"(chance: {percent(chance)})" + (" — the classes separate." if agreement >= 0.5 + chance / 2
+                                         else " — the classes overlap in the map."),
+        agreement < 0.5 + chance / 2,
     )
     if embedding_metrics is not None:
         body += "<h3>Invariance and pose error</h3>" + mapping_table_html(embedding_metrics, EMBEDDING_MEANINGS)
@@ -291,15 +356,33 @@ class Matching:
 
 
 def match_clusters(labels: np.ndarray, clusters: np.ndarray) -> Matching:
-    classes = sorted(np.unique(labels).tolist())
-    cluster_ids = sorted(np.unique(clusters).tolist())
-    counts = np.zeros((len(classes), len(cluster_ids)), dtype=np.int64)
-    np.add.at(counts, (np.searchsorted(classes, labels), np.searchsorted(cluster_ids, clusters)), 1)
-    class_rows, cluster_columns = linear_sum_assignment(counts, maximize=True)  # class_rows ascending
+    """The Hungarian matching of :func:`irl_inr.metrics.hungarian_matching`, its columns
+    reordered: the matched clusters in the order of their class, then the rest."""
+    classes, cluster_ids, counts, class_rows, cluster_columns = metrics.hungarian_matching(labels, clusters)
     matched = [int(column) for column in cluster_columns]
     order = matched + [column for column in range(len(cluster_ids)) if column not in matched]
     class_of = {int(cluster_ids[column]): int(classes[row]) for row, column in zip(class_rows, cluster_columns)}
-    return Matching(classes, [int(cluster_ids[column]) for column in order], counts[:, order], class_of)
+    return Matching(
+        [int(label) for label in classes], [int(cluster_ids[column]) for column in order], counts[:, order], class_of
+    )
+
+
+def cluster_purity(counts: np.ndarray) -> np.ndarray:
+    """Per cluster (column of ``counts``, classes x clusters), the share of its images in
+    its largest class (0 for an empty cluster)."""
+    sizes = counts.sum(axis=0)
+    return np.where(sizes > 0, counts.max(axis=0) / np.maximum(sizes, 1), 0.0)
+
+
+def purity_label(column: np.ndarray, class_names: list[str], shown: int = 2) -> str:
+    """A cluster's largest classes with their shares, ``"27 % 4, 27 % 2"`` (counts per
+    class in ``column``, names in the same order); a class holding the whole cluster
+    alone prints as ``"100 % 4"``, an empty cluster as ``"empty"``."""
+    size = int(column.sum())
+    if size == 0:
+        return "empty"
+    order = np.argsort(-column, kind="stable")[:shown]
+    return ", ".join(f"{percent(column[row] / size)} {class_names[row]}" for row in order if column[row] > 0)
 
 
 def per_class_scores(matching: Matching) -> dict[str, np.ndarray]:
@@ -319,13 +402,53 @@ def per_class_scores(matching: Matching) -> dict[str, np.ndarray]:
     return {"precision": precision, "recall": recall}
 
 
+def applicable_columns(clustering_comparison: pd.DataFrame, names: Mapping[int, str]) -> pd.DataFrame:
+    """The comparison without the columns that do not apply to this domain: ``acc_69``
+    (6 and 9 as one class) only where the labels include both digits, and no column
+    that is empty for every method (no labels, nothing to score)."""
+    dropped = [column for column in clustering_comparison.columns if clustering_comparison[column].isna().all()]
+    if "acc_69" in clustering_comparison and not {"6", "9"} <= set(names.values()):
+        dropped.append("acc_69")
+    return clustering_comparison.drop(columns=dropped)
+
+
+def purity_table(matching: Matching, names: Mapping[int, str], flag_below: float) -> pd.DataFrame:
+    """Per cluster of ``matching``: its size, the class it is matched to, its purity (the
+    share of its largest class) and its two largest classes, ``flag`` where the purity is
+    below ``flag_below``."""
+    class_names = [names.get(label, str(label)) for label in matching.classes]
+    purity = cluster_purity(matching.counts)
+    return pd.DataFrame({
+        "cluster": matching.clusters,
+        "images": matching.counts.sum(axis=0),
+        "matched class": [names.get(matching.class_of[cluster], "?") if cluster in matching.class_of else "none"
+                          for cluster in matching.clusters],
+        "purity": [percent(share) for share in purity],
+        "largest classes": [purity_label(matching.counts[:, column], class_names)
+                            for column in range(len(matching.clusters))],
+        "flag": ["mixed" if share < flag_below else "" for share in purity],
+    })
+
+
+def confusion_verdict(name: str, accuracy: float, purity: np.ndarray, flag_below: float, chance: float) -> tuple[str, bool]:
+    """A confusion matrix's reading: its accuracy against chance and how many clusters
+    are mixed."""
+    mixed = int((purity < flag_below).sum())
+    text = f"{name} matches {percent(accuracy)} of the images to their class (chance: {percent(chance)})"
+    if mixed:
+        text += f"; {mixed} of {len(purity)} clusters hold less than {percent(flag_below)} of one class"
+    else:
+        text += f"; every cluster holds at least {percent(flag_below)} of one class"
+    return text + ".", mixed > 0 or accuracy < 2 * chance
+
+
 def clustering_section(
     cluster_assignments: pd.DataFrame, clustering_comparison: pd.DataFrame, image_table: pd.DataFrame,
     canonical_images, predicted_poses: pd.DataFrame | None, mining_metrics: Mapping | None,
     options: ReportingParameters,
 ) -> Section:
-    """The comparison of methods, the best method's confusion matrix, and per cluster its
-    mean canonical image and most confident members."""
+    """The comparison of methods, the best method's confusion matrix, the purity of each
+    of its clusters, and per cluster its mean canonical image and most confident members."""
     method = best_method(clustering_comparison)
     _require_columns(cluster_assignments, ("image_id", "label", method), "cluster_assignments")
     names = label_names(image_table)
@@ -333,12 +456,13 @@ def clustering_section(
     labels = cluster_assignments["label"].to_numpy().astype(np.int64)
     clusters = cluster_assignments[method].to_numpy().astype(np.int64)
     matching = match_clusters(labels, clusters)
-    accuracy = metrics.clustering_accuracy(labels, clusters)
     best_row = int(np.flatnonzero(clustering_comparison["method"].astype(str).to_numpy() == method)[0])
-    dpi = options.figure_dpi
+    shares = np.bincount(np.searchsorted(matching.classes, labels)) / len(labels)
+    chance = float(shares.max())  # every image given the largest class
+    flag_below, dpi = options.purity_warning_below, options.figure_dpi
     body = (
         paragraph_html(f"Best method by Hungarian accuracy: {method} (highlighted).")
-        + table_html(clustering_comparison, highlight_rows=[best_row])
+        + table_html(applicable_columns(clustering_comparison, names), highlight_rows=[best_row])
     )
     if mining_metrics is not None:
         body += "<h3>Neighbour mining</h3>" + mapping_table_html(mining_metrics)
@@ -349,13 +473,19 @@ def clustering_section(
     for name in shown:
         own = cluster_assignments[name].to_numpy().astype(np.int64)
         own_matching = matching if name == method else match_clusters(labels, own)
+        accuracy = metrics.clustering_accuracy(labels, own)
         matrix = figures.confusion_matrix(
             own_matching.counts, [names.get(label, str(label)) for label in own_matching.classes],
             [str(cluster) for cluster in own_matching.clusters],
-            f"{name}: clusters against labels (ACC {metrics.clustering_accuracy(labels, own):.3f})",
+            f"{name}: clusters against labels (ACC {significant(accuracy)})",
             f"{name} cluster (in the order of the matching)",
         )
-        body += figure_html(matrix, f"Confusion matrix of {name}; the diagonal holds the matched pairs.", dpi)
+        verdict, warn = confusion_verdict(name, accuracy, cluster_purity(own_matching.counts), flag_below, chance)
+        body += figure_html(
+            matrix, f"Confusion matrix of {name}; the diagonal holds the matched pairs. Look for a dark diagonal: "
+            "counts off it in a column are a cluster that mixes classes, counts off it in a row a class split "
+            "over clusters.", dpi, verdict, warn,
+        )
         per_class[name] = per_class_scores(own_matching)
     table = pd.DataFrame({"class": [names.get(label, str(label)) for label in matching.classes]})
     for name, scores in per_class.items():
@@ -367,61 +497,120 @@ def clustering_section(
             "Precision: the share of the class's matched cluster that belongs to the class; recall: the share of "
             "the class that its matched cluster holds. A low precision marks a merge, a low recall a split."
         )
-        + table_html(table, float_digits=3)
+        + table_html(table)
+    )
+    purity = purity_table(matching, names, flag_below)
+    flagged = [int(row) for row in np.flatnonzero(purity["flag"].to_numpy() == "mixed")]
+    body += (
+        f"<h3>Purity of the {html.escape(method)} clusters</h3>"
+        + paragraph_html(
+            f"Purity: the share of a cluster's images in its largest class; its two largest classes follow. Clusters "
+            f"below {percent(flag_below)} (reporting.purity_warning_below) are flagged as mixed: their images do not "
+            "share one class, whatever the matching calls them."
+        )
+        + f'<div class="purity">{table_html(purity, flag_rows=flagged)}</div>'
     )
 
     if canonical_images is not None and predicted_poses is not None:
-        _require_columns(predicted_poses, ("image_id",), "predicted_poses")
-        canonical_images = _image_stack(canonical_images, len(predicted_poses), "canonical_images", "predicted_poses")
-        ids = cluster_assignments["image_id"].to_numpy()
-        canonical_rows = _rows_for(_row_of(predicted_poses, "predicted_poses"), ids, "canonical_images", "cluster_assignments")
-        confidence_column = f"{method}_confidence"
-        confidence = (
-            cluster_assignments[confidence_column].to_numpy() if confidence_column in cluster_assignments
-            else np.zeros(len(ids))
-        )
-        averages, exemplars, titles = [], [], []
-        for position, cluster in enumerate(matching.clusters):
-            members = np.flatnonzero(clusters == cluster)
-            ranked = members[np.argsort(-confidence[members], kind="stable")]
-            averages.append(canonical_images[canonical_rows[members]].mean(axis=0))
-            exemplars.append(canonical_images[canonical_rows[ranked[: options.exemplars]]])
-            majority = matching.classes[int(np.argmax(matching.counts[:, position]))]
-            titles.append(f"{cluster}: n={len(members)}\nmostly {names.get(majority, majority)}")
-        ranking = "most confident" if confidence_column in cluster_assignments else "first"
-        gallery = figures.cluster_gallery(
-            np.stack(averages), exemplars, titles, options.figure_width_inches,
-            f"{method} clusters: mean canonical image and {ranking} members",
-        )
-        body += figure_html(
-            gallery, f"Per {method} cluster: the mean canonical image of its members, then its {ranking} members.", dpi
+        body += _gallery_html(
+            cluster_assignments, canonical_images, predicted_poses, method, matching, purity, len(flagged), options,
         )
     return Section("Clustering", body)
+
+
+def _gallery_html(
+    cluster_assignments: pd.DataFrame, canonical_images, predicted_poses: pd.DataFrame, method: str,
+    matching: Matching, purity: pd.DataFrame, mixed: int, options: ReportingParameters,
+) -> str:
+    """Per cluster, its mean canonical image and most confident members, titled with its
+    size and purity (mixed clusters marked)."""
+    _require_columns(predicted_poses, ("image_id",), "predicted_poses")
+    canonical_images = _image_stack(canonical_images, len(predicted_poses), "canonical_images", "predicted_poses")
+    ids = cluster_assignments["image_id"].to_numpy()
+    canonical_rows = _rows_for(_row_of(predicted_poses, "predicted_poses"), ids, "canonical_images", "cluster_assignments")
+    clusters = cluster_assignments[method].to_numpy().astype(np.int64)
+    confidence_column = f"{method}_confidence"
+    confidence = (
+        cluster_assignments[confidence_column].to_numpy() if confidence_column in cluster_assignments
+        else np.zeros(len(ids))
+    )
+    averages, exemplars, titles = [], [], []
+    for position, cluster in enumerate(matching.clusters):
+        members = np.flatnonzero(clusters == cluster)
+        ranked = members[np.argsort(-confidence[members], kind="stable")]
+        averages.append(canonical_images[canonical_rows[members]].mean(axis=0))
+        exemplars.append(canonical_images[canonical_rows[ranked[: options.exemplars]]])
+        row = purity.iloc[position]
+        marker = " MIXED" if row["flag"] else ""
+        titles.append(f"{cluster}: n={len(members)}{marker}\n{row['largest classes']}")
+    ranking = "most confident" if confidence_column in cluster_assignments else "first"
+    gallery = figures.cluster_gallery(
+        np.stack(averages), exemplars, titles, options.figure_width_inches,
+        f"{method} clusters: mean canonical image and {ranking} members",
+        flagged=purity["flag"].astype(bool).to_numpy(),
+    )
+    verdict = (
+        f"{mixed} of {len(matching.clusters)} clusters are mixed (marked MIXED, in red): read their members, "
+        "not their matched label." if mixed
+        else f"all {len(matching.clusters)} clusters hold at least {percent(options.purity_warning_below)} of one class."
+    )
+    return figure_html(
+        gallery, f"Per {method} cluster: the mean canonical image of its members, then its {ranking} members; the "
+        "label gives the cluster's size and its largest classes with their shares. Look for members that look "
+        "alike within a row and a sharp mean image; a blurred mean is a cluster of several shapes.",
+        options.figure_dpi, verdict, bool(mixed),
+    )
 
 
 # ----------------------------------------------------------------- parameters and versions
 
 
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that produced the report (and Python's)."""
-    versions = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+def used_parameters(parameters: Mapping[str, Mapping]) -> dict[str, Mapping]:
+    """The parameter sections a run read, the training section cut to its active
+    configuration (``configurations[config]``, shown as ``configuration``)."""
+    sections = {}
+    for name, values in parameters.items():
+        if not isinstance(values, Mapping):
+            continue
+        values = dict(values)
+        if name == "training" and isinstance(values.get("configurations"), Mapping):
+            configurations = values.pop("configurations")
+            active = values.get("config")
+            if active not in configurations:
+                raise ValueError(f"training.config = {active!r} is not one of the configurations {sorted(configurations)}")
+            values["configuration"] = configurations[active]
+        sections[name] = values
+    return sections
 
 
-def provenance_section(generated_at: str, parameters: Mapping[str, Mapping | None], options: ReportingParameters) -> Section:
-    """When the report was made, the package versions, and every parameter section given."""
-    body = paragraph_html(f"Report generated at {generated_at} for the domain {options.domain}.")
-    body += "<h3>Package versions</h3>" + mapping_table_html(package_versions())
-    sections = {"reporting": options.to_dict(), **{name: values for name, values in parameters.items() if values is not None}}
-    for name, values in sections.items():
+def provenance_html(generated_at: str, provenance: Mapping) -> str:
+    """The run's origin as a definition list: commit and dirty flag, ``dvc.lock`` hash,
+    data sources, Python and package versions."""
+    git = provenance["git"]
+    entries = [
+        ("generated", generated_at),
+        ("git commit", git["commit"] + (" (dirty: uncommitted changes)" if git["dirty"] else " (clean)")),
+        ("dvc.lock sha256", provenance["dvc_lock"]),
+        *((f"data source: {name}", text) for name, text in provenance["data_sources"].items()),
+        ("python", provenance["python"]),
+        *provenance["packages"].items(),
+    ]
+    rows = "".join(f"<dt>{html.escape(str(key))}</dt><dd>{html.escape(str(value))}</dd>" for key, value in entries)
+    return f'<dl class="provenance" id="provenance">{rows}</dl>'
+
+
+def provenance_section(
+    generated_at: str, provenance: Mapping, parameters: Mapping[str, Mapping], options: ReportingParameters
+) -> Section:
+    """Where the run came from (:func:`provenance_html`) and every parameter section it read."""
+    body = paragraph_html(
+        f"Report generated at {generated_at} for the domain {options.domain}. A dirty checkout means the code that "
+        "ran differs from the commit named here."
+    ) + provenance_html(generated_at, provenance)
+    for name, values in parameters.items():
         text = yaml.safe_dump(_plain(values), sort_keys=True, default_flow_style=None, width=100)
         body += f"<h3>{html.escape(name)}</h3>" + preformatted_html(text)
-    return Section("Parameters and versions", body)
+    return Section("Provenance: code, data, parameters and versions", body)
 
 
 def _plain(values):

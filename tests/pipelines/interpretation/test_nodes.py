@@ -151,6 +151,8 @@ def test_the_shipped_sections_are_valid_and_the_pipeline_is_tagged():
     for section, validate in VALIDATORS.items():
         validate(shipped[section])
     pipeline = create_pipeline()
-    assert {node.name for node in pipeline.nodes} == {"train_interpretation", "measure_interpretation", "plot_traversals"}
+    assert {node.name for node in pipeline.nodes} == {
+        "train_interpretation", "measure_interpretation", "plot_traversals", "measure_traversals"
+    }
     assert all(node.tags == {"interpretation"} for node in pipeline.nodes)
     assert pipeline.inputs() == {"irl_inr_model", "semantic_codes", "image_table", "params:interpretation"}

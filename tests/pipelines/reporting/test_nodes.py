@@ -29,7 +29,7 @@ def test_nan_metric_is_an_error():
 
 # ------------------------------------------------------------------------- the HTML report
 
-SECTION_HEADINGS = ("The data", "Training", "Representations", "Clustering", "Parameters and versions")
+SECTION_HEADINGS = ("The data", "Training", "Representations", "Clustering", "Provenance: code, data, parameters and versions")
 
 
 def _embedded_pngs(page: str) -> list[bytes]:
@@ -52,8 +52,14 @@ def test_report_has_every_section_embedded_figures_and_no_outside_reference():
     # The label names, the best method (highlighted) and the parameters are written out.
     assert "horizontal" in page and "square" in page
     assert '<tr class="highlight"><td>kmeans_z</td>' in page
-    assert "latent_dim: 4" in page
-    assert "torch</td>" in page
+    # Only the active training configuration, every section the run read (interpretation
+    # and isometry among them), none of another pipeline's (predict) or another domain's.
+    assert "latent_dim: 4" in page and "latent_dim: 256" not in page
+    assert "<h3>interpretation</h3>" in page and "<h3>isometry</h3>" in page
+    assert "config: paper" not in page
+    assert "<dt>git commit</dt><dd>0123456789abcdef0123456789abcdef01234567 (dirty: uncommitted changes)</dd>" in page
+    assert "<dt>dvc.lock sha256</dt><dd>feedc0ffee123456</dd>" in page
+    assert "<dt>mlxtend</dt><dd>0.25.0</dd>" in page and "<dt>faiss-cpu</dt>" in page
     # Per class, the best method's and self-labelling's precision and recall side by side.
     assert "<th>kmeans_z precision</th>" in page and "<th>selflabel recall</th>" in page
 
@@ -67,11 +73,11 @@ def test_label_numbers_stand_in_for_missing_label_names():
 def test_sections_appear_only_with_their_inputs():
     inputs = tiny_report_inputs()
     page = build_report(inputs["reporting_parameters"], training_history=inputs["training_history"])
-    assert re.findall(r"<h2>([^<]*)</h2>", page) == ["Training", "Parameters and versions"]
+    assert re.findall(r"<h2>([^<]*)</h2>", page) == ["Training"]
     assert len(_embedded_pngs(page)) == 1
 
     data_only = {name: inputs[name] for name in ("reporting_parameters", "images", "image_table")}
-    assert re.findall(r"<h2>([^<]*)</h2>", build_report(**data_only)) == ["The data", "Parameters and versions"]
+    assert re.findall(r"<h2>([^<]*)</h2>", build_report(**data_only)) == ["The data"]
 
 
 def test_a_section_with_part_of_its_inputs_is_an_error():
@@ -128,4 +134,5 @@ def test_pca_map_and_a_namespaced_pipeline():
 
     pipeline = Pipeline(create_pipeline(), namespace="wm811k")
     assert {"wm811k.images", "wm811k.image_table", "params:wm811k.reporting"} <= pipeline.inputs()
-    assert pipeline.outputs() == {"wm811k.metrics", "wm811k.report"}
+    assert {"wm811k.provenance", "wm811k.interpretation_traversals", "wm811k.all_reports"} <= pipeline.inputs()
+    assert pipeline.outputs() == {"wm811k.metrics", "wm811k.summary"}

@@ -10,9 +10,14 @@ import torch
 
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.pipelines.interpretation.isometry import measure_isometry
-from irl_inr.pipelines.interpretation.nodes import measure_interpretation, train_interpretation
-from irl_inr.pipelines.reporting.sections import model_option_sections, view_spread_sections
-from irl_inr.reporting.html import Section, check_self_contained
+from irl_inr.pipelines.interpretation.nodes import (
+    measure_interpretation,
+    measure_traversals,
+    plot_traversals,
+    train_interpretation,
+)
+from irl_inr.pipelines.reporting.sections import model_option_sections, traversal_verdict, view_spread_sections
+from irl_inr.reporting.html import Section, check_self_contained, figure_png
 
 DIM = 4
 
@@ -39,16 +44,34 @@ def test_model_option_sections_say_which_options_were_on_and_show_the_traversals
                                "Low-rank instance pattern composers")):
         model = tiny_model(**options)
         isometry = measure_isometry(model, codes, {"sample_size": 5, "batch_size": 5, "device": "cpu"})
+        # The interpretation stage draws and measures the traversals; the report reads both.
+        png = figure_png(plot_traversals(flow, model, codes, table, interpretation_parameters), 40)
+        traversals = measure_traversals(flow, model, codes, table, interpretation_parameters)
+        assert set(traversals) == {"residual_row_rms", "class_row_rms", "class_example_rms", "class_row_ratio"}
         sections = model_option_sections(
-            model, isometry, flow, measure_interpretation(flow, codes, table), codes, table,
-            interpretation_parameters, {"domain": "toy", "figure_dpi": 40},
+            model, isometry, measure_interpretation(flow, codes, table), png, traversals,
+            {"domain": "toy", "figure_dpi": 40},
         )
         (decoder_title, decoder), (interpretation_title, interpretation) = sections
         assert expected in decoder and "mean_condition_number" in decoder
         assert ("regulariser was on" in decoder) == ("isometry_weight" in options)
         assert "inverse_max_abs_error" in interpretation and interpretation.count("<img") == 1
+        assert "class_row_ratio" in interpretation and "This run:" in interpretation or "Warning:" in interpretation
         for section in sections:
             check_self_contained(Section(*section))
+
+
+def test_traversal_verdict_says_when_the_classes_look_the_same():
+    same, warn = traversal_verdict(
+        {"residual_row_rms": 0.01, "class_row_rms": 0.002, "class_example_rms": 0.2, "class_row_ratio": 0.01}, 0.5
+    )
+    assert warn and same.startswith("the traversals look the same across classes") and "0.0100 times" in same
+    distinct, warn = traversal_verdict(
+        {"residual_row_rms": 0.01, "class_row_rms": 0.18, "class_example_rms": 0.2, "class_row_ratio": 0.9}, 0.5
+    )
+    assert not warn and distinct.startswith("the class factor changes the image as the classes do")
+    unsupervised, warn = traversal_verdict({"residual_row_rms": 0.05}, 0.5)
+    assert not warn and "no class row" in unsupervised
 
 
 def test_view_spread_is_small_for_classes_of_one_view_and_absent_without_views():

@@ -1,6 +1,11 @@
 from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines.interpretation.nodes import measure_interpretation, plot_traversals, train_interpretation
+from irl_inr.pipelines.interpretation.nodes import (
+    measure_interpretation,
+    measure_traversals,
+    plot_traversals,
+    train_interpretation,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -23,6 +28,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["interpretation_model", "irl_inr_model", "semantic_codes", "image_table", "params:interpretation"],
                 outputs="interpretation_traversals",
                 name="plot_traversals",
+            ),
+            Node(
+                measure_traversals,
+                inputs=["interpretation_model", "irl_inr_model", "semantic_codes", "image_table", "params:interpretation"],
+                outputs="traversal_metrics",
+                name="measure_traversals",
             ),
         ],
         tags="interpretation",

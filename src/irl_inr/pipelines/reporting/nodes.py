@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -11,12 +11,14 @@ import pandas as pd
 
 from irl_inr.reporting.html import Section, check_self_contained, render_page
 from irl_inr.reporting.parameters import ReportingParameters
+from irl_inr.reporting.summary import summary_page
 from irl_inr.reporting.sections import (
     clustering_section,
     data_section,
     provenance_section,
     representations_section,
     training_section,
+    used_parameters,
 )
 
 
@@ -60,6 +62,11 @@ def merge_metrics(domain: str, *stage_metrics: Mapping) -> dict[str, float]:
     return dict(sorted(merged.items()))
 
 
+def gather_parameters(**sections: dict) -> dict[str, dict]:
+    """Every parameter section the run read, by name, for the report's provenance block."""
+    return dict(sections)
+
+
 def build_report(
     reporting_parameters: dict,
     images: np.ndarray | None = None,
@@ -73,9 +80,8 @@ def build_report(
     cluster_assignments: pd.DataFrame | None = None,
     clustering_comparison: pd.DataFrame | None = None,
     mining_metrics: dict | None = None,
-    training_parameters: dict | None = None,
-    embedding_parameters: dict | None = None,
-    clustering_parameters: dict | None = None,
+    parameters: dict | None = None,
+    provenance: dict | None = None,
     **extra_sections: Sequence[tuple[str, str]],
 ) -> str:
     """One self-contained HTML page (figures embedded as PNG ``data:`` URIs, no outside
@@ -91,7 +97,12 @@ def build_report(
     ``image_table``; ``canonical_images`` with ``predicted_poses`` add the cluster
     gallery, ``mining_metrics`` its table). Any other
     keyword input is a list of ``(title, html)`` sections from another stage, appended in
-    the order given (build their HTML with :mod:`irl_inr.reporting.html`)."""
+    the order given (build their HTML with :mod:`irl_inr.reporting.html`).
+
+    The provenance section closes the page: with ``provenance`` (the
+    ``ProvenanceDataset``'s commit, ``dvc.lock`` hash, versions and data sources) and
+    ``parameters`` (section name -> values: every section the run
+    read, the training section cut to its active configuration)."""
     options = ReportingParameters.from_dict(reporting_parameters)
     extras = [section for name, extra in extra_sections.items() for section in _extra_sections(name, extra)]
     sections: list[Section] = []
@@ -122,8 +133,9 @@ def build_report(
         ))
     sections.extend(extras)
     generated_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    parameters = {"training": training_parameters, "embedding": embedding_parameters, "clustering": clustering_parameters}
-    sections.append(provenance_section(generated_at, parameters, options))
+    if provenance is not None:
+        used = used_parameters(parameters or {})
+        sections.append(provenance_section(generated_at, provenance, used, options))
     return render_page(f"IRL-INR report: {options.domain}", f"Domain {options.domain}, generated {generated_at}", sections)
 
 
@@ -145,3 +157,13 @@ def _extra_sections(name: str, extra) -> list[Section]:
         sections.append(Section(*pair))
         check_self_contained(sections[-1])
     return sections
+
+
+def build_summary(
+    report: str, all_reports: Mapping[str, Callable[[], str]],
+    all_clustering_comparisons: Mapping[str, Callable[[], pd.DataFrame]], reporting_parameters: dict,
+) -> str:
+    """The summary page of every domain's last run (:func:`irl_inr.reporting.summary.summary_page`),
+    refreshed by this domain's run once its ``report`` is built."""
+    options = ReportingParameters.from_dict(reporting_parameters)
+    return summary_page(options.domain, report, all_reports, all_clustering_comparisons)

@@ -1,7 +1,11 @@
 from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines.reporting.nodes import build_report, collect_metrics
+from irl_inr.pipelines.reporting.nodes import build_report, build_summary, collect_metrics, gather_parameters
 from irl_inr.pipelines.reporting.sections import model_option_sections, view_spread_sections
+
+# The parameter sections of the shared stages, shown in the report's provenance block
+# with those of the domain's front end (``create_pipeline(front_end_parameters=...)``).
+SHARED_SECTIONS = ("training", "embedding", "clustering", "interpretation", "isometry", "reporting")
 
 # The report's inputs by keyword; a domain without one of the stages' outputs can
 # leave it out (its section is then left out of the report).
@@ -18,17 +22,24 @@ REPORT_INPUTS = {
     "cluster_assignments": "cluster_assignments",
     "clustering_comparison": "clustering_comparison",
     "mining_metrics": "mining_metrics",
-    "training_parameters": "params:training",
-    "embedding_parameters": "params:embedding",
-    "clustering_parameters": "params:clustering",
+    "parameters": "run_parameters",
+    "provenance": "provenance",
     "model_options": "model_option_sections",
     "view_spread": "view_spread_sections",
 }
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(front_end_parameters=(), **kwargs) -> Pipeline:
+    """``front_end_parameters``: the ``params:<section>`` inputs of the domain's front end."""
+    sections = [*(name.removeprefix("params:") for name in front_end_parameters), *SHARED_SECTIONS]
     return Pipeline(
         [
+            Node(
+                gather_parameters,
+                inputs={section: f"params:{section}" for section in dict.fromkeys(sections)},
+                outputs="run_parameters",
+                name="gather_parameters",
+            ),
             Node(
                 collect_metrics,
                 inputs=[
@@ -41,8 +52,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 model_option_sections,
                 inputs=[
-                    "irl_inr_model", "isometry_metrics", "interpretation_model", "interpretation_metrics",
-                    "semantic_codes", "image_table", "params:interpretation", "params:reporting",
+                    "irl_inr_model", "isometry_metrics", "interpretation_metrics", "interpretation_traversals",
+                    "traversal_metrics", "params:reporting",
                 ],
                 outputs="model_option_sections",
                 name="report_model_options",
@@ -54,6 +65,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="report_view_spread",
             ),
             Node(build_report, inputs=REPORT_INPUTS, outputs="report", name="build_report"),
+            Node(
+                build_summary,
+                inputs=["report", "all_reports", "all_clustering_comparisons", "params:reporting"],
+                outputs="summary",
+                name="build_summary",
+            ),
         ],
         tags="reporting",
     )

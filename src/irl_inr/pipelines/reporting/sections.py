@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib import pyplot as plt
 
 from irl_inr.cryo_em.classes import viewing_direction_spread
-from irl_inr.pipelines.interpretation.nodes import plot_traversals
-from irl_inr.reporting.html import figure_html, mapping_table_html, paragraph_html, table_html
+from irl_inr.reporting.formatting import significant
+from irl_inr.reporting.html import mapping_table_html, paragraph_html, png_figure_html, table_html
 from irl_inr.reporting.parameters import ReportingParameters
 from irl_inr.reporting.sections import best_method
 
@@ -22,15 +21,15 @@ VIEW_COLUMNS = ["view_x", "view_y", "view_z"]
 def model_option_sections(
     irl_inr_model: dict,
     isometry_metrics: dict,
-    interpretation_model: dict,
     interpretation_metrics: dict,
-    semantic_codes: np.ndarray,
-    image_table: pd.DataFrame,
-    interpretation_parameters: dict,
+    interpretation_traversals: bytes,
+    traversal_metrics: dict,
     reporting_parameters: dict,
 ) -> list[tuple[str, str]]:
     """The hypernetwork and isometry settings with the decoder's mean condition number,
-    and the interpretation network's measures with its factor traversals."""
+    and the interpretation network's measures with its factor traversals (the figure the
+    interpretation stage drew, as PNG bytes, read by the measures of how much its images
+    differ)."""
     options = ReportingParameters.from_dict(reporting_parameters)
     model = irl_inr_model["config"]["model"]
     settings = {
@@ -56,7 +55,7 @@ def model_option_sections(
         )
         + mapping_table_html({**settings, "model_parameters": parameters, **isometry_metrics})
     )
-    figure = plot_traversals(interpretation_model, irl_inr_model, semantic_codes, image_table, interpretation_parameters)
+    verdict, warn = traversal_verdict(traversal_metrics, options.traversal_distinct_ratio)
     interpretation = (
         paragraph_html(
             "Invertible interpretation network (Esser, Rombach & Ommer, CVPR 2020) over the frozen codes: an exact "
@@ -64,10 +63,36 @@ def model_option_sections(
             "back through f⁻¹ and the INR at the canonical pose."
         )
         + mapping_table_html(interpretation_metrics)
-        + figure_html(figure, "factor traversals", options.figure_dpi)
+        + png_figure_html(
+            interpretation_traversals,
+            "Factor traversals of one test image's code, decoded at the canonical pose: first row (supervised flow) "
+            "the class factor set to each class mean, then one residual coordinate swept per row. Look for a first "
+            "row whose images change from class to class as the classes do, and residual rows that change style, "
+            "not class.", verdict, warn,
+        )
+        + mapping_table_html(traversal_metrics)
     )
-    plt.close(figure)
     return [("Model options: hypernetwork and isometry", decoder), ("Interpretation of the codes", interpretation)]
+
+
+def traversal_verdict(traversal_metrics: dict, distinct_ratio: float) -> tuple[str, bool]:
+    """The traversal figure's reading from its measures (see ``measure_traversals``):
+    the class row against the differences between the codes' own class means decoded."""
+    residual = f"residual rows change the image by {significant(traversal_metrics['residual_row_rms'])} RMS"
+    if "class_row_ratio" not in traversal_metrics:
+        return f"unsupervised flow, no class row; {residual}.", False
+    ratio = traversal_metrics["class_row_ratio"]
+    compared = (
+        f"the class-row images differ by {significant(traversal_metrics['class_row_rms'])} RMS on average, "
+        f"{significant(ratio)} times the difference between real images of different classes decoded "
+        f"({significant(traversal_metrics['class_example_rms'])})"
+    )
+    if ratio < distinct_ratio:
+        return (
+            f"the traversals look the same across classes: {compared}, below {significant(distinct_ratio)} "
+            f"(reporting.traversal_distinct_ratio); the class factor barely reaches the decoder; {residual}.", True
+        )
+    return f"the class factor changes the image as the classes do: {compared}; {residual}.", False
 
 
 def view_spread_sections(
@@ -88,5 +113,5 @@ def view_spread_sections(
         f"Classes of {method} (the best method by ACC): the mean angle between each member's true viewing direction "
         f"and the class's mean direction. For comparison, all particles together spread {overall:.1f}° around their "
         "mean direction."
-    ) + table_html(spread, float_digits=3)
+    ) + table_html(spread)
     return [("Viewing directions within each class", html)]

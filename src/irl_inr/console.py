@@ -1,0 +1,141 @@
+"""What a run prints: at the default level, which node runs, its progress bar and what it
+decided or measured; Kedro's per-dataset lines, library chatter and known harmless
+warnings are kept back. ``IRL_INR_VERBOSE=1`` brings all of it back.
+
+An expected user error (a bad parameter, a file that is missing or unreadable) ends the
+run with one ``ERROR`` line that names the parameter or file and says what to do; its
+traceback is printed only with ``IRL_INR_VERBOSE=1``. Any other error keeps its full
+traceback."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import traceback
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from kedro.io.core import DatasetError
+
+VERBOSE_VARIABLE = "IRL_INR_VERBOSE"
+# Known harmless warnings of the libraries (message start), hidden unless verbose: torch
+# scripting inside torch.func, and kedro-viz's use of a FastAPI response class.
+HARMLESS_WARNINGS = ("`torch.jit.script` is deprecated", "ORJSONResponse is deprecated")
+
+logger = logging.getLogger("irl_inr")
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+
+
+class ParameterError(ValueError):
+    """A parameter that fails its check (raised by the parameter hook before any node runs)."""
+
+
+# Loggers that conf/logging.yml sets above INFO (Kedro's per-dataset "Loading data from
+# ..." / "Saving data to ...", its start-up notes, kedro-viz's note on where it wrote the
+# run's events and its warning that a partial run is not tracked, and faiss's probing of
+# CPU features); verbose sets them back to INFO.
+QUIET_LOGGERS = (
+    "kedro.io", "kedro.framework", "kedro.validation", "kedro_viz", "kedro_viz.integrations.kedro.run_hooks", "faiss",
+)
+# Messages kept back from the console unless verbose: "Completed node: x" (the "Completed
+# n out of m tasks" line that follows says the same), the runner's note on async mode, and
+# the training loop's line per epoch (its progress bar shows the same means; the losses
+# of every epoch are in the stage's *_history.csv and the report).
+QUIET_MESSAGES = ("Completed node:", "Using synchronous mode", "epoch %d/%d (step")
+
+
+class QuietConsole(logging.Filter):
+    """Drops the records whose message starts with one of ``messages``."""
+
+    def __init__(self, messages: Sequence[str] = QUIET_MESSAGES) -> None:
+        super().__init__()
+        self.messages = tuple(messages)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.messages)
+
+
+def configure_console() -> None:
+    """Verbose: the :data:`QUIET_LOGGERS` back at INFO. Otherwise: :class:`QuietConsole`
+    on the root logger's handlers and the known harmless warnings ignored."""
+    if verbose():
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
+        return
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(existing, QuietConsole) for existing in handler.filters):
+            handler.addFilter(QuietConsole())
+    hide_harmless_warnings()
+
+
+def hide_harmless_warnings() -> None:
+    """Ignore the :data:`HARMLESS_WARNINGS` unless verbose (``settings.py`` calls this, so
+    it holds for every Kedro command of the project: run, viz, ...)."""
+    if not verbose():
+        for message in HARMLESS_WARNINGS:
+            warnings.filterwarnings("ignore", message=re.escape(message))
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def user_error_message(error: BaseException) -> str | None:
+    """One line for an expected user error (a :class:`ParameterError` or a dataset that
+    cannot be read or written anywhere in the chain), ``None`` for any other error."""
+    for link in _chain(error):
+        if isinstance(link, ParameterError):
+            return (
+                f"Bad parameter: {link}. Change it in conf/base/parameters_*.yml, conf/local/parameters.yml or "
+                "with --params <name>=<value>."
+            )
+    for link in _chain(error):
+        if isinstance(link, DatasetError):
+            text = str(link).replace(f"{Path.cwd()}/", "")  # paths relative to the project
+            match = re.search(r"(?:filepath|path)=([^,)]+)", text)
+            file = f" {match[1]}" if match else ""
+            # The last line is the innermost cause's message (Kedro prepends its own).
+            reason = text.strip().splitlines()[-1].rstrip(".") + "."
+            missing = "No such file" in text or "does not exist" in text or isinstance(link.__cause__, FileNotFoundError)
+            advice = (
+                "Run the stage that writes it first (e.g. kedro run --pipelines <domain>) or point the catalog entry "
+                "(conf/base/catalog*.yml, conf/local/catalog.yml) at an existing file."
+                if missing else "Check that the file is complete and in the format its catalog entry names."
+            )
+            return f"Could not read or write the data{file}: {reason} {advice}"
+    return None
+
+
+def report_error(error: BaseException, stream=None) -> bool:
+    """Present ``error``: for an expected user error one ``ERROR`` log line (after the
+    traceback when verbose) and ``True``; ``False`` for anything else (untouched)."""
+    message = user_error_message(error)
+    if message is None:
+        return False
+    if verbose():
+        traceback.print_exception(error, file=stream or sys.stderr)
+    else:
+        message += f" (Set {VERBOSE_VARIABLE}=1 for the traceback.)"
+    logger.error(message)
+    return True
+
+
+def install_excepthook() -> None:
+    """Route uncaught exceptions through :func:`report_error`; others keep Python's traceback."""
+    previous = sys.excepthook
+
+    def hook(kind, error, trace):
+        if not report_error(error):
+            previous(kind, error, trace)
+
+    sys.excepthook = hook

@@ -1,0 +1,91 @@
+"""What a run prints: the quiet console and one clear line for an expected user error."""
+
+import logging
+
+import pytest
+import yaml
+from kedro.io.core import DatasetError
+
+from irl_inr.console import (
+    QUIET_LOGGERS,
+    VERBOSE_VARIABLE,
+    ParameterError,
+    QuietConsole,
+    report_error,
+    user_error_message,
+)
+
+
+def _raised(error: BaseException, cause: BaseException | None = None) -> BaseException:
+    try:
+        try:
+            if cause is not None:
+                raise cause
+        except BaseException as inner:
+            raise error from inner
+        raise error
+    except BaseException as raised:
+        return raised
+
+
+def test_a_bad_parameter_is_one_error_line_naming_it(caplog, capsys, monkeypatch):
+    monkeypatch.delenv(VERBOSE_VARIABLE, raising=False)
+    error = _raised(ParameterError("mnist_u.reporting.figure_dpi = 1: must be at least 20"), ValueError("inner"))
+    with caplog.at_level(logging.ERROR, logger="irl_inr"):
+        assert report_error(error)
+    (record,) = caplog.records
+    assert record.levelname == "ERROR"
+    assert record.getMessage().startswith("Bad parameter: mnist_u.reporting.figure_dpi = 1: must be at least 20.")
+    assert "--params" in record.getMessage() and f"{VERBOSE_VARIABLE}=1" in record.getMessage()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_verbose_prints_the_traceback_before_the_error_line(caplog, capsys, monkeypatch):
+    monkeypatch.setenv(VERBOSE_VARIABLE, "1")
+    with caplog.at_level(logging.ERROR, logger="irl_inr"):
+        assert report_error(_raised(ParameterError("training.config = 'x': unknown")))
+    assert "Traceback" in capsys.readouterr().err
+    assert caplog.records[-1].getMessage().startswith("Bad parameter: training.config")
+
+
+def test_a_missing_file_names_it_and_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "data/07_model_output/mnist_u/semantic_codes.npy"
+    error = _raised(
+        DatasetError(f"Failed while loading data from dataset NumpyDataset(filepath={missing}).\n"
+                     f"[Errno 2] No such file or directory: '{missing}'"),
+        FileNotFoundError(str(missing)),
+    )
+    message = user_error_message(error)
+    assert str(tmp_path) not in message  # paths relative to the project
+    assert message.startswith("Could not read or write the data data/07_model_output/mnist_u/semantic_codes.npy:")
+    assert "Run the stage that writes it first" in message
+
+
+def test_an_unreadable_file_asks_for_a_check_of_its_format():
+    error = _raised(DatasetError("Failed while loading data from dataset X(filepath=a.idx).\na.idx: not an IDX file"))
+    assert user_error_message(error).endswith("a.idx: not an IDX file. Check that the file is complete and in the format its catalog entry names.")
+
+
+def test_an_unexpected_error_keeps_its_traceback():
+    assert user_error_message(_raised(ValueError("images must have shape (N, S, S)"))) is None
+    assert not report_error(_raised(KeyError("x")))
+
+
+@pytest.mark.parametrize("message, shown", [
+    ("Completed node: mnist_u.train_dti", False),
+    ("Completed 4 out of 25 tasks", True),
+    ("Running node: train_dti", True),
+    ("epoch %d/%d (step %d, %.1fs): %s", False),
+    ("training IRLINR on cpu (float32, eager): 8 epochs x 39 steps", True),
+])
+def test_the_console_filter_keeps_back_only_repeated_lines(message, shown):
+    record = logging.LogRecord("kedro.runner.sequential_runner", logging.INFO, __file__, 1, message, None, None)
+    assert QuietConsole().filter(record) is shown
+
+
+def test_logging_yml_keeps_back_exactly_the_loggers_verbose_brings_back():
+    config = yaml.safe_load(open("conf/logging.yml"))
+    kept_back = {name for name, options in config["loggers"].items()
+                 if options.get("level") in ("WARNING", "ERROR") and name != "matplotlib"}
+    assert kept_back == set(QUIET_LOGGERS)
