@@ -8,7 +8,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from irl_inr.parameters import DOMAINS, validate_parameters
+from irl_inr.parameter_registry import DOMAINS, validate_parameters
 
 logger = logging.getLogger(__name__)
 

@@ -87,6 +87,24 @@ class TrainingConfig:
             raise ValueError(f"{cls.section}: unknown parameter(s) {unknown}; known: {known}")
         return cls(**values)
 
+    @classmethod
+    def of_section(
+        cls, section: str, defaults: Mapping[str, Any], optimisation: Any, seed: int, device: str,
+        num_threads: int | None,
+    ) -> Self:
+        """The training of a parameter section (or block) whose model :func:`fit` trains: its
+        ``optimisation`` mapping laid over the section's ``defaults`` and its ``seed``,
+        ``device`` and ``num_threads`` (None: left to ``defaults``); errors name
+        ``<section>.optimisation``."""
+        if not isinstance(optimisation, Mapping):
+            raise ValueError(f"{section}.optimisation = {optimisation!r}: must be a mapping of training settings")
+        threads = {} if num_threads is None else {"num_threads": num_threads}
+        values = {**defaults, "seed": seed, "device": device, **threads, **optimisation}
+        try:
+            return cls.from_dict(values)
+        except ValueError as error:
+            raise ValueError(f"{section}.optimisation: {error}") from error
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values (``betas`` as a list), suitable for YAML/JSON and checkpoints."""
         values = dataclasses.asdict(self)

@@ -49,7 +49,7 @@ from irl_inr.geometry import pixels_to_normalised
 from irl_inr.models.dti import DTIClustering
 from irl_inr.models.scan import ClusteringHeads, SCANModel, SelfLabelModel, clustering_head
 from irl_inr.moments import canonicalise
-from irl_inr.parameters import ClusteringParameters, _TrainedClusteringBlock
+from irl_inr.pipelines.clustering.parameters import ClusteringParameters
 from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr, select_split
 from irl_inr.training import fit, resolve_device
 from irl_inr.training.checkpoint import cpu_state_dict
@@ -100,12 +100,6 @@ def _feed(hasher, part: Any) -> None:
 
 def _checkpoint(options: ClusteringParameters, name: str, *identity: Any) -> Path:
     return Path(options.checkpoint_dir) / f"{name}-{_digest(*identity)}.pt"
-
-
-def _model_settings(block: _TrainedClusteringBlock) -> dict[str, Any]:
-    """A block's settings besides its optimisation (whose fingerprint fields are hashed
-    on their own, so that a run can resume on another device)."""
-    return {name: value for name, value in block.to_dict().items() if name != "optimisation"}
 
 
 def _model_digest(bundle: Mapping, name: str) -> str:
@@ -359,7 +353,7 @@ def train_scan(
         )
     optimisation = options.training_config("scan")
     max_shift = float(pixels_to_normalised(block.max_shift_pixels, data.shape[-1]))
-    settings = {"n_clusters": options.n_clusters, "scan": _model_settings(block), "max_shift": max_shift,
+    settings = {"n_clusters": options.n_clusters, "scan": block.model_settings(), "max_shift": max_shift,
                 "normalise_codes": options.normalise_codes}
     irl_digest = _model_digest(irl_inr_model, "irl_inr_model")
     path = _checkpoint(options, "scan", settings, optimisation.fingerprint_fields(), irl_digest, data, neighbours)
@@ -395,7 +389,7 @@ def train_scan(
             "n_heads": block.n_heads,
             "feature_dim": int(model.heads.feature_dim),
             "normalise_codes": options.normalise_codes,
-            "scan": _model_settings(block),
+            "scan": block.model_settings(),
             "optimisation": optimisation.to_dict(),
             "best_head": best,
             "head_losses": [float(v) for v in head_losses],
@@ -432,7 +426,7 @@ def train_selflabel(
     optimisation = options.training_config("selflabel")
     max_shift = float(pixels_to_normalised(block.max_shift_pixels, data.shape[-1]))
     scan_digest = _model_digest(scan_model, "scan_model")
-    settings = {"n_clusters": options.n_clusters, "selflabel": _model_settings(block), "max_shift": max_shift}
+    settings = {"n_clusters": options.n_clusters, "selflabel": block.model_settings(), "max_shift": max_shift}
     path = _checkpoint(options, "selflabel", settings, optimisation.fingerprint_fields(), scan_digest,
                        scan_config["best_head"], data)
 
@@ -480,7 +474,7 @@ def train_selflabel(
             "head_hidden": int(scan_config["scan"].get("head_hidden", 0)),
             "normalise_codes": normalises_codes(scan_model),
             "n_clusters": options.n_clusters,
-            "selflabel": _model_settings(block),
+            "selflabel": block.model_settings(),
             "optimisation": optimisation.to_dict(),
             "images": int(len(data)),
             "images_digest": _digest(data),
@@ -517,7 +511,7 @@ def train_dti(images: np.ndarray, image_table: pd.DataFrame, parameters: dict) -
     optimisation = options.training_config("dti")
     model_options = block.model_options()
     path = _checkpoint(
-        options, "dti", options.n_clusters, _model_settings(block), optimisation.fingerprint_fields(), data
+        options, "dti", options.n_clusters, block.model_settings(), optimisation.fingerprint_fields(), data
     )
     torch.manual_seed(options.seed)
     model = DTIClustering.from_data(
@@ -532,7 +526,7 @@ def train_dti(images: np.ndarray, image_table: pd.DataFrame, parameters: dict) -
             "image_shape": list(model.image_shape),
             "options": {**model_options, "transformations": list(model_options["transformations"]),
                         "channels": list(model_options["channels"])},
-            "dti": _model_settings(block),
+            "dti": block.model_settings(),
             "optimisation": optimisation.to_dict(),
             "train_images": int(len(data)),
             "images_digest": images_digest,

@@ -15,7 +15,7 @@ from irl_inr import metrics
 from irl_inr.geometry import normalised_to_pixels, pixels_to_normalised, random_poses, transform_images
 from irl_inr.models.irl_inr import IRLINR
 from irl_inr.moments import canonicalise
-from irl_inr.parameters import EmbeddingParameters
+from irl_inr.pipelines.embedding.parameters import EmbeddingParameters
 from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr, select_split
 from irl_inr.training import resolve_device
 

@@ -21,7 +21,8 @@ import pandas as pd
 from kedro.pipeline import Node, Pipeline
 
 from irl_inr import metrics
-from irl_inr.parameters import ClusteringParameters, EmbeddingParameters
+from irl_inr.pipelines.clustering.parameters import ClusteringParameters
+from irl_inr.pipelines.embedding.parameters import EmbeddingParameters
 from irl_inr.pipelines.clustering.nodes import (
     _check_label_classes,
     _embedded_rows,

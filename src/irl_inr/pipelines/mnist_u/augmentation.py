@@ -12,7 +12,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from irl_inr.geometry import pixels_to_normalised, transform_images
-from irl_inr.parameters import AugmentationParameters
+from irl_inr.pipelines.mnist_u.parameters import AugmentationParameters
 
 
 def pad_to_canvas(digits: np.ndarray, size: int) -> torch.Tensor:

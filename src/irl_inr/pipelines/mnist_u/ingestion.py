@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from irl_inr.parameters import IngestionParameters
+from irl_inr.pipelines.mnist_u.parameters import IngestionParameters
 
 
 def check_digits(raw_mnist: dict) -> tuple[np.ndarray, np.ndarray, str]:

@@ -47,10 +47,10 @@ from irl_inr.pipelines.clustering.nodes import (
 from irl_inr.pipelines.cryo_em.parameters import PreprocessingParameters
 from irl_inr.pipelines.embedding.nodes import encode_in_batches, render_in_batches
 from irl_inr.pipelines.mnist_u.augmentation import pad_to_canvas
+from irl_inr.pipelines.mnist_u.parameters import AugmentationParameters
 from irl_inr.pipelines.predict.parameters import PredictParameters
 from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr
 from irl_inr.pipelines.wm811k.nodes import encode_die_states, resize_nearest
-from irl_inr.parameters import AugmentationParameters
 from irl_inr.pipelines.wm811k.parameters import WaferAugmentationParameters, WaferIngestionParameters
 from irl_inr.training import resolve_device
 

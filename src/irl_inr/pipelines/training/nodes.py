@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
-from irl_inr.parameters import TrainingParameters
+from irl_inr.pipelines.training.parameters import TrainingParameters
 from irl_inr.training import TrainingConfig, fit
 
 logger = logging.getLogger(__name__)
