@@ -10,6 +10,7 @@ units (one pixel is ``2 / size``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -21,7 +22,10 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from irl_inr import baselines
 
 __all__ = [
+    "ClusterMatching",
+    "match_clusters",
     "clustering_accuracy",
+    "merged_class_accuracy",
     "clustering_scores",
     "merge_labels",
     "nearest_neighbours",
@@ -104,25 +108,81 @@ def _unit_rows(codes: np.ndarray, dtype=np.float32) -> np.ndarray:
 # ----------------------------------------------------------------------- clustering
 
 
-def clustering_accuracy(labels: Any, clusters: Any) -> float:
-    """Accuracy of ``clusters`` under the best one-to-one cluster -> class mapping.
+@dataclasses.dataclass(frozen=True)
+class ClusterMatching:
+    """Clusters against classes under the Hungarian matching: the one-to-one cluster ->
+    class assignment with the most samples on matched pairs."""
 
-    The mapping maximises the number of matched samples (Hungarian algorithm on the
-    cluster x class contingency table).  Works when the number of clusters differs
-    from the number of classes: with more clusters than classes, the samples of the
-    unmatched clusters count as errors (the standard, strict definition), so
-    over-clustering is not rewarded.  Labels and clusters can be any integers or
-    strings.
-    """
+    classes: list  # the labels present, sorted
+    clusters: list[int]  # the clusters counted: those matched, in the order of their class, then the rest
+    counts: np.ndarray  # (classes, clusters) samples per class and cluster, columns in the order of ``clusters``
+    class_of: dict  # matched cluster -> its class
+    matched: int  # samples on matched pairs
+
+
+def _best_assignment(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (ascending) and columns of the one-to-one assignment with the largest total
+    count (the Hungarian algorithm)."""
+    return linear_sum_assignment(counts, maximize=True)
+
+
+def match_clusters(labels: Any, clusters: Any, cluster_ids: Any = None) -> ClusterMatching:
+    """The Hungarian matching of ``clusters`` to the classes of ``labels``.
+
+    ``cluster_ids``: the clusters to count, sorted (default: those present in
+    ``clusters``); one without samples gets an empty column. Labels and clusters can be
+    any integers or strings."""
     labels = _labels(labels, "labels")
     clusters = _labels(clusters, "clusters")
     _same_length(labels, "labels", clusters, "clusters")
-    _, label_ids = np.unique(labels, return_inverse=True)
-    _, cluster_ids = np.unique(clusters, return_inverse=True)
-    table = np.zeros((cluster_ids.max() + 1, label_ids.max() + 1), dtype=np.int64)
-    np.add.at(table, (cluster_ids, label_ids), 1)
-    rows, cols = linear_sum_assignment(table, maximize=True)
-    return float(table[rows, cols].sum() / labels.shape[0])
+    classes = np.unique(labels)
+    ids = np.unique(clusters) if cluster_ids is None else np.asarray(cluster_ids)
+    if not np.isin(clusters, ids).all():
+        raise ValueError(f"clusters holds values outside cluster_ids {ids.tolist()}")
+    counts = np.zeros((len(classes), len(ids)), dtype=np.int64)
+    np.add.at(counts, (np.searchsorted(classes, labels), np.searchsorted(ids, clusters)), 1)
+    rows, columns = _best_assignment(counts)
+    matched = [int(column) for column in columns]
+    order = matched + [column for column in range(len(ids)) if column not in matched]
+    return ClusterMatching(
+        classes=classes.tolist(),
+        clusters=[ids[column].item() for column in order],
+        counts=counts[:, order],
+        class_of={ids[column].item(): classes[row].item() for row, column in zip(rows, columns)},
+        matched=int(counts[rows, columns].sum()),
+    )
+
+
+def clustering_accuracy(labels: Any, clusters: Any) -> float:
+    """Accuracy of ``clusters`` under the best one-to-one cluster -> class mapping.
+
+    The mapping maximises the number of matched samples (:func:`match_clusters`, the
+    Hungarian algorithm on the class x cluster contingency table).  Works when the
+    number of clusters differs from the number of classes: with more clusters than
+    classes, the samples of the unmatched clusters count as errors (the standard,
+    strict definition), so over-clustering is not rewarded.  Labels and clusters can be
+    any integers or strings.
+    """
+    matching = match_clusters(labels, clusters)
+    return float(matching.matched / matching.counts.sum())
+
+
+def merged_class_accuracy(labels: Any, clusters: Any, group: Iterable[Any]) -> float:
+    """Hungarian accuracy with the labels of ``group`` as one class (:func:`merge_labels`)
+    that as many clusters may match as the group has members present, one in the place
+    of each: a clustering that keeps them apart still scores 1, and one that lumps them
+    together loses nothing for it (``acc_69``: 6 and 9, which a rotation-invariant code
+    cannot tell apart)."""
+    members = list(group)
+    labels = _labels(labels, "labels")
+    merged = merge_labels(labels, [members])
+    counts = match_clusters(merged, clusters).counts
+    classes = np.unique(merged)
+    merged_row = counts[np.flatnonzero(classes == members[0])]
+    present = sum(bool(np.isin(member, labels)) for member in members)
+    counts = np.concatenate([counts, *[merged_row] * max(0, present - 1)], axis=0)
+    rows, columns = _best_assignment(counts)
+    return float(counts[rows, columns].sum() / len(labels))
 
 
 def clustering_scores(labels: Any, clusters: Any) -> dict[str, float]:
@@ -237,9 +297,10 @@ def _check_backend(backend: str) -> None:
 
 
 def nearest_neighbours(
-    codes: Any, k: int, metric: str = "cosine", backend: str = "auto"
+    codes: Any, k: int, metric: str = "cosine", backend: str = "auto", rows: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact ``k`` nearest neighbours of every row of ``codes`` among the others.
+    """Exact ``k`` nearest neighbours of every row of ``codes`` among the others (of the
+    rows ``[start, stop)`` alone when ``rows`` is given, still among all rows).
 
     codes: (N, d).  ``metric="cosine"`` searches inner products of the L2-normalised
     float32 codes (an all-zero code has cosine 0 with everything);
@@ -250,10 +311,13 @@ def nearest_neighbours(
     push it out of the candidate list, the last candidate is dropped instead).
 
     Returns ``(indices (N, k) int64, similarities (N, k) float32)``, most similar
-    first (cosine, or minus the squared distance).
+    first (cosine, or minus the squared distance); N is ``stop - start`` for ``rows``.
     """
     codes = _matrix(codes, "codes", min_samples=2)
     n = codes.shape[0]
+    start, stop = (0, n) if rows is None else rows
+    if not 0 <= start <= stop <= n:
+        raise ValueError(f"rows must be a range [start, stop) within the {n} codes, got {rows!r}")
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= n - 1:
         raise ValueError(f"k must be an integer in [1, {n - 1}] for {n} codes, got {k!r}")
     _check_backend(backend)
@@ -270,14 +334,14 @@ def nearest_neighbours(
     else:
         raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
 
-    indices, scores = _search(database, queries, k + 1, backend)
-    keep = indices != np.arange(n)[:, None]
+    indices, scores = _search(database, queries[start:stop], k + 1, backend)
+    keep = indices != np.arange(start, stop)[:, None]
     no_self = keep.all(axis=1)
     keep[no_self, -1] = False
-    indices = indices[keep].reshape(n, k)
-    scores = scores[keep].reshape(n, k)
+    indices = indices[keep].reshape(stop - start, k)
+    scores = scores[keep].reshape(stop - start, k)
     if offset is not None:
-        scores = scores - offset[:, None]  # -(||a||^2 - 2 a.b + ||b||^2)
+        scores = scores - offset[start:stop, None]  # -(||a||^2 - 2 a.b + ||b||^2)
     return indices, scores.astype(np.float32)
 
 

@@ -11,6 +11,7 @@
 from .checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
+    checkpoint_file,
     load_checkpoint,
     save_checkpoint,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "TrainableModel",
     "TrainingConfig",
     "TrainingResult",
+    "checkpoint_file",
     "fit",
     "load_checkpoint",
     "resolve_device",

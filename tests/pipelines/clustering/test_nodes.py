@@ -16,21 +16,18 @@ from matplotlib.figure import Figure
 
 from irl_inr import metrics
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
+from irl_inr.pipelines.clustering.figures import plot_cluster_exemplars, plot_confusion_matrix, plot_dti_prototypes
 from irl_inr.pipelines.clustering.nodes import (
     METHODS,
-    ClusteringParameters,
-    _accuracy_6_9,
     assign_clusters,
     cluster_baselines,
     compare_clusterings,
     mine_neighbours,
-    plot_cluster_exemplars,
-    plot_confusion_matrix,
-    plot_dti_prototypes,
     train_dti,
     train_scan,
     train_selflabel,
 )
+from irl_inr.pipelines.clustering.parameters import ClusteringParameters
 from irl_inr.pipelines.clustering.pipeline import create_pipeline
 
 COUNT, SIZE, CLASSES = 40, 24, 3
@@ -367,15 +364,6 @@ def test_unlabelled_images_are_compared_without_the_scores_that_need_labels(trai
         assert set(measures[method]) == {"empty_clusters", "train_seconds"}, method
     assert measures["mining"] == mining and table[["acc", "nmi", "ari", "acc_69"]].isna().all().all()
     assert "one label class: acc, nmi, ari and acc_69 are skipped" in caplog.text
-
-
-def test_accuracy_with_6_and_9_merged():
-    labels = np.array([6, 6, 9, 9, 1, 1, 1, 1])
-    assert _accuracy_6_9(labels, np.array([0, 0, 1, 1, 2, 2, 2, 2])) == 1.0  # every digit apart
-    lumped = np.array([0, 0, 0, 0, 1, 1, 2, 2])  # 6 with 9, the 1s split in two
-    assert _accuracy_6_9(labels, lumped) == pytest.approx(6 / 8)
-    assert metrics.clustering_accuracy(labels, lumped) == pytest.approx(4 / 8)
-    assert _accuracy_6_9(np.array([0, 1, 1]), np.array([1, 0, 0])) == 1.0  # no 6 or 9
 
 
 # --------------------------------------------------------------------------------- figures

@@ -9,15 +9,15 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from irl_inr.pipelines.clustering.nodes import mine_neighbours
+from irl_inr.pipelines.clustering.sharding import sharded_mining
 from irl_inr.pipelines.embedding.nodes import extract_embeddings
 from irl_inr.pipelines.embedding.sharding import (
     EXTRACTED,
     concatenate_embedding_shards,
     extract_embeddings_shard,
     sharded_extraction,
-    sharded_mining,
-    shard_rows,
 )
+from irl_inr.sharding import shard_rows
 from tests.pipelines.clustering.test_nodes import data as clustering_data  # noqa: F401 - fixture
 from tests.pipelines.clustering.test_nodes import directory, tiny  # noqa: F401 - fixture
 from tests.pipelines.embedding.test_nodes import SMALL, bundle, data  # noqa: F401 - fixtures

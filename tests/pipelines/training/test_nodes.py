@@ -3,7 +3,10 @@ import pandas as pd
 import pytest
 import torch
 
-from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr, select_split, train_irl_inr
+from irl_inr.inference import images_as_tensor
+from irl_inr.pipelines.training.nodes import train_irl_inr
+from irl_inr.saved_models import restore_irl_inr
+from irl_inr.tables import select_split
 
 TINY = {
     "model": {"image_size": 24, "latent_dim": 4, "backbone": "small_cnn", "num_frequencies": 8,
@@ -48,7 +51,7 @@ def test_trains_saves_config_and_resumes_from_its_checkpoint(tmp_path, images_an
     bundle, history = train_irl_inr(images, table, tiny_parameters(tmp_path))
     assert list(history["epoch"]) == [1, 2] and {"reconstruction", "consistency", "symmetry", "total"} <= set(history)
     assert bundle["config"]["name"] == "tiny" and bundle["config"]["model"]["latent_dim"] == 4
-    model = load_irl_inr(bundle)
+    model = restore_irl_inr(bundle)
     assert model.encode(torch.from_numpy(images[:3]).unsqueeze(1)).semantic_code.shape == (3, 4)
     checkpoints = list((tmp_path / "checkpoints").glob("irl_inr-tiny-*.pt"))
     assert len(checkpoints) == 1

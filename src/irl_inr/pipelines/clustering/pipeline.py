@@ -1,13 +1,11 @@
 from kedro.pipeline import Node, Pipeline
 
+from irl_inr.pipelines.clustering.figures import plot_cluster_exemplars, plot_confusion_matrix, plot_dti_prototypes
 from irl_inr.pipelines.clustering.nodes import (
     assign_clusters,
     cluster_baselines,
     compare_clusterings,
     mine_neighbours,
-    plot_cluster_exemplars,
-    plot_confusion_matrix,
-    plot_dti_prototypes,
     train_dti,
     train_scan,
     train_selflabel,

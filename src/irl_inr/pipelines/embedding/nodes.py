@@ -13,42 +13,18 @@ from matplotlib.figure import Figure
 
 from irl_inr import metrics
 from irl_inr.geometry import normalised_to_pixels, pixels_to_normalised, random_poses, transform_images
-from irl_inr.models.irl_inr import IRLINR
+from irl_inr.inference import encode_in_batches, images_as_tensor, render_in_batches
 from irl_inr.moments import canonicalise
 from irl_inr.pipelines.embedding.parameters import EmbeddingParameters
-from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr, select_split
+from irl_inr.saved_models import restore_irl_inr
+from irl_inr.tables import select_split
 from irl_inr.training import resolve_device
 
 logger = logging.getLogger(__name__)
 
 
-@torch.no_grad()
-def encode_in_batches(model: IRLINR, images: torch.Tensor, batch_size: int, device: torch.device):
-    """-> semantic codes (N, d), rotations (N,), translations (N, 2), all on the CPU."""
-    codes, rotations, translations = [], [], []
-    for start in range(0, len(images), batch_size):
-        encoded = model.encode(images[start : start + batch_size].to(device))
-        codes.append(encoded.semantic_code.float().cpu())
-        rotations.append(encoded.rotation.float().cpu())
-        translations.append(encoded.translation.float().cpu())
-    return torch.cat(codes), torch.cat(rotations), torch.cat(translations)
-
-
-@torch.no_grad()
-def render_in_batches(model: IRLINR, codes, rotations, translations, size: int, batch_size: int, device) -> np.ndarray:
-    """Render (N, size, size) images of the codes under the given poses."""
-    pieces = []
-    for start in range(0, len(codes), batch_size):
-        stop = start + batch_size
-        rendered = model.render(
-            codes[start:stop].to(device), rotations[start:stop].to(device), translations[start:stop].to(device), size, size
-        )
-        pieces.append(rendered.float().cpu().squeeze(1))
-    return torch.cat(pieces).numpy()
-
-
 def extract_embeddings(
-    model_bundle: dict, images: np.ndarray, image_table: pd.DataFrame, parameters: dict
+    irl_inr_model: dict, images: np.ndarray, image_table: pd.DataFrame, parameters: dict
 ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray]:
     """For every image of the chosen split: its semantic code z (N, d), a table of its
     predicted pose (``predicted_rotation_radians``, ``predicted_shift_x_pixels``,
@@ -58,7 +34,7 @@ def extract_embeddings(
     images, table = select_split(images, image_table, options.split)
     data = images_as_tensor(images)
     device = resolve_device(options.device)
-    model = load_irl_inr(model_bundle).to(device)
+    model = restore_irl_inr(irl_inr_model).to(device)
     size = data.shape[-1]
     codes, rotations, translations = encode_in_batches(model, data, options.batch_size, device)
     reconstructions = render_in_batches(model, codes, rotations, translations, size, options.batch_size, device)
@@ -96,7 +72,7 @@ def _reposed_codes(model, data, options: EmbeddingParameters, device):
 
 
 def measure_embeddings(
-    model_bundle: dict,
+    irl_inr_model: dict,
     images: np.ndarray,
     image_table: pd.DataFrame,
     codes: np.ndarray,
@@ -140,7 +116,7 @@ def measure_embeddings(
         )
     data = images_as_tensor(images)
     device = resolve_device(options.device)
-    model = load_irl_inr(model_bundle).to(device)
+    model = restore_irl_inr(irl_inr_model).to(device)
 
     original, original_rotation, reposed, reposed_rotation, applied = _reposed_codes(model, data, options, device)
     relative = (reposed_rotation - original_rotation.unsqueeze(0)).flatten()

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-import hashlib
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,8 +24,8 @@ from matplotlib.figure import Figure
 
 from irl_inr.models.interpretation import InvertibleInterpretationNetwork
 from irl_inr.pipelines.interpretation.parameters import InterpretationParameters
-from irl_inr.pipelines.training.nodes import load_irl_inr
-from irl_inr.training import fit
+from irl_inr.saved_models import restore_irl_inr
+from irl_inr.training import checkpoint_file, fit
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +113,7 @@ def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, 
     flow.train()
     with torch.no_grad():
         flow(codes[train])  # actnorm's data-dependent start, on every train code
-    identity = json.dumps({"config": config, "optimisation": optimisation.fingerprint_fields()}, sort_keys=True)
-    digest = hashlib.sha256(identity.encode() + data.numpy().tobytes()).hexdigest()[:12]
-    path = Path(options.checkpoint_dir) / f"interpretation-{digest}.pt"
+    path = checkpoint_file(options.checkpoint_dir, "interpretation", config, optimisation.fingerprint_fields(), data)
     logger.info("Training the interpretation flow on %d codes (%s); checkpoint %s", len(data),
                 "supervised" if options.supervised else "unsupervised", path)
     result = fit(flow, data, optimisation, checkpoint_path=path, progress=options.progress)
@@ -207,7 +202,7 @@ def plot_traversals(
     [-traversal_extent, traversal_extent] (the others kept at the code's values)."""
     options = InterpretationParameters.from_dict(parameters)
     flow = load_interpretation(interpretation_model)
-    decoder = load_irl_inr(irl_inr_model)
+    decoder = restore_irl_inr(irl_inr_model)
     codes, _ = _codes_and_labels(semantic_codes, image_table)
     candidates = _split_rows(image_table, "test")
     if len(candidates) == 0:

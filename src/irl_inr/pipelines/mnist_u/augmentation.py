@@ -11,17 +11,9 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from irl_inr.digits import pad_to_canvas
 from irl_inr.geometry import pixels_to_normalised, transform_images
 from irl_inr.pipelines.mnist_u.parameters import AugmentationParameters
-
-
-def pad_to_canvas(digits: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (N, h, w) -> float32 (N, 1, size, size) in [0, 1], digits centred."""
-    count, height, width = digits.shape
-    canvas = torch.zeros(count, 1, size, size)
-    top, left = (size - height) // 2, (size - width) // 2
-    canvas[:, 0, top : top + height, left : left + width] = torch.from_numpy(digits).float() / 255.0
-    return canvas
 
 
 def draw_poses(count: int, options: AugmentationParameters) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,3 +67,9 @@ def preview_mnist_u(digits: np.ndarray, mnist_u: np.ndarray, poses: pd.DataFrame
     figure.suptitle("MNIST (top) and MNIST-U (bottom): rotation, shift in pixels")
     figure.tight_layout()
     return figure
+
+
+def digit_front_end(augmentation: dict) -> dict:
+    """MNIST-U's front end for new digits (``predict``): the canvas size of ``mnist_u.augmentation``."""
+    options = AugmentationParameters.from_dict(augmentation)
+    return {"domain": "mnist_u", "image_size": options.image_size}
