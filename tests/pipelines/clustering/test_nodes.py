@@ -17,16 +17,8 @@ from matplotlib.figure import Figure
 from irl_inr import metrics
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.pipelines.clustering.figures import plot_cluster_exemplars, plot_confusion_matrix, plot_dti_prototypes
-from irl_inr.pipelines.clustering.nodes import (
-    METHODS,
-    assign_clusters,
-    cluster_baselines,
-    compare_clusterings,
-    mine_neighbours,
-    train_dti,
-    train_scan,
-    train_selflabel,
-)
+from irl_inr.pipelines.clustering.comparison import METHODS, assign_clusters, cluster_baselines, compare_clusterings
+from irl_inr.pipelines.clustering.nodes import mine_neighbours, train_dti, train_scan, train_selflabel
 from irl_inr.pipelines.clustering.parameters import ClusteringParameters
 from irl_inr.pipelines.clustering.pipeline import create_pipeline
 
@@ -299,7 +291,7 @@ def test_a_collapsed_selflabel_step_is_reported(trained, data, irl_inr, tmp_path
     assignments = assign_clusters(irl_inr, rigged, selflabel, trained["dti"], images, table, trained["kmeans"],
                                   parameters)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="irl_inr.pipelines.clustering.nodes"):
+    with caplog.at_level(logging.WARNING, logger="irl_inr.pipelines.clustering.comparison"):
         comparison, measures = compare_clusterings(assignments, trained["seconds"], rigged, selflabel, trained["dti"],
                                                    trained["mining"], parameters)
     assert measures["selflabel"]["empty_clusters"] == 1 and measures["scan"]["empty_clusters"] == 0

@@ -19,7 +19,8 @@ from PIL import Image
 from irl_inr.cryo_em.preprocess import preprocess_stack
 from irl_inr.datasets.new_images import NewImagesDataset, RawImageBatch, StreamedNpyDataset, StreamedParquetDataset
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
-from irl_inr.pipelines.clustering.nodes import assign_clusters, cluster_baselines, train_dti, train_scan, train_selflabel
+from irl_inr.pipelines.clustering.comparison import assign_clusters, cluster_baselines
+from irl_inr.pipelines.clustering.nodes import train_dti, train_scan, train_selflabel
 from irl_inr.pipelines.embedding.nodes import extract_embeddings
 from irl_inr.pipelines.cryo_em.nodes import particle_front_end
 from irl_inr.pipelines.mnist_u.augmentation import digit_front_end

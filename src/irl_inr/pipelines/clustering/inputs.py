@@ -1,6 +1,7 @@
 """The checked inputs of the clustering nodes: the images of ``clustering.split`` and
-their table rows, the rows of the embedding stage's outputs (one per row of
-``predicted_poses``) of that split, and the label classes they are scored against."""
+their table rows (and DTI's downsampled copy), the rows of the embedding stage's outputs
+(one per row of ``predicted_poses``) of that split, the label classes they are scored
+against, and whether a saved model was trained on these images."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import logging
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from irl_inr import metrics
+from irl_inr.fingerprint import digest
 from irl_inr.inference import finite_codes, images_as_tensor
 from irl_inr.pipelines.clustering.parameters import ClusteringParameters
 from irl_inr.tables import select_split
@@ -55,6 +58,20 @@ def selected_images(
         )
     check_label_classes(table, options)
     return images_as_tensor(images), table.reset_index(drop=True)
+
+
+def downsampled(data: torch.Tensor, factor: int) -> torch.Tensor:
+    """DTI's input: the images average-pooled by ``factor``."""
+    return data if factor == 1 else F.avg_pool2d(data, factor)
+
+
+def check_trained_on(saved_model: dict, name: str, data: torch.Tensor, options: ClusteringParameters) -> None:
+    """``saved_model`` must have been trained on these images (those of ``clustering.split``)."""
+    if saved_model["config"].get("images_digest") != digest(data):
+        raise ValueError(
+            f"{name} was trained on other images than the {len(data)} of clustering.split = {options.split!r}: "
+            "rerun its training node"
+        )
 
 
 def embedded_rows(
