@@ -12,7 +12,7 @@ from torch import nn
 from irl_inr.fingerprint import digest
 from irl_inr.models.dti import DTIClustering
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
-from irl_inr.models.scan import ClusteringHeads, clustering_head
+from irl_inr.models.clustering_heads import ClusteringHeads, clustering_head
 
 
 def restore_irl_inr(irl_inr_model: dict) -> IRLINR:

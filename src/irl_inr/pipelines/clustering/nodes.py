@@ -37,7 +37,8 @@ from irl_inr.fingerprint import digest
 from irl_inr.geometry import pixels_to_normalised
 from irl_inr.inference import cluster_probabilities
 from irl_inr.models.dti import DTIClustering
-from irl_inr.models.scan import SCANModel, SelfLabelModel
+from irl_inr.models.scan import SCANModel
+from irl_inr.models.selflabel import SelfLabelModel
 from irl_inr.pipelines.clustering.inputs import (
     check_label_classes,
     check_trained_on,
