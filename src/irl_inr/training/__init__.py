@@ -17,7 +17,9 @@ from .checkpoint import (
 )
 from .config import TrainingConfig
 from .device import resolve_device
-from .loop import NonFiniteLossError, TrainableModel, TrainingResult, fit
+from .loop import fit
+from .inputs import TrainableModel
+from .results import NonFiniteLossError, TrainingResult
 
 __all__ = [
     "CheckpointError",
