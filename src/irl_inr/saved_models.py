@@ -1,6 +1,7 @@
 """Saved models, as the training nodes return them (``{"config", "state_dict"}``: the
-catalog's ``irl_inr_model``, ``scan_model``, ``selflabel_model``, ``dti_model``), turned
-back into modules, and the checks that one was trained from another."""
+catalog's ``irl_inr_model``, ``scan_model``, ``selflabel_model``, ``dti_model``,
+``interpretation_model``), turned back into modules, and the checks that one was trained
+from another."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from torch import nn
 
 from irl_inr.fingerprint import digest
 from irl_inr.models.dti import DTIClustering
+from irl_inr.models.interpretation import InvertibleInterpretationNetwork
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.models.clustering_heads import ClusteringHeads, clustering_head
 
@@ -59,6 +61,26 @@ def restore_dti(dti_model: dict) -> DTIClustering:
     model = DTIClustering(config["n_clusters"], tuple(config["image_shape"]), **config["options"])
     model.load_state_dict(dti_model["state_dict"])
     return model.eval()
+
+
+def interpretation_flow(config: Mapping) -> InvertibleInterpretationNetwork:
+    """A fresh interpretation flow of the shape in ``config`` (``interpretation_model``'s config)."""
+    return InvertibleInterpretationNetwork(
+        config["dim"],
+        blocks=config["blocks"],
+        hidden=config["hidden"],
+        scale_bound=config["scale_bound"],
+        permutation_seed=config["permutation_seed"],
+        num_classes=config["num_classes"],
+        class_dims=config["class_dims"],
+    )
+
+
+def restore_interpretation(interpretation_model: dict) -> InvertibleInterpretationNetwork:
+    """The trained flow of ``interpretation_model`` (what ``train_interpretation`` returns), in eval mode."""
+    flow = interpretation_flow(interpretation_model["config"])
+    flow.load_state_dict(interpretation_model["state_dict"])
+    return flow.eval()
 
 
 def normalises_codes(saved_model: dict) -> bool:

@@ -10,13 +10,20 @@ import numpy as np
 import pandas as pd
 
 
-def split_rows(images: np.ndarray, table: pd.DataFrame, split: str) -> np.ndarray:
-    """Row numbers of ``split`` ('train', 'test' or 'all') in table order; no pixel is read."""
-    if len(images) != len(table):
-        raise ValueError(f"{len(images)} images but {len(table)} rows in their table")
+def rows_of_split(table: pd.DataFrame, split: str) -> np.ndarray:
+    """Row numbers of ``split`` ('train', 'test' or 'all') in table order; empty when no
+    row has it."""
     if split == "all":
         return np.arange(len(table))
-    rows = np.flatnonzero((table["split"] == split).to_numpy())
+    return np.flatnonzero((table["split"] == split).to_numpy())
+
+
+def split_rows(images: np.ndarray, table: pd.DataFrame, split: str) -> np.ndarray:
+    """Row numbers of ``split`` in table order, for ``images`` (one per row); a split
+    without images is an error. No pixel is read."""
+    if len(images) != len(table):
+        raise ValueError(f"{len(images)} images but {len(table)} rows in their table")
+    rows = rows_of_split(table, split)
     if not len(rows):
         raise ValueError(f"no image has split {split!r}; the table has {sorted(table['split'].unique())}")
     return rows

@@ -65,7 +65,7 @@ def cluster_baselines(
     image_table: pd.DataFrame,
     semantic_codes: np.ndarray,
     predicted_poses: pd.DataFrame,
-    neighbours: np.ndarray,
+    scan_neighbours: np.ndarray,
     parameters: dict,
 ) -> tuple[pd.DataFrame, dict]:
     """The classical baselines on the same images (:data:`BASELINE_METHODS`): k-means on raw
@@ -83,11 +83,11 @@ def cluster_baselines(
         finite_codes(semantic_codes, "semantic_codes"), predicted_poses, options, "semantic_codes"
     )
     _same_images(table["image_id"].to_numpy(), code_table["image_id"].to_numpy(), "semantic_codes", options)
-    neighbours = np.asarray(neighbours)
-    if neighbours.ndim != 2 or neighbours.shape[0] != len(codes):
+    scan_neighbours = np.asarray(scan_neighbours)
+    if scan_neighbours.ndim != 2 or scan_neighbours.shape[0] != len(codes):
         raise ValueError(
             f"scan_neighbours must be (N, k) for the {len(codes)} images of clustering.split = {options.split!r}, "
-            f"got {neighbours.shape}: rerun mine_neighbours"
+            f"got {scan_neighbours.shape}: rerun mine_neighbours"
         )
     k, restarts, seed = options.n_clusters, options.kmeans_n_init, options.seed
     clusters, seconds = {}, {}
@@ -105,7 +105,7 @@ def cluster_baselines(
         )
         seconds["kmeans_canonical"] += canonical_seconds
         clusters["spectral_neighbours"], seconds["spectral_neighbours"] = _timed(
-            baselines.spectral_neighbour_graph, neighbours, k, seed
+            baselines.spectral_neighbour_graph, scan_neighbours, k, seed
         )
     result = pd.DataFrame(
         {"image_id": table["image_id"].to_numpy(), "label": table["label"].to_numpy(),

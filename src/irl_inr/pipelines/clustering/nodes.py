@@ -97,7 +97,7 @@ def mine_neighbours(
 
 
 def train_scan(
-    irl_inr_model: dict, images: np.ndarray, image_table: pd.DataFrame, neighbours: np.ndarray, parameters: dict
+    irl_inr_model: dict, images: np.ndarray, image_table: pd.DataFrame, scan_neighbours: np.ndarray, parameters: dict
 ) -> tuple[dict, pd.DataFrame]:
     """Train SCAN's clustering heads on the IRL-INR encoder (frozen unless
     ``clustering.scan.train_features``): an image and one of its mined neighbours, each
@@ -110,11 +110,11 @@ def train_scan(
     options = ClusteringParameters.from_dict(parameters)
     block = options.scan
     data, _ = selected_images(images, image_table, options)
-    neighbours = np.asarray(neighbours)
-    if neighbours.ndim != 2 or neighbours.shape[0] != len(data) or neighbours.dtype.kind not in "iu":
+    scan_neighbours = np.asarray(scan_neighbours)
+    if scan_neighbours.ndim != 2 or scan_neighbours.shape[0] != len(data) or scan_neighbours.dtype.kind not in "iu":
         raise ValueError(
             f"scan_neighbours must be integer indices (N, k) for the {len(data)} images of clustering.split = "
-            f"{options.split!r}, got {neighbours.dtype} {neighbours.shape}: rerun mine_neighbours"
+            f"{options.split!r}, got {scan_neighbours.dtype} {scan_neighbours.shape}: rerun mine_neighbours"
         )
     optimisation = options.training_config("scan")
     max_shift = float(pixels_to_normalised(block.max_shift_pixels, data.shape[-1]))
@@ -122,14 +122,14 @@ def train_scan(
                 "normalise_codes": options.normalise_codes}
     irl_digest = model_digest(irl_inr_model, "irl_inr_model")
     path = checkpoint_file(
-        options.checkpoint_dir, "scan", settings, optimisation.fingerprint_fields(), irl_digest, data, neighbours
+        options.checkpoint_dir, "scan", settings, optimisation.fingerprint_fields(), irl_digest, data, scan_neighbours
     )
 
     torch.manual_seed(options.seed)
     model = SCANModel(
         restore_irl_inr(irl_inr_model).encoder,
         data,
-        torch.from_numpy(neighbours.astype(np.int64)),
+        torch.from_numpy(scan_neighbours.astype(np.int64)),
         options.n_clusters,
         block.n_heads,
         entropy_weight=float(block.entropy_weight),

@@ -24,7 +24,8 @@ from matplotlib.figure import Figure
 
 from irl_inr.models.interpretation import InvertibleInterpretationNetwork
 from irl_inr.pipelines.interpretation.parameters import InterpretationParameters
-from irl_inr.saved_models import restore_irl_inr
+from irl_inr.saved_models import interpretation_flow, restore_interpretation, restore_irl_inr
+from irl_inr.tables import rows_of_split
 from irl_inr.training import checkpoint_file, fit
 
 logger = logging.getLogger(__name__)
@@ -51,29 +52,6 @@ def _codes_and_labels(semantic_codes: np.ndarray, image_table: pd.DataFrame) -> 
     return torch.from_numpy(np.ascontiguousarray(semantic_codes, dtype=np.float32)), labels.astype(np.int64)
 
 
-def _split_rows(image_table: pd.DataFrame, split: str) -> np.ndarray:
-    return np.flatnonzero((image_table["split"] == split).to_numpy())
-
-
-def _build_flow(config: dict) -> InvertibleInterpretationNetwork:
-    return InvertibleInterpretationNetwork(
-        config["dim"],
-        blocks=config["blocks"],
-        hidden=config["hidden"],
-        scale_bound=config["scale_bound"],
-        permutation_seed=config["permutation_seed"],
-        num_classes=config["num_classes"],
-        class_dims=config["class_dims"],
-    )
-
-
-def load_interpretation(bundle: dict) -> InvertibleInterpretationNetwork:
-    """The trained flow from what :func:`train_interpretation` returned (eval mode, CPU)."""
-    flow = _build_flow(bundle["config"])
-    flow.load_state_dict(bundle["state_dict"])
-    return flow.eval()
-
-
 def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, parameters: dict) -> dict:
     """Fit the flow to the ``train`` codes by maximum likelihood; returns
     ``{"config": {...}, "state_dict": ...}`` (config: the flow's shape, the label names,
@@ -81,7 +59,7 @@ def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, 
     options = InterpretationParameters.from_dict(parameters)
     optimisation = options.training_config()
     codes, labels = _codes_and_labels(semantic_codes, image_table)
-    train = _split_rows(image_table, "train")
+    train = rows_of_split(image_table, "train")
     if len(train) == 0:
         raise ValueError("image_table has no 'train' rows to fit the interpretation network on")
     num_classes = int(labels.max()) + 1
@@ -109,7 +87,7 @@ def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, 
     if options.supervised:
         data = torch.cat([data, torch.from_numpy(labels[train]).float().unsqueeze(1)], dim=1)  # (n, d + 1)
     torch.manual_seed(options.seed)
-    flow = _build_flow(config)
+    flow = interpretation_flow(config)
     flow.train()
     with torch.no_grad():
         flow(codes[train])  # actnorm's data-dependent start, on every train code
@@ -146,7 +124,7 @@ def measure_interpretation(
     ``nll_{train,test}`` (mean -log p(z) or, supervised, -log p(z | y), in nats per
     dimension), for the supervised flow ``class_factor_accuracy_{train,test}`` (nearest
     class mean of the class factor), and ``train_seconds``."""
-    flow = load_interpretation(interpretation_model)
+    flow = restore_interpretation(interpretation_model)
     codes, labels = _codes_and_labels(semantic_codes, image_table)
     if codes.shape[1] != flow.dim:
         raise ValueError(f"semantic_codes have {codes.shape[1]} dimensions but the flow was trained on {flow.dim}")
@@ -156,7 +134,7 @@ def measure_interpretation(
         "train_seconds": float(interpretation_model["config"]["train_seconds"]),
     }
     for split in ("train", "test"):
-        rows = _split_rows(image_table, split)
+        rows = rows_of_split(image_table, split)
         if len(rows) == 0:
             logger.warning("interpretation: no %r rows; its measures are skipped", split)
             continue
@@ -201,10 +179,10 @@ def plot_traversals(
     each class mean, then one row per residual coordinate swept over
     [-traversal_extent, traversal_extent] (the others kept at the code's values)."""
     options = InterpretationParameters.from_dict(parameters)
-    flow = load_interpretation(interpretation_model)
+    flow = restore_interpretation(interpretation_model)
     decoder = restore_irl_inr(irl_inr_model)
     codes, _ = _codes_and_labels(semantic_codes, image_table)
-    candidates = _split_rows(image_table, "test")
+    candidates = rows_of_split(image_table, "test")
     if len(candidates) == 0:
         candidates = np.arange(len(codes))
     if options.traversal_index >= len(candidates):

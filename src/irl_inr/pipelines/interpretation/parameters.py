@@ -83,4 +83,6 @@ class IsometryParameters(Parameters):
             self.fail("device", "must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
 
-VALIDATORS: dict[str, Callable[[Any], Any]] = {"interpretation": InterpretationParameters.from_dict, "isometry": IsometryParameters.from_dict}
+VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "interpretation": InterpretationParameters.from_dict, "isometry": IsometryParameters.from_dict,
+}

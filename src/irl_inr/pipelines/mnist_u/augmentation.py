@@ -25,22 +25,24 @@ def draw_poses(count: int, options: AugmentationParameters) -> tuple[torch.Tenso
     return rotation, shift
 
 
-def build_mnist_u(digits: np.ndarray, digit_table: pd.DataFrame, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
+def build_mnist_u(
+    mnist_digits: np.ndarray, mnist_digit_table: pd.DataFrame, parameters: dict
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Digits uint8 (N, 28, 28) -> MNIST-U float32 (N, S, S) in [0, 1] and its pose table
     (the digit table plus ``rotation_radians``, ``shift_x_pixels``, ``shift_y_pixels``;
     rotation is positive from +x towards +y, i.e. clockwise on screen, see ``geometry``)."""
     options = AugmentationParameters.from_dict(parameters)
-    if len(digits) != len(digit_table):
-        raise ValueError(f"{len(digits)} digits but {len(digit_table)} rows in the digit table")
-    rotation, shift = draw_poses(len(digits), options)
+    if len(mnist_digits) != len(mnist_digit_table):
+        raise ValueError(f"{len(mnist_digits)} digits but {len(mnist_digit_table)} rows in the digit table")
+    rotation, shift = draw_poses(len(mnist_digits), options)
     pieces = []
-    for start in range(0, len(digits), options.batch_size):
+    for start in range(0, len(mnist_digits), options.batch_size):
         stop = start + options.batch_size
-        canvas = pad_to_canvas(digits[start:stop], options.image_size)
+        canvas = pad_to_canvas(mnist_digits[start:stop], options.image_size)
         translation = pixels_to_normalised(shift[start:stop].float(), options.image_size)
         pieces.append(transform_images(canvas, rotation[start:stop].float(), translation))
     images = torch.cat(pieces).squeeze(1).clamp_(0.0, 1.0).numpy().astype(np.float32)
-    poses = digit_table.assign(
+    poses = mnist_digit_table.assign(
         rotation_radians=rotation.numpy(),
         shift_x_pixels=shift[:, 0].numpy(),
         shift_y_pixels=shift[:, 1].numpy(),
@@ -48,15 +50,17 @@ def build_mnist_u(digits: np.ndarray, digit_table: pd.DataFrame, parameters: dic
     return images, poses
 
 
-def preview_mnist_u(digits: np.ndarray, mnist_u: np.ndarray, poses: pd.DataFrame, parameters: dict) -> Figure:
+def preview_mnist_u(
+    mnist_digits: np.ndarray, images: np.ndarray, image_table: pd.DataFrame, parameters: dict
+) -> Figure:
     """A grid: the original digit above its MNIST-U version, with the pose drawn."""
     options = AugmentationParameters.from_dict(parameters)
-    count = min(options.preview_count, len(mnist_u))
+    count = min(options.preview_count, len(images))
     figure, axes = plt.subplots(2, count, figsize=(1.5 * count, 3.6), squeeze=False)
     for column in range(count):
-        row = poses.iloc[column]
-        axes[0, column].imshow(digits[column], cmap="gray", vmin=0, vmax=255)
-        axes[1, column].imshow(mnist_u[column], cmap="gray", vmin=0, vmax=1)
+        row = image_table.iloc[column]
+        axes[0, column].imshow(mnist_digits[column], cmap="gray", vmin=0, vmax=255)
+        axes[1, column].imshow(images[column], cmap="gray", vmin=0, vmax=1)
         axes[0, column].set_title(f"label {row['label']}", fontsize=8)
         axes[1, column].set_title(
             f"{math.degrees(row['rotation_radians']):.0f}°\n({row['shift_x_pixels']:+.1f}, {row['shift_y_pixels']:+.1f})",

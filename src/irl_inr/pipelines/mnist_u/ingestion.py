@@ -46,12 +46,12 @@ def shuffled_split(labels: np.ndarray, parameters: IngestionParameters) -> tuple
     return kept[shuffle], split[shuffle]
 
 
-def ingest_mnist(raw_mnist: dict, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
+def ingest_mnist(mnist_raw: dict, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
     """Raw MNIST -> digits uint8 (N, 28, 28) in a seeded, shuffled order, and a table with
     one row per digit: ``image_id``, ``source_index`` (row in the raw file), ``label``,
     ``label_name`` (the digit as text), ``split``, ``source``."""
     options = IngestionParameters.from_dict(parameters)
-    images, labels, source = check_digits(raw_mnist)
+    images, labels, source = check_digits(mnist_raw)
     order, split = shuffled_split(labels, options)
     table = pd.DataFrame(
         {

@@ -222,7 +222,7 @@ def predict_new_images(
     selflabel_model: dict,
     novelty_reference: dict,
     new_images: NewImages,
-    front_end: dict,
+    new_image_front_end: dict,
     parameters: dict,
 ) -> Iterator[tuple[StreamChunk, StreamChunk]]:
     """Stream the new images through the models, ``predict.batch_size`` at a time.
@@ -239,16 +239,16 @@ def predict_new_images(
     encoder, head, normalise = _head_model(irl_inr_model, scan_model, selflabel_model, options.head)
     centroids = _checked_reference(novelty_reference, options, model.config.latent_dim)
     threshold = float(novelty_reference["threshold"])
-    if front_end["image_size"] != size:
+    if new_image_front_end["image_size"] != size:
         raise ValueError(
-            f"the {front_end['domain']} front end makes {front_end['image_size']}-pixel images but irl_inr_model was "
-            f"trained on {size}-pixel images: predict with the parameters the model was trained with"
+            f"the {new_image_front_end['domain']} front end makes {new_image_front_end['image_size']}-pixel images but "
+            f"irl_inr_model was trained on {size}-pixel images: predict with the parameters the model was trained with"
         )
     batches: ImageBatches = new_images.batches(options.batch_size)
     start = 0
     for batch in batches:
         with thread_limit(options.num_threads):
-            data = images_as_tensor(prepare_images(batch, front_end))
+            data = images_as_tensor(prepare_images(batch, new_image_front_end))
             codes, rotations, translations = encode_in_batches(model, data, options.batch_size, device)
             canonical = render_in_batches(
                 model, codes, torch.zeros(len(codes)), torch.zeros(len(codes), 2), size, options.batch_size, device
