@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from irl_inr.models.checks import positive_int
+from irl_inr.parameters import is_int
 
 
 def clustering_head(feature_dim: int, n_clusters: int, hidden: int = 0) -> nn.Module:
@@ -42,7 +43,7 @@ class ClusteringHeads(nn.Module):
         self.feature_dim = positive_int(feature_dim, "feature_dim")
         self.n_clusters = positive_int(n_clusters, "n_clusters", minimum=2)
         self.n_heads = positive_int(n_heads, "n_heads")
-        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
+        if not is_int(hidden) or hidden < 0:
             raise ValueError(f"hidden must be a non-negative integer, got {hidden!r}")
         self.hidden = hidden
         width = hidden or feature_dim  # inputs of the last layer

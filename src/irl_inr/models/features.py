@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from irl_inr.models.checks import check_images, positive_int
+
 
 def feature_tensor(output: Any) -> torch.Tensor:
     """The feature tensor of a feature extractor's output.
@@ -83,3 +85,27 @@ class FeatureOwner(nn.Module):
             return self._code(images)
         with torch.no_grad():
             return self._code(images).detach()
+
+    @torch.no_grad()
+    def probabilities_in_batches(
+        self, images: torch.Tensor, batch_size: int, head: nn.Module, dim: int
+    ) -> torch.Tensor:
+        """The softmax of ``head`` over the features of ``images``, ``batch_size`` images at a
+        time, in eval mode (no augmentation); the chunks joined along ``dim``."""
+        images = check_images(images, "images")
+        batch_size = positive_int(batch_size, "batch_size")
+        was_training = self.training
+        self.eval()
+        try:
+            device = next(head.parameters()).device
+            chunks = []
+            for start in range(0, images.shape[0], batch_size):
+                features = self._code(images[start : start + batch_size].to(device))
+                if not torch.isfinite(features).all():
+                    raise ValueError(
+                        f"features: NaN or infinite features for images {start}..{start + features.shape[0] - 1}"
+                    )
+                chunks.append(torch.softmax(head(features).float(), dim=-1))
+            return torch.cat(chunks, dim=dim)
+        finally:
+            self.train(was_training)

@@ -44,6 +44,7 @@ from irl_inr.models.checks import check_images, non_negative_float, positive_int
 from irl_inr.models.clustering_heads import ClusteringHeads
 from irl_inr.models.features import FeatureOwner, probe_features
 from irl_inr.models.scan_losses import EPS, scan_loss
+from irl_inr.parameters import is_int
 
 # Index tensors on float32 are exact up to this many samples.
 _FLOAT32_EXACT = 2**24
@@ -122,7 +123,7 @@ class SCANModel(FeatureOwner):
         self.entropy_weight = non_negative_float(entropy_weight, "entropy_weight")
         if feature_dim is not None:
             feature_dim = positive_int(feature_dim, "feature_dim")
-        if isinstance(cached_views, bool) or not isinstance(cached_views, int) or cached_views < 0:
+        if not is_int(cached_views) or cached_views < 0:
             raise ValueError(f"cached_views must be a non-negative integer, got {cached_views!r}")
         if cached_views and train_features:
             raise ValueError("cached_views needs frozen features (train_features=False)")
@@ -226,23 +227,7 @@ class SCANModel(FeatureOwner):
     @torch.no_grad()
     def all_head_probabilities(self, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """Cluster probabilities of every head, (n_heads, B, K), in eval mode (no augmentation)."""
-        images = check_images(images, "images")
-        batch_size = positive_int(batch_size, "batch_size")
-        was_training = self.training
-        self.eval()
-        try:
-            chunks = []
-            device = self.heads.weight.device
-            for start in range(0, images.shape[0], batch_size):
-                features = self._code(images[start : start + batch_size].to(device))
-                if not torch.isfinite(features).all():
-                    raise ValueError(
-                        f"features: NaN or infinite features for images {start}..{start + features.shape[0] - 1}"
-                    )
-                chunks.append(torch.softmax(self.heads(features).float(), dim=-1))
-            return torch.cat(chunks, dim=1)
-        finally:
-            self.train(was_training)
+        return self.probabilities_in_batches(images, batch_size, self.heads, dim=1)
 
     @torch.no_grad()
     def head_losses(self, batch_size: int = 1024) -> torch.Tensor:
@@ -279,6 +264,6 @@ class SCANModel(FeatureOwner):
             head = int(self.selected_head)
             if head < 0:
                 head = self.best_head(batch_size)
-        if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < self.n_heads:
+        if not is_int(head) or not 0 <= head < self.n_heads:
             raise ValueError(f"head must be an integer in [0, {self.n_heads}), got {head!r}")
         return self.all_head_probabilities(images, batch_size)[head]

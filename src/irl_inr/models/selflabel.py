@@ -11,11 +11,12 @@ import torch
 from torch import nn
 
 from irl_inr.models.augmentation import photometric, posed_views
-from irl_inr.models.checks import check_images, non_negative_float, positive_int, probability
+from irl_inr.models.checks import non_negative_float, probability
 from irl_inr.models.clustering_heads import head_clusters
 from irl_inr.models.features import FeatureOwner
 from irl_inr.models.scan import SCANModel
 from irl_inr.models.scan_losses import selflabel_loss
+from irl_inr.parameters import is_int
 
 
 class SelfLabelModel(FeatureOwner):
@@ -88,7 +89,7 @@ class SelfLabelModel(FeatureOwner):
             head = int(scan.selected_head)
             if head < 0:
                 head = scan.best_head()
-        if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < scan.n_heads:
+        if not is_int(head) or not 0 <= head < scan.n_heads:
             raise ValueError(f"head must be an integer in [0, {scan.n_heads}), got {head!r}")
         options.setdefault("rotate", scan.rotate)
         options.setdefault("max_shift", scan.max_shift)
@@ -114,20 +115,4 @@ class SelfLabelModel(FeatureOwner):
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """Cluster probabilities (B, K) in eval mode, without augmentation."""
-        images = check_images(images, "images")
-        batch_size = positive_int(batch_size, "batch_size")
-        was_training = self.training
-        self.eval()
-        try:
-            device = next(self.head.parameters()).device
-            chunks = []
-            for start in range(0, images.shape[0], batch_size):
-                features = self._code(images[start : start + batch_size].to(device))
-                if not torch.isfinite(features).all():
-                    raise ValueError(
-                        f"features: NaN or infinite features for images {start}..{start + features.shape[0] - 1}"
-                    )
-                chunks.append(torch.softmax(self.head(features).float(), dim=-1))
-            return torch.cat(chunks)
-        finally:
-            self.train(was_training)
+        return self.probabilities_in_batches(images, batch_size, self.head, dim=0)

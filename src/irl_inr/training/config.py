@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
+from irl_inr.parameters import is_int
+
 _CUDA_DEVICE = re.compile(r"cuda(:\d+)?")
 
 
@@ -122,7 +124,7 @@ class TrainingConfig:
 
     def _check_int(self, name: str, *, minimum: int) -> None:
         value = getattr(self, name)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_int(value):
             self._fail(name, "must be an integer")
         if value < minimum:
             self._fail(name, "must be positive" if minimum == 1 else f"must be at least {minimum}")

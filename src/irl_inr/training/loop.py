@@ -46,6 +46,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from irl_inr.parameters import is_int
+
 from .checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
@@ -115,7 +117,7 @@ def fit(
         raise TypeError(f"{type(model).__name__} must be an nn.Module with a training_losses(batch, generator) method")
     check_data(data)
     if stop_after_steps is not None and (
-        isinstance(stop_after_steps, bool) or not isinstance(stop_after_steps, int) or stop_after_steps < 1
+        not is_int(stop_after_steps) or stop_after_steps < 1
     ):
         raise ValueError(f"stop_after_steps must be a positive integer or None, got {stop_after_steps!r}")
 

@@ -16,7 +16,7 @@ from irl_inr import metrics
 from irl_inr.fingerprint import digest
 from irl_inr.inference import finite_codes, images_as_tensor
 from irl_inr.pipelines.clustering.parameters import ClusteringParameters
-from irl_inr.tables import select_split
+from irl_inr.tables import rows_of_split, select_split
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +84,13 @@ def embedded_rows(
         )
     if options.split == "all":
         return rows, predicted_poses.reset_index(drop=True)
-    keep = (predicted_poses["split"] == options.split).to_numpy()
-    if not keep.any():
+    keep = rows_of_split(predicted_poses, options.split)
+    if not len(keep):
         raise ValueError(
             f"clustering.split = {options.split!r} but predicted_poses (embedding.split) holds no image of that "
             f"split: embed it (embedding.split = 'all' or {options.split!r})"
         )
-    return rows[keep], predicted_poses[keep].reset_index(drop=True)
+    return rows[keep], predicted_poses.iloc[keep].reset_index(drop=True)
 
 
 def mining_codes(

@@ -17,6 +17,7 @@ from irl_inr.pipelines.clustering.inputs import check_label_classes, mining_code
 from irl_inr.pipelines.clustering.parameters import ClusteringParameters
 from irl_inr.runtime import thread_limit
 from irl_inr.sharding import for_shard, shard_rows
+from irl_inr.tables import rows_of_split
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +43,11 @@ def concatenate_neighbour_shards(
     """``scan_neighbours`` and ``mining_metrics`` as ``mine_neighbours`` returns them."""
     options = ClusteringParameters.from_dict(parameters)
     neighbours = np.concatenate(shard_neighbours)
-    table = predicted_poses if options.split == "all" else predicted_poses[predicted_poses["split"] == options.split]
+    table = predicted_poses.iloc[rows_of_split(predicted_poses, options.split)]
     if len(table) != len(neighbours) or len(table) < options.n_clusters:
-        raise ValueError(f"{len(neighbours)} mined rows for {len(table)} images of clustering.split = {options.split!r}")
+        raise ValueError(
+            f"{len(neighbours)} mined rows for {len(table)} images of clustering.split = {options.split!r}"
+        )
     check_label_classes(table, options, "predicted_poses")
     mining = mining_measures(table, neighbours, options.mining.neighbours)
     logger.info("Mined %d neighbours of %d codes in %d shards: %s", mining["neighbours"], mining["images"],
