@@ -3,10 +3,8 @@ import pandas as pd
 import pytest
 import torch
 
-from irl_inr.inference import images_as_tensor
 from irl_inr.pipelines.training.nodes import train_irl_inr
 from irl_inr.saved_models import restore_irl_inr
-from irl_inr.tables import select_split
 
 TINY = {
     "model": {"image_size": 24, "latent_dim": 4, "backbone": "small_cnn", "num_frequencies": 8,
@@ -29,21 +27,6 @@ def images_and_table():
         images[index, top : top + 6, left : left + 3] = 1.0
     table = pd.DataFrame({"image_id": range(32), "label": np.arange(32) % 2, "split": ["train"] * 24 + ["test"] * 8})
     return images, table
-
-
-def test_select_split(images_and_table):
-    images, table = images_and_table
-    test_images, test_table = select_split(images, table, "test")
-    assert len(test_images) == 8 and test_table["image_id"].tolist() == list(range(24, 32))
-    with pytest.raises(ValueError, match="no image has split 'valid'"):
-        select_split(images, table, "valid")
-
-
-def test_images_with_nan_are_refused():
-    images = np.zeros((2, 4, 4), np.float32)
-    images[0, 1, 1] = np.nan
-    with pytest.raises(ValueError, match="1 NaN or infinite pixels"):
-        images_as_tensor(images)
 
 
 def test_trains_saves_config_and_resumes_from_its_checkpoint(tmp_path, images_and_table):
