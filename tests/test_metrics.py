@@ -339,3 +339,22 @@ def test_translation_error_bad_inputs():
 def test_public_names_exist():
     for name in metrics.__all__:
         assert callable(getattr(metrics, name))
+
+
+def test_accuracy_with_6_and_9_merged():
+    labels = np.array([6, 6, 9, 9, 1, 1, 1, 1])
+    assert metrics.merged_class_accuracy(labels, np.array([0, 0, 1, 1, 2, 2, 2, 2]), (6, 9)) == 1.0  # every digit apart
+    lumped = np.array([0, 0, 0, 0, 1, 1, 2, 2])  # 6 with 9, the 1s split in two
+    assert metrics.merged_class_accuracy(labels, lumped, (6, 9)) == pytest.approx(6 / 8)
+    assert metrics.clustering_accuracy(labels, lumped) == pytest.approx(4 / 8)
+    assert metrics.merged_class_accuracy(np.array([0, 1, 1]), np.array([1, 0, 0]), (6, 9)) == 1.0  # no 6 or 9
+
+
+def test_match_clusters_orders_clusters_by_their_matched_class():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    matching = metrics.match_clusters(labels, np.array([5, 5, 3, 3, 3, 7]), cluster_ids=[3, 5, 7, 9])
+    assert matching.classes == [0, 1, 2]
+    assert matching.clusters[:3] == [5, 3, 7] and matching.clusters[3] == 9  # the unmatched, empty cluster last
+    assert matching.class_of == {5: 0, 3: 1, 7: 2}
+    assert matching.matched == 5
+    assert matching.counts.tolist() == [[2, 0, 0, 0], [0, 2, 0, 0], [0, 1, 1, 0]]

@@ -8,14 +8,8 @@ import typing
 
 import pytest
 
-from irl_inr.parameters import (
-    Parameters,
-    SHARED_VALIDATORS,
-    is_int,
-    is_number,
-    type_problem,
-    validate_parameters,
-)
+from irl_inr.parameter_registry import DOMAIN_VALIDATORS, SHARED_VALIDATORS, validate_parameters
+from irl_inr.parameters import Parameters, is_int, is_number, type_problem
 
 
 @pytest.mark.parametrize(
@@ -44,14 +38,9 @@ def test_a_value_of_the_wrong_type_is_named_with_its_domain(section, values, mes
 
 def sections() -> list[type[Parameters]]:
     """Every parameter section class the project validates."""
-    from irl_inr.parameters import domain_validators
-    from irl_inr.pipelines.interpretation.parameters import VALIDATORS as OPTIONS
-    from irl_inr.pipelines.predict.parameters import PredictParameters
-    from irl_inr.reporting.parameters import ReportingParameters
-
-    validators = [*SHARED_VALIDATORS.values(), *OPTIONS.values()]
-    validators += [validator for own in domain_validators().values() for validator in own.values()]
-    return [validator.__self__ for validator in validators] + [PredictParameters, ReportingParameters]
+    validators = [*SHARED_VALIDATORS.values()]
+    validators += [validator for own in DOMAIN_VALIDATORS.values() for validator in own.values()]
+    return [validator.__self__ for validator in validators]
 
 
 @pytest.mark.parametrize("section", sections(), ids=lambda section: section.__name__)

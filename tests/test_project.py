@@ -12,7 +12,7 @@ from kedro.io import DataCatalog
 from irl_inr import settings
 from irl_inr.config import lay_domains_over_stage_defaults
 from irl_inr.hooks import sections_used
-from irl_inr.parameters import DOMAINS, validate_parameters
+from irl_inr.parameter_registry import DOMAINS, validate_parameters
 from irl_inr.pipeline_registry import STAGES, register_pipelines
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

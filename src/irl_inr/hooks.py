@@ -9,7 +9,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from irl_inr.console import ParameterError, configure_console, install_excepthook
-from irl_inr.parameters import DOMAINS, validate_parameters
+from irl_inr.parameter_registry import DOMAINS, validate_parameters
 
 logger = logging.getLogger(__name__)
 

@@ -16,16 +16,17 @@ from __future__ import annotations
 from kedro.pipeline import Node, Pipeline
 
 from irl_inr.pipelines.clustering import pipeline as clustering
+from irl_inr.pipelines.clustering.sharding import sharded_mining
 from irl_inr.pipelines.cryo_em import pipeline as cryo_em
 from irl_inr.pipelines.embedding import pipeline as embedding
-from irl_inr.pipelines.embedding.sharding import sharded_extraction, sharded_mining
+from irl_inr.pipelines.embedding.sharding import sharded_extraction
 from irl_inr.pipelines.interpretation import pipeline as interpretation
+from irl_inr.pipelines.interpretation.isometry import measure_isometry
 from irl_inr.pipelines.mnist_u import pipeline as mnist_u
 from irl_inr.pipelines.predict import pipeline as predict
 from irl_inr.pipelines.reporting import pipeline as reporting
 from irl_inr.pipelines.training import pipeline as training
 from irl_inr.pipelines.wm811k import pipeline as wm811k
-from irl_inr.pipelines.interpretation.isometry import measure_isometry
 
 STAGES = ("ingestion", "augmentation", "training", "embedding", "clustering", "interpretation", "reporting", "predict")
 

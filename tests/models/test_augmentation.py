@@ -37,9 +37,9 @@ def test_a_disabled_augmentation_returns_the_views_and_draws_nothing():
 
 
 def _whole(count: int):
-    from irl_inr.models.irl_inr import _Share
+    from irl_inr.training.collectives import BatchShare
 
-    return _Share(0, count, count, 1)
+    return BatchShare(0, count, count, 1)
 
 
 def test_a_zero_draw_is_the_identity():

@@ -11,7 +11,8 @@ import torch
 from irl_inr.geometry import pixel_grid, rotation_matrices, transform_images
 from irl_inr.metrics import clustering_accuracy
 from tests.models.shapes import SIZE, rotated_bar_and_ell
-from irl_inr.models.dti import DTIClustering, kmeans_plus_plus
+from irl_inr.models.dti import DTIClustering
+from irl_inr.models.prototype_seeding import kmeans_plus_plus
 
 
 

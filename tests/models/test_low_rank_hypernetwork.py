@@ -11,7 +11,7 @@ import torch
 from irl_inr.models.hypernetwork import LowRankHyperNetwork
 from irl_inr.models.inr import INR
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
-from irl_inr.pipelines.training.nodes import load_irl_inr
+from irl_inr.saved_models import restore_irl_inr
 from tests.models.test_irl_inr import TINY, strokes, tiny_model
 
 SIZE = 12
@@ -93,7 +93,7 @@ def test_low_rank_irl_inr_has_fewer_parameters_and_gradients_reach_u_v_and_share
 def test_a_low_rank_bundle_round_trips_through_its_config():
     model = tiny_model(hypernetwork_kind="low_rank", hypernetwork_rank=2, hypernetwork_modulated_layer=0)
     bundle = {"config": {"model": dataclasses.asdict(model.config)}, "state_dict": model.state_dict()}
-    loaded = load_irl_inr(bundle)
+    loaded = restore_irl_inr(bundle)
     code = torch.randn(3, 8)
     zeros = torch.zeros(3), torch.zeros(3, 2)
     assert torch.equal(loaded.render(code, *zeros, SIZE, SIZE), model.eval().render(code, *zeros, SIZE, SIZE))

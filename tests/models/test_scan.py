@@ -11,15 +11,10 @@ from torch import nn
 from irl_inr.geometry import pixel_grid
 from irl_inr.metrics import clustering_accuracy
 from tests.models.shapes import SIZE, rotated_bar_and_ell
-from irl_inr.models.scan import (
-    ClusteringHeads,
-    SCANModel,
-    head_clusters,
-    SelfLabelModel,
-    balanced_class_weights,
-    scan_loss,
-    selflabel_loss,
-)
+from irl_inr.models.clustering_heads import ClusteringHeads, head_clusters
+from irl_inr.models.scan import SCANModel
+from irl_inr.models.scan_losses import balanced_class_weights, scan_loss, selflabel_loss
+from irl_inr.models.selflabel import SelfLabelModel
 
 
 
@@ -264,14 +259,14 @@ def test_scan_training_losses_are_reproducible_from_the_generator():
 
 
 def test_strong_view_photometric_augmentation():
-    from irl_inr.models.scan import _photometric
+    from irl_inr.models.augmentation import photometric
 
     images = torch.ones(6, 1, SIZE, SIZE)
-    out = _photometric(images, torch.Generator().manual_seed(0), contrast=0.0, noise_std=0.0, cutout_size=0.25)
+    out = photometric(images, torch.Generator().manual_seed(0), contrast=0.0, noise_std=0.0, cutout_size=0.25)
     zeros = (out == 0).flatten(1).sum(1)
     assert bool(((zeros > 0) & (zeros <= 16)).all())  # at most a 4x4 square of a 16x16 image
     assert bool(((out == 0) | (out == 1)).all())
-    noisy = _photometric(images, torch.Generator().manual_seed(0), contrast=0.2, noise_std=0.0, cutout_size=0.0)
+    noisy = photometric(images, torch.Generator().manual_seed(0), contrast=0.2, noise_std=0.0, cutout_size=0.0)
     factors = noisy.flatten(1)[:, 0]
     assert bool(((factors >= 0.8) & (factors <= 1.2)).all()) and factors.std() > 0
     torch.testing.assert_close(noisy, factors.reshape(6, 1, 1, 1).expand_as(noisy))

@@ -3,13 +3,13 @@
 import numpy as np
 import pandas as pd
 
+from irl_inr.metrics import match_clusters
 from irl_inr.reporting.sections import (
     applicable_columns,
     cluster_purity,
     confusion_verdict,
     loss_verdict,
     map_neighbour_agreement,
-    match_clusters,
     purity_label,
     purity_table,
     used_parameters,

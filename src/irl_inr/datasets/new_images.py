@@ -44,6 +44,7 @@ from irl_inr.io.wm811k import (
     read_converted,
     read_wafer_frame,
 )
+from irl_inr.parameters import is_int
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class ImageBatches(Iterator[RawImageBatch]):
     images the input holds (known before the first batch is read)."""
 
     def __init__(self, path: Path, file_format: str, batch_size: int) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"{path}: batch_size must be a positive integer, got {batch_size!r}")
         self.path, self.format, self.batch_size = path, file_format, batch_size
         self._next = 0

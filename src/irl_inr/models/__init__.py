@@ -7,5 +7,9 @@
 * ``losses``: reconstruction, consistency (cosine or NT-Xent), symmetry breaking;
 * ``irl_inr``: ``IRLINRConfig`` and ``IRLINR``, the composition and its training step.
 
-``scan`` and ``dti`` are the clustering models that run on top of (or beside) it.
+The clustering models run on top of (or beside) it: ``scan`` (SCAN's heads over mined
+neighbours) and ``selflabel`` (its self-labelling step), built from ``clustering_heads``,
+``features`` (a frozen or trained feature extractor), ``scan_losses``, ``augmentation``
+and ``checks``; and ``dti`` (transformed prototypes in pixel space, its CNN in
+``dti_network``).
 """

@@ -1,17 +1,23 @@
-"""Appearance augmentation of the encoder's views: what the semantic code must ignore.
+"""Augmentation of training views: what each model must learn to ignore.
 
-Two views that differ only by pose are, after the closed-form alignment of the encoder,
-almost the same picture, so a contrastive consistency between them is solved by codes
-that tell single images apart rather than classes.  Distorting each view's *appearance*
-independently -- a random affine (scale, aspect, shear) and a smooth elastic warp about
-the image's centre of mass, thinner or thicker strokes -- makes the two
-views differ in what handwriting varies in, so agreeing on them takes a code of the
-shape's class (the SimCLR recipe; Chen et al., ICML 2020).  The encoder sees the
-distorted views; the reconstruction target stays the undistorted view, so the code must
-still describe the image (a denoising reconstruction), and the pose is unchanged up to
-the small shift of the principal axis that a shear brings.
+* Poses and light photometric changes (:func:`posed_views`, :func:`photometric`): the
+  views of the clustering models (SCAN, self-labelling), in :mod:`irl_inr.geometry`'s
+  convention.
+* Appearance (:class:`AppearanceAugmentation`, :func:`draw_appearance`, :func:`distort`):
+  what IRL-INR's encoder sees.  Two views that differ only by pose are, after the
+  closed-form alignment of the encoder, almost the same picture, so a contrastive
+  consistency between them is solved by codes that tell single images apart rather
+  than classes.  Distorting each view's *appearance* independently -- a random affine
+  (scale, aspect, shear) and a smooth elastic warp about the image's centre of mass,
+  thinner or thicker strokes -- makes the two views differ in what handwriting varies
+  in, so agreeing on them takes a code of the shape's class (the SimCLR recipe; Chen et
+  al., ICML 2020).  The encoder sees the distorted views; the reconstruction target
+  stays the undistorted view, so the code must still describe the image (a denoising
+  reconstruction), and the pose is unchanged up to the small shift of the principal
+  axis that a shear brings.
 
-Every draw comes from one generator, so a step is reproducible from its seed.
+Every draw comes from the generator that the training loop passes to
+``training_losses``, so a step is reproducible from its seed.
 """
 
 from __future__ import annotations
@@ -22,7 +28,46 @@ from typing import Callable, NamedTuple
 import torch
 import torch.nn.functional as F
 
-from irl_inr.geometry import centre_of_mass
+from irl_inr.geometry import centre_of_mass, pixel_grid, random_poses, transform_images
+
+
+def posed_views(
+    images: torch.Tensor, generator: torch.Generator, rotate: bool, max_shift: float
+) -> torch.Tensor:
+    """Each image under its own random pose (uniform rotation if ``rotate``, shift up to
+    ``max_shift``); poses drawn on the generator's device.  No-op without either."""
+    if not rotate and max_shift == 0:
+        return images
+    rotation, translation = random_poses(images.shape[0], max_shift, generator=generator, device=generator.device)
+    if not rotate:
+        rotation = torch.zeros_like(rotation)
+    return transform_images(images, rotation.to(images.device), translation.to(images.device))
+
+
+def photometric(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    contrast: float,
+    noise_std: float,
+    cutout_size: float,
+) -> torch.Tensor:
+    """Light photometric augmentation of (B, C, H, W) images: a contrast factor uniform
+    in ``[1 - contrast, 1 + contrast]``, Gaussian noise of std ``noise_std`` and one
+    zeroed square of side ``cutout_size`` x the image side at a uniform position."""
+    batch, _, height, width = images.shape
+    device = generator.device
+    factor = 1 + (torch.rand(batch, 1, 1, 1, generator=generator, device=device) * 2 - 1) * contrast
+    noise = torch.randn(images.shape, generator=generator, device=device) * noise_std
+    centre = torch.rand(batch, 1, 2, generator=generator, device=device) * 2 - 1  # normalised (x, y)
+    out = images * factor.to(images.device) + noise.to(images.device, images.dtype)
+    if cutout_size > 0:
+        grid = pixel_grid(height, width, device=images.device)  # (P, 2)
+        inside = ((grid.unsqueeze(0) - centre.to(images.device)).abs() < cutout_size).all(dim=-1)  # (B, P)
+        out = out * (~inside).to(out.dtype).reshape(batch, 1, height, width)
+    return out
+
+
+# ------------------------------------------------------- appearance (IRL-INR's encoder)
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from irl_inr.geometry import rotation_matrices
+from irl_inr.models.checks import check_image_batch, finite_number, positive_int
+from irl_inr.models.dti_network import transformation_network
+from irl_inr.models.prototype_seeding import kmeans_plus_plus
+from irl_inr.parameters import is_int
 
-__all__ = ["TRANSFORMATIONS", "DTIAssignment", "DTIClustering", "kmeans_plus_plus"]
+__all__ = ["TRANSFORMATIONS", "DTIAssignment", "DTIClustering"]
 
 TRANSFORMATIONS = ("identity", "rotation", "translation", "scale")
 _PARAMETER_COUNT = {"rotation": 1, "translation": 2, "scale": 1}
@@ -67,20 +71,6 @@ class DTIAssignment(NamedTuple):
 # ----------------------------------------------------------------------------- checks
 
 
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _number(value: Any, name: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value!r}")
-    return float(value)
-
-
 def _transformations(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = (value,)
@@ -94,32 +84,6 @@ def _transformations(value: Any) -> tuple[str, ...]:
     return tuple(name for name in TRANSFORMATIONS if name in value)  # canonical order, no repeats
 
 
-@torch.no_grad()
-def kmeans_plus_plus(data: torch.Tensor, n_clusters: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """k-means++ seeding: indices (n_clusters,) of distinct rows of ``data`` (M, D).
-
-    The first row is uniform; each next one is drawn with probability proportional to
-    its squared distance to the nearest row chosen so far (uniform among the rows not
-    chosen when all distances are 0).  Runs on the CPU (the generator must be a CPU one)."""
-    data = data.detach().reshape(data.shape[0], -1).float().cpu()
-    count = data.shape[0]
-    n_clusters = _positive_int(n_clusters, "n_clusters")
-    if count < n_clusters:
-        raise ValueError(f"data: {count} samples are fewer than n_clusters = {n_clusters}")
-    chosen = [int(torch.randint(count, (1,), generator=generator))]
-    nearest = ((data - data[chosen[0]]) ** 2).sum(1)
-    for _ in range(1, n_clusters):
-        weights = nearest.clone()
-        weights[chosen] = 0
-        if float(weights.sum()) <= 0:
-            weights = torch.ones(count)
-            weights[chosen] = 0
-        index = int(torch.multinomial(weights, 1, generator=generator))
-        chosen.append(index)
-        nearest = torch.minimum(nearest, ((data - data[index]) ** 2).sum(1))
-    return torch.tensor(chosen, dtype=torch.long)
-
-
 # ------------------------------------------------------------------------------ model
 
 
@@ -131,8 +95,8 @@ class DTIClustering(nn.Module):
     ``"translation"``, ``"scale"``.  rotation_hypotheses: R base angles ``2 pi r / R``
     searched for every prototype (1 = the paper's DTI).  max_translation: bound on the
     shift (normalised units, ``tanh``-squashed); max_log_scale: bound on ``|log s|``.
-    channels, hidden: the transformation CNN (3x3 stride-2 convolutions with ReLU, a
-    4x4 average pool, one hidden layer).  reassign_every: re-seed clusters whose share
+    channels, hidden: the transformation CNN (:mod:`.dti_network`: 3x3 stride-2
+    convolutions with ReLU, a 4x4 average pool, one hidden layer).  reassign_every: re-seed clusters whose share
     of the assignments counted over the last ``reassign_every`` training steps is
     ``<= min_cluster_share`` (0 = off; only empty clusters when the share is 0);
     reassign_noise: std of the noise added to a re-seeded prototype.
@@ -156,25 +120,25 @@ class DTIClustering(nn.Module):
         reassign_noise: float = 0.01,
     ) -> None:
         super().__init__()
-        self.n_clusters = _positive_int(n_clusters, "n_clusters")
-        if isinstance(image_shape, int) and not isinstance(image_shape, bool):
+        self.n_clusters = positive_int(n_clusters, "n_clusters")
+        if is_int(image_shape):
             image_shape = (1, image_shape, image_shape)
         if (
             not isinstance(image_shape, Sequence)
             or len(image_shape) != 3
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in image_shape)
+            or not all(is_int(v) and v >= 1 for v in image_shape)
         ):
             raise ValueError(f"image_shape must be (C, H, W) of positive integers or an int, got {image_shape!r}")
         self.image_shape = tuple(image_shape)
         self.transformations = _transformations(transformations)
-        self.rotation_hypotheses = _positive_int(rotation_hypotheses, "rotation_hypotheses")
-        self.max_translation = _number(max_translation, "max_translation", positive=True)
-        self.max_log_scale = _number(max_log_scale, "max_log_scale", positive=True)
-        self.reassign_every = _positive_int(reassign_every, "reassign_every", minimum=0)
-        self.min_cluster_share = _number(min_cluster_share, "min_cluster_share")
+        self.rotation_hypotheses = positive_int(rotation_hypotheses, "rotation_hypotheses")
+        self.max_translation = finite_number(max_translation, "max_translation", positive=True)
+        self.max_log_scale = finite_number(max_log_scale, "max_log_scale", positive=True)
+        self.reassign_every = positive_int(reassign_every, "reassign_every", minimum=0)
+        self.min_cluster_share = finite_number(min_cluster_share, "min_cluster_share")
         if self.min_cluster_share >= 1:
             raise ValueError(f"min_cluster_share must be < 1, got {min_cluster_share!r}")
-        self.reassign_noise = _number(reassign_noise, "reassign_noise")
+        self.reassign_noise = finite_number(reassign_noise, "reassign_noise")
         self.identity = self.transformations == ("identity",)
         self.parameter_count = sum(_PARAMETER_COUNT.get(name, 0) for name in self.transformations)
 
@@ -188,21 +152,7 @@ class DTIClustering(nn.Module):
         self.transformer: nn.Module | None = None
         self.output: nn.Linear | None = None
         if not self.identity:
-            if (
-                isinstance(channels, (str, bytes))
-                or not isinstance(channels, Sequence)
-                or not channels
-                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in channels)
-            ):
-                raise ValueError(f"channels must be a non-empty list of positive integers, got {channels!r}")
-            hidden = _positive_int(hidden, "hidden")
-            layers: list[nn.Module] = []
-            previous = self.image_shape[0]
-            for width in channels:
-                layers += [nn.Conv2d(previous, width, 3, 2, 1), nn.ReLU(inplace=True)]
-                previous = width
-            layers += [nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(previous * 16, hidden), nn.ReLU(inplace=True)]
-            self.transformer = nn.Sequential(*layers)
+            self.transformer = transformation_network(self.image_shape[0], channels, hidden)
             self.output = nn.Linear(hidden, self.n_clusters * self.rotation_hypotheses * self.parameter_count)
             nn.init.zeros_(self.output.weight)
             nn.init.zeros_(self.output.bias)
@@ -222,7 +172,7 @@ class DTIClustering(nn.Module):
         **options: Any,
     ) -> "DTIClustering":
         """A model for ``images`` (N, C, H, W) with prototypes initialised from them."""
-        images = _check_images_tensor(images, "images")
+        images = check_image_batch(images, "images")
         model = cls(n_clusters, tuple(images.shape[1:]), transformations, **options)
         model.initialise_prototypes(images, init, init_subsample, torch.Generator().manual_seed(seed))
         return model
@@ -241,7 +191,7 @@ class DTIClustering(nn.Module):
         images = self._check_images(images, "images")
         if method not in INITIALISATIONS:
             raise ValueError(f"method must be one of {INITIALISATIONS}, got {method!r}")
-        subsample = _positive_int(subsample, "subsample")
+        subsample = positive_int(subsample, "subsample")
         count = images.shape[0]
         if count < self.n_clusters:
             raise ValueError(f"images: {count} images are fewer than n_clusters = {self.n_clusters}")
@@ -255,7 +205,7 @@ class DTIClustering(nn.Module):
         return chosen
 
     def _check_images(self, images: Any, name: str) -> torch.Tensor:
-        images = _check_images_tensor(images, name)
+        images = check_image_batch(images, name)
         if tuple(images.shape[1:]) != self.image_shape:
             raise ValueError(
                 f"{name} must have shape (N, {', '.join(map(str, self.image_shape))}), got {tuple(images.shape)}"
@@ -381,7 +331,7 @@ class DTIClustering(nn.Module):
         """Cluster of every image (argmin of the reconstruction error over clusters and
         base angles), that error, and the best transformed prototype (eval mode)."""
         images = self._check_images(images, "images")
-        batch_size = _positive_int(batch_size, "batch_size")
+        batch_size = positive_int(batch_size, "batch_size")
         was_training = self.training
         self.eval()
         try:
@@ -421,7 +371,7 @@ class DTIClustering(nn.Module):
         largest cluster as its prototype, plus Gaussian noise of std ``reassign_noise``
         (from ``generator``), and its transformation outputs are reset to the identity;
         that image then counts as its member.  Returns the re-seeded clusters."""
-        min_share = self.min_cluster_share if min_share is None else _number(min_share, "min_share")
+        min_share = self.min_cluster_share if min_share is None else finite_number(min_share, "min_share")
         if min_share >= 1:
             raise ValueError(f"min_share must be < 1, got {min_share!r}")
         result = self.assign(images, batch_size, return_reconstructions=False)
@@ -480,15 +430,3 @@ def _inverse_rotation(angle: torch.Tensor) -> torch.Tensor:
     (the same matrix as ``geometry.rotation_matrices(-angle)`` up to its rounding)."""
     cos, sin = torch.cos(angle), torch.sin(angle)
     return torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2)
-
-
-def _check_images_tensor(images: Any, name: str) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
-    if not images.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got {images.dtype}")
-    if images.dim() != 4 or images.shape[0] < 1:
-        raise ValueError(f"{name} must have shape (N, C, H, W) with N >= 1, got {tuple(images.shape)}")
-    if not torch.isfinite(images).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return images

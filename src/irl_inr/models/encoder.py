@@ -19,19 +19,17 @@ Two ways to look at the image (``alignment``):
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from irl_inr.geometry import rotation_matrices, transform_images
 from irl_inr.moments import moment_pose
+from irl_inr.training.collectives import normalise_over_ranks, statistics_over_ranks
 
 ALIGNMENTS = ("none", "moments")
 BACKBONES = ("resnet18", "small_cnn")
@@ -64,86 +62,23 @@ def unpose(images: torch.Tensor, rotation: torch.Tensor, translation: torch.Tens
     return transform_images(images, -rotation, shift)
 
 
-_STATISTICS_OVER_RANKS = contextvars.ContextVar("batch_statistics_over_ranks", default=False)
 # Set while a block recomputes its forward pass for backward: batch norms then normalise
 # as before but leave their running statistics alone (they were updated the first time).
 _RECOMPUTING = contextvars.ContextVar("recomputing", default=False)
 
 
-@contextlib.contextmanager
-def batch_statistics_over_ranks() -> Iterator[None]:
-    """Within this block the encoder's batch norms, in training mode, normalise with the
-    statistics of the global batch that the ranks of the default process group share in
-    equal parts (every rank must run the same forward passes), as one process holding
-    the whole batch would; their running statistics follow the global ones too.
-
-    Gradients flow through the cross-rank sums (:class:`_SumOverRanks`), so DDP's
-    averaged gradient is that of the global batch.  ``torch.nn.SyncBatchNorm`` does the
-    same on GPUs only (it refuses CPU tensors), hence this implementation, which runs
-    on CPU (gloo) and CUDA (nccl) alike."""
-    token = _STATISTICS_OVER_RANKS.set(True)
-    try:
-        yield
-    finally:
-        _STATISTICS_OVER_RANKS.reset(token)
-
-
-class _SumOverRanks(torch.autograd.Function):
-    """The sum of a tensor over the ranks of the default process group.  Every rank's
-    loss depends on the sum, so the gradient of a rank's tensor is the sum of the ranks'
-    gradients of the sum: the backward is the same all-reduce."""
-
-    @staticmethod
-    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
-        total = tensor.clone(memory_format=torch.contiguous_format)
-        dist.all_reduce(total)
-        return total
-
-    @staticmethod
-    def backward(ctx, gradient: torch.Tensor) -> torch.Tensor:
-        total = gradient.clone(memory_format=torch.contiguous_format)
-        dist.all_reduce(total)
-        return total
-
-
-def _normalise_over_ranks(
-    norm: nn.modules.batchnorm._BatchNorm, features: torch.Tensor, update_running: bool = True
-) -> torch.Tensor:
-    """Training-mode batch norm of this rank's ``features`` (N, C, ...) with the mean and
-    (biased) variance of all ranks' features, in at least float32; updates the running
-    statistics like ``nn.BatchNorm`` (unbiased variance, momentum or cumulative average)
-    when ``update_running``."""
-    with torch.autocast(device_type=features.device.type, enabled=False):
-        values = features.to(torch.promote_types(features.dtype, torch.float32))
-        reduced = [0, *range(2, values.dim())]  # every dimension but the channel
-        shape = [1, -1] + [1] * (values.dim() - 2)
-        count = values.numel() // values.shape[1] * dist.get_world_size()  # equal shares
-        mean = _SumOverRanks.apply(values.sum(reduced)) / count
-        centred = values - mean.reshape(shape)
-        variance = _SumOverRanks.apply(centred.pow(2).sum(reduced)) / count
-        normalised = centred * torch.rsqrt(variance + norm.eps).reshape(shape)
-        if norm.affine:
-            normalised = normalised * norm.weight.reshape(shape) + norm.bias.reshape(shape)
-        if norm.track_running_stats and update_running:
-            with torch.no_grad():
-                norm.num_batches_tracked.add_(1)
-                factor = 1 / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
-                norm.running_mean.lerp_(mean.to(norm.running_mean.dtype), factor)
-                unbiased = variance * (count / (count - 1))
-                norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), factor)
-    return normalised.to(features.dtype)
-
-
 class _StatisticsOverRanks:
-    """Batch-norm forward that switches to :func:`_normalise_over_ranks` in training mode
-    within :func:`batch_statistics_over_ranks`; the parent's forward otherwise.  While a
-    block recomputes its forward pass (:class:`BasicBlock` with ``recompute``), training
-    mode normalises with the batch statistics without touching the running ones."""
+    """Batch-norm forward that switches to
+    :func:`~irl_inr.training.collectives.normalise_over_ranks` in training mode within
+    :func:`~irl_inr.training.collectives.batch_statistics_over_ranks`; the parent's
+    forward otherwise.  While a block recomputes its forward pass (:class:`BasicBlock`
+    with ``recompute``), training mode normalises with the batch statistics without
+    touching the running ones."""
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         recomputing = self.training and _RECOMPUTING.get()
-        if self.training and _STATISTICS_OVER_RANKS.get():
-            return _normalise_over_ranks(self, features, update_running=not recomputing)
+        if self.training and statistics_over_ranks():
+            return normalise_over_ranks(self, features, update_running=not recomputing)
         if recomputing:  # momentum 0: the running statistics stay as they are
             return F.batch_norm(
                 features, self.running_mean, self.running_var, self.weight, self.bias, True, 0.0, self.eps
@@ -152,12 +87,14 @@ class _StatisticsOverRanks:
 
 
 class GlobalBatchNorm1d(_StatisticsOverRanks, nn.BatchNorm1d):
-    """``nn.BatchNorm1d`` whose statistics, within :func:`batch_statistics_over_ranks`,
+    """``nn.BatchNorm1d`` whose statistics, within
+    :func:`~irl_inr.training.collectives.batch_statistics_over_ranks`,
     are those of the batch the ranks share."""
 
 
 class GlobalBatchNorm2d(_StatisticsOverRanks, nn.BatchNorm2d):
-    """``nn.BatchNorm2d`` whose statistics, within :func:`batch_statistics_over_ranks`,
+    """``nn.BatchNorm2d`` whose statistics, within
+    :func:`~irl_inr.training.collectives.batch_statistics_over_ranks`,
     are those of the batch the ranks share."""
 
 

@@ -12,21 +12,14 @@ import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from irl_inr.geometry import pixel_grid, pixels_to_normalised, random_poses, transform_images
 from irl_inr.models.augmentation import AppearanceAugmentation, distort, draw_appearance
-from irl_inr.models.encoder import (
-    ALIGNMENTS,
-    BACKBONES,
-    Encoder,
-    EncoderOutput,
-    batch_statistics_over_ranks,
-)
+from irl_inr.models.encoder import ALIGNMENTS, BACKBONES, Encoder, EncoderOutput
 from irl_inr.models.hypernetwork import HyperNetwork, LowRankHyperNetwork
 from irl_inr.models.inr import INR
 from irl_inr.models.isometry import relaxed_distortion
@@ -39,9 +32,8 @@ from irl_inr.models.losses import (
     variance_loss,
 )
 from irl_inr.parameters import is_int, is_number
-
-if TYPE_CHECKING:  # only its start, stop and size are read
-    from irl_inr.training.distributed import BatchShard
+from irl_inr.training.collectives import BatchShare, batch_statistics_over_ranks
+from irl_inr.training.distributed import BatchShard
 
 CONSISTENCIES = ("nt_xent", "cosine")
 HYPERNETWORK_KINDS = ("full", "low_rank")
@@ -325,7 +317,7 @@ class IRLINR(nn.Module):
         ranks is the single-process term, so DDP's averaged gradient is the single
         process's.  None, or a shard holding the whole batch: the single-process step."""
         config = self.config
-        share = _Share.of(images, shard)
+        share = BatchShare.of(images, shard)
         views = self._views(images, generator, share)  # (2b, 1, H, W): first views, then second
         noise = self._alignment_noise(views, generator, share)
         seen = self._distorted(views, generator, share)  # what the encoder sees; views stay the targets
@@ -362,7 +354,7 @@ class IRLINR(nn.Module):
         losses["total"] = total
         return losses
 
-    def _views(self, images: torch.Tensor, generator: torch.Generator, share: _Share) -> torch.Tensor:
+    def _views(self, images: torch.Tensor, generator: torch.Generator, share: BatchShare) -> torch.Tensor:
         """Two views of every image, each with its own uniform rotation and shift:
         (b, 1, H, W) -> (2b, 1, H, W)."""
         _, _, height, width = images.shape
@@ -375,7 +367,7 @@ class IRLINR(nn.Module):
         return torch.cat(views)
 
     def _alignment_noise(
-        self, views: torch.Tensor, generator: torch.Generator, share: _Share
+        self, views: torch.Tensor, generator: torch.Generator, share: BatchShare
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Uniform noise on the closed-form pose of every view, or None without jitter."""
         config = self.config
@@ -390,7 +382,7 @@ class IRLINR(nn.Module):
         rotation, translation = share.of_views(rotation), share.of_views(translation)
         return (rotation * max_angle).to(views.device), (translation * max_shift).to(views.device)
 
-    def _distorted(self, views: torch.Tensor, generator: torch.Generator, share: _Share) -> torch.Tensor:
+    def _distorted(self, views: torch.Tensor, generator: torch.Generator, share: BatchShare) -> torch.Tensor:
         """The views with their appearance augmented, or the views themselves without."""
         augmentation = self.config.appearance_augmentation()
         if not augmentation.enabled:
@@ -399,7 +391,7 @@ class IRLINR(nn.Module):
         return distort(views, augmentation, draw)
 
     def _reconstruction_loss(
-        self, encoded: EncoderOutput, views: torch.Tensor, generator: torch.Generator, share: _Share
+        self, encoded: EncoderOutput, views: torch.Tensor, generator: torch.Generator, share: BatchShare
     ) -> torch.Tensor:
         """MSE between the views and their INRs rendered at the predicted poses, on all
         pixels or on ``reconstruction_pixels`` drawn per view (an unbiased estimate)."""
@@ -420,78 +412,3 @@ class IRLINR(nn.Module):
         weights = self.hypernetwork(encoded.semantic_code)
         predicted = self.inr(weights, encoded.rotation, encoded.translation, pixels)  # (2b, K)
         return reconstruction_loss(predicted, targets)
-
-
-@dataclass(frozen=True)
-class _Share:
-    """The rows ``[start, stop)`` of a global batch of ``size`` images that this process
-    trains on, ``ranks`` processes sharing the batch in equal parts (1: all of it here)."""
-
-    start: int
-    stop: int
-    size: int
-    ranks: int
-
-    @classmethod
-    def of(cls, images: torch.Tensor, shard: BatchShard | None) -> "_Share":
-        """This process's share, checked against the images and the process group."""
-        count = images.shape[0]
-        if shard is None:
-            return cls(0, count, count, 1)
-        if shard.stop - shard.start != count:
-            raise ValueError(f"shard {shard} holds {shard.stop - shard.start} rows but the batch has {count} images")
-        if count == shard.size:
-            return cls(shard.start, shard.stop, shard.size, 1)
-        ranks = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-        rank = dist.get_rank() if ranks > 1 else 0
-        if shard.size != ranks * count or shard.start != rank * count:
-            raise ValueError(
-                f"shard {shard} is not rank {rank}'s equal share of a batch split over the {ranks} process(es) "
-                "of the default process group; a part of a batch needs torchrun's process group (see "
-                "irl_inr.training.distributed.batch_shard)"
-            )
-        return cls(shard.start, shard.stop, shard.size, ranks)
-
-    @property
-    def rows(self) -> slice:
-        return slice(self.start, self.stop)
-
-    @property
-    def is_split(self) -> bool:
-        """Whether other processes hold the rest of the batch."""
-        return self.ranks > 1
-
-    def of_views(self, draw: torch.Tensor) -> torch.Tensor:
-        """This share's rows of a draw for the 2 x ``size`` views [first views; second views]."""
-        if not self.is_split:
-            return draw
-        return torch.cat([draw[self.start : self.stop], draw[self.size + self.start : self.size + self.stop]])
-
-    def gather(self, rows: torch.Tensor) -> torch.Tensor:
-        """The global batch's tensor from every rank's rows (differentiable); ``rows``
-        itself when this process holds the whole batch."""
-        if not self.is_split:
-            return rows
-        return _GatherRows.apply(rows)
-
-
-class _GatherRows(torch.autograd.Function):
-    """Every rank's equal share of rows (b, ...) -> the global batch's (W b, ...), in
-    rank order, on every rank of the default process group.  Every rank's loss may use
-    every row, so the gradient of a rank's rows is the sum over the ranks of the
-    gradients of those rows (an all-reduce, then this rank's part)."""
-
-    @staticmethod
-    def forward(ctx, rows: torch.Tensor) -> torch.Tensor:
-        rows = rows.contiguous()
-        parts = [torch.empty_like(rows) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, rows)
-        start = dist.get_rank() * rows.shape[0]
-        ctx.own_rows = slice(start, start + rows.shape[0])
-        return torch.cat(parts)
-
-    @staticmethod
-    def backward(ctx, gradient: torch.Tensor) -> torch.Tensor:
-        total = gradient.clone(memory_format=torch.contiguous_format)
-        dist.all_reduce(total)
-        return total[ctx.own_rows]

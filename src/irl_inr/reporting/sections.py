@@ -8,7 +8,6 @@ column or an image id that another table lacks is a ``ValueError`` naming the da
 
 from __future__ import annotations
 
-import dataclasses
 import html
 from collections.abc import Mapping
 
@@ -312,7 +311,7 @@ def representations_section(
     classes = list(names)
     colourings = [("by label", np.searchsorted(classes, labels[sample]), [names[label] for label in classes])]
     if clusters_of is not None:
-        matching = match_clusters(cluster_assignments["label"].to_numpy(), cluster_assignments[method].to_numpy())
+        matching = metrics.match_clusters(cluster_assignments["label"].to_numpy(), cluster_assignments[method].to_numpy())
         unmatched = [cluster for cluster in matching.clusters if cluster not in matching.class_of]
         group_of = {cluster: classes.index(label) for cluster, label in matching.class_of.items()}
         group_of.update({cluster: len(classes) + position for position, cluster in enumerate(unmatched)})
@@ -344,29 +343,6 @@ def representations_section(
 # ---------------------------------------------------------------------------- clustering
 
 
-@dataclasses.dataclass(frozen=True)
-class Matching:
-    """Clusters against classes under the Hungarian matching (the one-to-one assignment
-    with the most images on matched pairs)."""
-
-    classes: list[int]  # the labels present, sorted
-    clusters: list[int]  # the clusters present: those matched, in the order of their class, then the rest
-    counts: np.ndarray  # (classes, clusters) images per class and cluster, columns in the order of ``clusters``
-    class_of: dict[int, int]  # matched cluster -> its class
-
-
-def match_clusters(labels: np.ndarray, clusters: np.ndarray) -> Matching:
-    """The Hungarian matching of :func:`irl_inr.metrics.hungarian_matching`, its columns
-    reordered: the matched clusters in the order of their class, then the rest."""
-    classes, cluster_ids, counts, class_rows, cluster_columns = metrics.hungarian_matching(labels, clusters)
-    matched = [int(column) for column in cluster_columns]
-    order = matched + [column for column in range(len(cluster_ids)) if column not in matched]
-    class_of = {int(cluster_ids[column]): int(classes[row]) for row, column in zip(class_rows, cluster_columns)}
-    return Matching(
-        [int(label) for label in classes], [int(cluster_ids[column]) for column in order], counts[:, order], class_of
-    )
-
-
 def cluster_purity(counts: np.ndarray) -> np.ndarray:
     """Per cluster (column of ``counts``, classes x clusters), the share of its images in
     its largest class (0 for an empty cluster)."""
@@ -385,7 +361,7 @@ def purity_label(column: np.ndarray, class_names: list[str], shown: int = 2) -> 
     return ", ".join(f"{percent(column[row] / size)} {class_names[row]}" for row in order if column[row] > 0)
 
 
-def per_class_scores(matching: Matching) -> dict[str, np.ndarray]:
+def per_class_scores(matching: metrics.ClusterMatching) -> dict[str, np.ndarray]:
     """Per class (in ``matching.classes`` order): ``precision`` = members of the class in its
     matched cluster / that cluster's size, ``recall`` = the same count / the class's size
     (both 0 for a class without a matched cluster)."""
@@ -412,7 +388,7 @@ def applicable_columns(clustering_comparison: pd.DataFrame, names: Mapping[int, 
     return clustering_comparison.drop(columns=dropped)
 
 
-def purity_table(matching: Matching, names: Mapping[int, str], flag_below: float) -> pd.DataFrame:
+def purity_table(matching: metrics.ClusterMatching, names: Mapping[int, str], flag_below: float) -> pd.DataFrame:
     """Per cluster of ``matching``: its size, the class it is matched to, its purity (the
     share of its largest class) and its two largest classes, ``flag`` where the purity is
     below ``flag_below``."""
@@ -455,7 +431,7 @@ def clustering_section(
     _check_known_labels(cluster_assignments, names, "cluster_assignments")
     labels = cluster_assignments["label"].to_numpy().astype(np.int64)
     clusters = cluster_assignments[method].to_numpy().astype(np.int64)
-    matching = match_clusters(labels, clusters)
+    matching = metrics.match_clusters(labels, clusters)
     best_row = int(np.flatnonzero(clustering_comparison["method"].astype(str).to_numpy() == method)[0])
     shares = np.bincount(np.searchsorted(matching.classes, labels)) / len(labels)
     chance = float(shares.max())  # every image given the largest class
@@ -472,7 +448,7 @@ def clustering_section(
     per_class = {}
     for name in shown:
         own = cluster_assignments[name].to_numpy().astype(np.int64)
-        own_matching = matching if name == method else match_clusters(labels, own)
+        own_matching = matching if name == method else metrics.match_clusters(labels, own)
         accuracy = metrics.clustering_accuracy(labels, own)
         matrix = figures.confusion_matrix(
             own_matching.counts, [names.get(label, str(label)) for label in own_matching.classes],
@@ -520,7 +496,7 @@ def clustering_section(
 
 def _gallery_html(
     cluster_assignments: pd.DataFrame, canonical_images, predicted_poses: pd.DataFrame, method: str,
-    matching: Matching, purity: pd.DataFrame, mixed: int, options: ReportingParameters,
+    matching: metrics.ClusterMatching, purity: pd.DataFrame, mixed: int, options: ReportingParameters,
 ) -> str:
     """Per cluster, its mean canonical image and most confident members, titled with its
     size and purity (mixed clusters marked)."""

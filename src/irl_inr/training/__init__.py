@@ -11,12 +11,15 @@
 from .checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
+    checkpoint_file,
     load_checkpoint,
     save_checkpoint,
 )
 from .config import TrainingConfig
 from .device import resolve_device
-from .loop import NonFiniteLossError, TrainableModel, TrainingResult, fit
+from .loop import fit
+from .inputs import TrainableModel
+from .results import NonFiniteLossError, TrainingResult
 
 __all__ = [
     "CheckpointError",
@@ -25,6 +28,7 @@ __all__ = [
     "TrainableModel",
     "TrainingConfig",
     "TrainingResult",
+    "checkpoint_file",
     "fit",
     "load_checkpoint",
     "resolve_device",

@@ -36,6 +36,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from irl_inr.fingerprint import digest
+
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
@@ -56,6 +58,14 @@ REQUIRED_KEYS = frozenset(
     }
 )
 _DATA_SAMPLES = 8  # samples hashed into the data fingerprint (cheap, deterministic)
+
+
+def checkpoint_file(directory: str | Path, name: str, *identity: Any) -> Path:
+    """The checkpoint of a run named ``name`` whose result depends on ``identity`` (its
+    settings, starting weights, data, ...: see :func:`irl_inr.fingerprint.digest`): one
+    file per identity, so a rerun with the same identity resumes it and a run with
+    another starts its own."""
+    return Path(directory) / f"{name}-{digest(*identity)}.pt"
 
 
 class CheckpointError(RuntimeError):

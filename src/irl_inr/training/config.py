@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
+from irl_inr.parameters import is_int
+
 _CUDA_DEVICE = re.compile(r"cuda(:\d+)?")
 
 
@@ -87,6 +89,24 @@ class TrainingConfig:
             raise ValueError(f"{cls.section}: unknown parameter(s) {unknown}; known: {known}")
         return cls(**values)
 
+    @classmethod
+    def of_section(
+        cls, section: str, defaults: Mapping[str, Any], optimisation: Any, seed: int, device: str,
+        num_threads: int | None,
+    ) -> Self:
+        """The training of a parameter section (or block) whose model :func:`fit` trains: its
+        ``optimisation`` mapping laid over the section's ``defaults`` and its ``seed``,
+        ``device`` and ``num_threads`` (None: left to ``defaults``); errors name
+        ``<section>.optimisation``."""
+        if not isinstance(optimisation, Mapping):
+            raise ValueError(f"{section}.optimisation = {optimisation!r}: must be a mapping of training settings")
+        threads = {} if num_threads is None else {"num_threads": num_threads}
+        values = {**defaults, "seed": seed, "device": device, **threads, **optimisation}
+        try:
+            return cls.from_dict(values)
+        except ValueError as error:
+            raise ValueError(f"{section}.optimisation: {error}") from error
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values (``betas`` as a list), suitable for YAML/JSON and checkpoints."""
         values = dataclasses.asdict(self)
@@ -104,7 +124,7 @@ class TrainingConfig:
 
     def _check_int(self, name: str, *, minimum: int) -> None:
         value = getattr(self, name)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_int(value):
             self._fail(name, "must be an integer")
         if value < minimum:
             self._fail(name, "must be positive" if minimum == 1 else f"must be at least {minimum}")

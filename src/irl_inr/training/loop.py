@@ -34,20 +34,19 @@ from a different run is refused with :class:`~.checkpoint.CheckpointMismatchErro
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import inspect
 import logging
 import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from irl_inr.parameters import is_int
 
 from .checkpoint import (
     FORMAT_VERSION,
@@ -74,65 +73,10 @@ from .distributed import (
     wait_for_all_ranks,
     world_from_environment,
 )
+from .inputs import accepts_shard, check_data
+from .results import GRAD_NORM, RESERVED_COLUMNS, NonFiniteLossError, Position, TrainingResult, history_frame
 
 logger = logging.getLogger(__name__)
-
-GRAD_NORM = "grad_norm"
-# History columns besides the loss terms; a loss term may not use these names.
-RESERVED_COLUMNS = ("epoch", "step", GRAD_NORM, "seconds", "learning_rate")
-
-
-class TrainableModel(Protocol):
-    """What :func:`fit` needs from a model (besides being an ``nn.Module``)."""
-
-    def training_losses(self, batch: torch.Tensor, generator: torch.Generator) -> Mapping[str, torch.Tensor]: ...
-
-
-def accepts_shard(model: nn.Module) -> bool:
-    """Whether ``model.training_losses`` takes a ``shard`` keyword (a
-    :class:`~.distributed.BatchShard`) and so draws its randomness for the whole
-    global batch, keeping the rows of its shard."""
-    return "shard" in inspect.signature(model.training_losses).parameters
-
-
-class NonFiniteLossError(FloatingPointError):
-    """A loss term (or the gradient norm, ``term == "grad_norm"``) was NaN or inf.
-
-    ``step`` is the 1-based number of the optimiser step that failed (it was not
-    taken), ``epoch`` the 1-based epoch, ``checkpoint_step`` the step of the last
-    checkpoint on disk (``None`` if none was written or loaded)."""
-
-    def __init__(
-        self, message: str, *, term: str, value: float, step: int, epoch: int, checkpoint_step: int | None
-    ) -> None:
-        super().__init__(message)
-        self.term = term
-        self.value = value
-        self.step = step
-        self.epoch = epoch
-        self.checkpoint_step = checkpoint_step
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingResult:
-    """What :func:`fit` returns.
-
-    ``state_dict``: final weights, detached CPU copies. ``history``: one row per
-    completed epoch with columns ``epoch`` (1-based), ``step`` (optimiser steps done
-    at its end), the mean of each loss term, ``grad_norm`` (mean pre-clipping
-    gradient norm), ``seconds`` (wall time of the epoch, summed over resumed
-    segments) and ``learning_rate``. ``completed`` is False when ``stop_after_steps``
-    ended the run early. ``resumed_from_step`` is the checkpoint's step, if one was
-    loaded."""
-
-    state_dict: dict[str, torch.Tensor]
-    history: pd.DataFrame
-    step: int
-    epochs_completed: int
-    completed: bool
-    resumed_from_step: int | None
-    device: str
-
 
 def derive_seed(seed: int, stream: str, index: int) -> int:
     """An independent 63-bit seed for item ``index`` of random ``stream`` of run ``seed``."""
@@ -171,9 +115,9 @@ def fit(
         raise TypeError(f"config must be a TrainingConfig, got {type(config).__name__}")
     if not isinstance(model, nn.Module) or not callable(getattr(model, "training_losses", None)):
         raise TypeError(f"{type(model).__name__} must be an nn.Module with a training_losses(batch, generator) method")
-    _check_data(data)
+    check_data(data)
     if stop_after_steps is not None and (
-        isinstance(stop_after_steps, bool) or not isinstance(stop_after_steps, int) or stop_after_steps < 1
+        not is_int(stop_after_steps) or stop_after_steps < 1
     ):
         raise ValueError(f"stop_after_steps must be a positive integer or None, got {stop_after_steps!r}")
 
@@ -198,34 +142,6 @@ def fit(
         if torch.get_num_threads() != threads_before:
             torch.set_num_threads(threads_before)
         model.train(was_training)
-
-
-def _check_data(data: Any) -> None:
-    if not isinstance(data, torch.Tensor):
-        raise TypeError(f"data must be a torch.Tensor, got {type(data).__name__}")
-    if not data.is_floating_point():
-        raise ValueError(f"data must be a floating-point tensor, got {data.dtype}")
-    if data.ndim < 1 or data.shape[0] < 1:
-        raise ValueError(f"data must hold at least one sample along dim 0, got shape {tuple(data.shape)}")
-
-
-@dataclasses.dataclass
-class _Position:
-    """The mutable progress of a run: exactly what a checkpoint records besides weights."""
-
-    step: int = 0  # optimiser steps done
-    epoch: int = 0  # epochs completed (= index of the epoch in progress)
-    batch_in_epoch: int = 0  # batches of that epoch done
-    epoch_sums: dict[str, float] = dataclasses.field(default_factory=dict)
-    epoch_counts: dict[str, int] = dataclasses.field(default_factory=dict)
-    epoch_seconds: float = 0.0
-    history: list[dict[str, float]] = dataclasses.field(default_factory=list)
-
-    def start_epoch(self) -> None:
-        self.epoch_sums, self.epoch_counts, self.epoch_seconds = {}, {}, 0.0
-
-    def running_means(self) -> dict[str, float]:
-        return {name: total / self.epoch_counts[name] for name, total in self.epoch_sums.items()}
 
 
 class _Trainer:
@@ -253,7 +169,7 @@ class _Trainer:
                 f"{count} samples; lower batch_size or set drop_last to false"
             )
         check_even_batches(count, config.batch_size, config.drop_last, world)
-        self.position = _Position()
+        self.position = Position()
         self.resumed_from: int | None = None
         self.saved_step: int | None = None  # step of the checkpoint now on disk
 
@@ -315,7 +231,7 @@ class _Trainer:
             self.optimizer.load_state_dict(checkpoint["optimizer_state"])
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointMismatchError(f"checkpoint {self.path} does not fit this model: {error}") from error
-        position = _Position(
+        position = Position(
             step=int(checkpoint["step"]),
             epoch=int(checkpoint["epoch"]),
             batch_in_epoch=int(checkpoint["batch_in_epoch"]),
@@ -528,13 +444,3 @@ class _Trainer:
             resumed_from_step=self.resumed_from,
             device=str(self.device),
         )
-
-
-def history_frame(rows: list[Mapping[str, float]]) -> pd.DataFrame:
-    """History rows -> DataFrame: ``epoch, step, <loss terms>, grad_norm, seconds, learning_rate``."""
-    terms: list[str] = []
-    for row in rows:
-        terms.extend(name for name in row if name not in RESERVED_COLUMNS and name not in terms)
-    columns = ["epoch", "step", *terms, GRAD_NORM, "seconds", "learning_rate"]
-    frame = pd.DataFrame([dict(row) for row in rows], columns=columns)
-    return frame.astype({"epoch": "int64", "step": "int64"})

@@ -16,21 +16,10 @@ from matplotlib.figure import Figure
 
 from irl_inr import metrics
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
-from irl_inr.pipelines.clustering.nodes import (
-    METHODS,
-    ClusteringParameters,
-    _accuracy_6_9,
-    assign_clusters,
-    cluster_baselines,
-    compare_clusterings,
-    mine_neighbours,
-    plot_cluster_exemplars,
-    plot_confusion_matrix,
-    plot_dti_prototypes,
-    train_dti,
-    train_scan,
-    train_selflabel,
-)
+from irl_inr.pipelines.clustering.figures import plot_cluster_exemplars, plot_confusion_matrix, plot_dti_prototypes
+from irl_inr.pipelines.clustering.comparison import METHODS, assign_clusters, cluster_baselines, compare_clusterings
+from irl_inr.pipelines.clustering.nodes import mine_neighbours, train_dti, train_scan, train_selflabel
+from irl_inr.pipelines.clustering.parameters import ClusteringParameters
 from irl_inr.pipelines.clustering.pipeline import create_pipeline
 
 COUNT, SIZE, CLASSES = 40, 24, 3
@@ -292,6 +281,7 @@ def test_a_collapsed_selflabel_step_is_reported(trained, data, irl_inr, tmp_path
     rigged = {"config": dict(scan["config"]), "state_dict": {k: v.clone() for k, v in scan["state_dict"].items()}}
     rigged["state_dict"]["heads.bias"][rigged["config"]["best_head"], 2] -= 0.5
     parameters = tiny(tmp_path, selflabel={"threshold": 0.6, "class_balance": False, "max_shift_pixels": 1.0,
+                                           "contrast": 0.2, "noise_std": 0.05, "cutout_size": 0.25,
                                            "optimisation": {"epochs": 3, "batch_size": 16, "learning_rate": 0.1}})
     with caplog.at_level(logging.WARNING, logger="irl_inr.pipelines.clustering.nodes"):
         selflabel, _ = train_selflabel(irl_inr, rigged, images, table, parameters)
@@ -302,7 +292,7 @@ def test_a_collapsed_selflabel_step_is_reported(trained, data, irl_inr, tmp_path
     assignments = assign_clusters(irl_inr, rigged, selflabel, trained["dti"], images, table, trained["kmeans"],
                                   parameters)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="irl_inr.pipelines.clustering.nodes"):
+    with caplog.at_level(logging.WARNING, logger="irl_inr.pipelines.clustering.comparison"):
         comparison, measures = compare_clusterings(assignments, trained["seconds"], rigged, selflabel, trained["dti"],
                                                    trained["mining"], parameters)
     assert measures["selflabel"]["empty_clusters"] == 1 and measures["scan"]["empty_clusters"] == 0
@@ -367,15 +357,6 @@ def test_unlabelled_images_are_compared_without_the_scores_that_need_labels(trai
         assert set(measures[method]) == {"empty_clusters", "train_seconds"}, method
     assert measures["mining"] == mining and table[["acc", "nmi", "ari", "acc_69"]].isna().all().all()
     assert "one label class: acc, nmi, ari and acc_69 are skipped" in caplog.text
-
-
-def test_accuracy_with_6_and_9_merged():
-    labels = np.array([6, 6, 9, 9, 1, 1, 1, 1])
-    assert _accuracy_6_9(labels, np.array([0, 0, 1, 1, 2, 2, 2, 2])) == 1.0  # every digit apart
-    lumped = np.array([0, 0, 0, 0, 1, 1, 2, 2])  # 6 with 9, the 1s split in two
-    assert _accuracy_6_9(labels, lumped) == pytest.approx(6 / 8)
-    assert metrics.clustering_accuracy(labels, lumped) == pytest.approx(4 / 8)
-    assert _accuracy_6_9(np.array([0, 1, 1]), np.array([1, 0, 0])) == 1.0  # no 6 or 9
 
 
 # --------------------------------------------------------------------------------- figures

@@ -9,14 +9,13 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from irl_inr.pipelines.clustering.nodes import mine_neighbours
+from irl_inr.pipelines.clustering.sharding import sharded_mining
 from irl_inr.pipelines.embedding.nodes import extract_embeddings
 from irl_inr.pipelines.embedding.sharding import (
     EXTRACTED,
     concatenate_embedding_shards,
     extract_embeddings_shard,
     sharded_extraction,
-    sharded_mining,
-    shard_rows,
 )
 from tests.pipelines.clustering.test_nodes import data as clustering_data  # noqa: F401 - fixture
 from tests.pipelines.clustering.test_nodes import directory, tiny  # noqa: F401 - fixture
@@ -31,14 +30,6 @@ def as_bytes(output) -> bytes:
     else:
         np.save(buffer, output)
     return buffer.getvalue()
-
-
-def test_shard_rows_cover_every_row_on_batch_boundaries():
-    assert shard_rows(30, 3, 8) == [(0, 8), (8, 16), (16, 30)]
-    assert shard_rows(30, 5, 8) == [(0, 0), (0, 8), (8, 16), (16, 24), (24, 30)]
-    assert shard_rows(7, 2, 1) == [(0, 3), (3, 7)]
-    with pytest.raises(ValueError, match="must be positive"):
-        shard_rows(7, 0, 1)
 
 
 @pytest.fixture

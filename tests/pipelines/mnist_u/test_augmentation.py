@@ -6,7 +6,8 @@ import torch
 from matplotlib.figure import Figure
 
 from irl_inr.geometry import centre_of_mass
-from irl_inr.pipelines.mnist_u.augmentation import build_mnist_u, pad_to_canvas, preview_mnist_u
+from irl_inr.digits import pad_to_canvas
+from irl_inr.pipelines.mnist_u.augmentation import build_mnist_u, preview_mnist_u
 from irl_inr.pipelines.mnist_u.ingestion import ingest_mnist
 
 

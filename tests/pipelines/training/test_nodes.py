@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 import torch
 
-from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr, select_split, train_irl_inr
+from irl_inr.pipelines.training.nodes import train_irl_inr
+from irl_inr.saved_models import restore_irl_inr
 
 TINY = {
     "model": {"image_size": 24, "latent_dim": 4, "backbone": "small_cnn", "num_frequencies": 8,
@@ -28,27 +29,12 @@ def images_and_table():
     return images, table
 
 
-def test_select_split(images_and_table):
-    images, table = images_and_table
-    test_images, test_table = select_split(images, table, "test")
-    assert len(test_images) == 8 and test_table["image_id"].tolist() == list(range(24, 32))
-    with pytest.raises(ValueError, match="no image has split 'valid'"):
-        select_split(images, table, "valid")
-
-
-def test_images_with_nan_are_refused():
-    images = np.zeros((2, 4, 4), np.float32)
-    images[0, 1, 1] = np.nan
-    with pytest.raises(ValueError, match="1 NaN or infinite pixels"):
-        images_as_tensor(images)
-
-
 def test_trains_saves_config_and_resumes_from_its_checkpoint(tmp_path, images_and_table):
     images, table = images_and_table
     bundle, history = train_irl_inr(images, table, tiny_parameters(tmp_path))
     assert list(history["epoch"]) == [1, 2] and {"reconstruction", "consistency", "symmetry", "total"} <= set(history)
     assert bundle["config"]["name"] == "tiny" and bundle["config"]["model"]["latent_dim"] == 4
-    model = load_irl_inr(bundle)
+    model = restore_irl_inr(bundle)
     assert model.encode(torch.from_numpy(images[:3]).unsqueeze(1)).semantic_code.shape == (3, 4)
     checkpoints = list((tmp_path / "checkpoints").glob("irl_inr-tiny-*.pt"))
     assert len(checkpoints) == 1

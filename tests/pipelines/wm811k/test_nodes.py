@@ -14,10 +14,10 @@ from irl_inr.pipelines.wm811k.nodes import (
     ingest_wafers,
     preview_indices,
     preview_wafers,
-    resize_nearest,
     rotate_wafers,
 )
 from irl_inr.pipelines.wm811k.parameters import WaferAugmentationParameters, WaferIngestionParameters
+from irl_inr.wafers import resize_nearest
 from tests.pipelines.wm811k.wafers import disk_map
 
 CONTRACT_COLUMNS = ["image_id", "label", "label_name", "split", "rotation_radians", "shift_x_pixels", "shift_y_pixels"]

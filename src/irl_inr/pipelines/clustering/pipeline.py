@@ -1,17 +1,8 @@
 from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines.clustering.nodes import (
-    assign_clusters,
-    cluster_baselines,
-    compare_clusterings,
-    mine_neighbours,
-    plot_cluster_exemplars,
-    plot_confusion_matrix,
-    plot_dti_prototypes,
-    train_dti,
-    train_scan,
-    train_selflabel,
-)
+from irl_inr.pipelines.clustering.figures import plot_cluster_exemplars, plot_confusion_matrix, plot_dti_prototypes
+from irl_inr.pipelines.clustering.comparison import assign_clusters, cluster_baselines, compare_clusterings
+from irl_inr.pipelines.clustering.nodes import mine_neighbours, train_dti, train_scan, train_selflabel
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -37,6 +37,7 @@ from irl_inr.pipelines.cryo_em.parameters import (
     PreprocessingParameters,
     SimulationParameters,
 )
+from irl_inr.tables import stratified_split
 
 logger = logging.getLogger(__name__)
 
@@ -108,16 +109,6 @@ def simulate_particles(volume: dict, parameters: dict) -> dict:
             "source": "the simulated particles (cryo_em.simulation)"}
 
 
-def _stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
-    """'train'/'test' per image: round(test_fraction * n) of each class to test, seeded."""
-    rng = np.random.default_rng(seed)
-    split = np.full(len(labels), "train", dtype=object)
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        split[members[: int(round(test_fraction * len(members)))]] = "test"
-    return split
-
-
 def label_particles(particle_stack: dict, parameters: dict) -> dict:
     """Keep at most ``max_images`` particles (a seeded choice, in stack order), then add
     ``label``/``label_name``, the viewing direction ``view_x/y/z`` and ``split``.
@@ -155,7 +146,10 @@ def label_particles(particle_stack: dict, parameters: dict) -> dict:
         names = [UNLABELLED] * len(table)
     table["label"] = labels
     table["label_name"] = names
-    table["split"] = _stratified_split(labels, options.test_fraction, options.seed)
+    rows, test_or_train = stratified_split(labels, options.test_fraction, np.random.default_rng(options.seed))
+    split = np.empty(len(table), dtype=object)
+    split[rows] = test_or_train
+    table["split"] = split
     return {"images": images, "particles": table, "pixel_size": particle_stack["pixel_size"],
             "source": particle_stack["source"]}
 
@@ -217,3 +211,10 @@ def preview_particles(labelled_particles: dict, images: np.ndarray, image_table:
                     fontsize=9)
     figure.tight_layout()
     return figure
+
+
+def particle_front_end(preprocessing: dict) -> dict:
+    """Cryo-EM's front end for new particles (``predict``): the whole ``cryo_em.preprocessing`` section."""
+    options = PreprocessingParameters.from_dict(preprocessing).to_dict()
+    options.pop("preview_count")
+    return {"domain": "cryo_em", **options}

@@ -12,6 +12,7 @@ from kedro.pipeline import Node, Pipeline
 
 from irl_inr.pipelines.cryo_em.nodes import (
     build_volume,
+    particle_front_end,
     label_particles,
     preprocess_particles,
     preview_particles,
@@ -46,5 +47,15 @@ def create_pipeline(source: str = "simulate", **kwargs) -> Pipeline:
                  outputs=["images", "image_table"], name="preprocess_particles", tags=[stage]),
             Node(preview_particles, inputs=["labelled_particles", "images", "image_table", "params:preprocessing"],
                  outputs="preview", name="preview_particles", tags=[stage]),
+        ]
+    )
+
+
+def create_new_image_front_end(**kwargs) -> Pipeline:
+    """Cryo-EM's front end for the ``predict`` pipeline's new particles: ``new_image_front_end``."""
+    return Pipeline(
+        [
+            Node(particle_front_end, inputs="params:preprocessing", outputs="new_image_front_end",
+                 name="new_image_front_end")
         ]
     )

@@ -13,42 +13,18 @@ from matplotlib.figure import Figure
 
 from irl_inr import metrics
 from irl_inr.geometry import normalised_to_pixels, pixels_to_normalised, random_poses, transform_images
-from irl_inr.models.irl_inr import IRLINR
+from irl_inr.inference import encode_in_batches, images_as_tensor, render_in_batches
 from irl_inr.moments import canonicalise
-from irl_inr.parameters import EmbeddingParameters
-from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr, select_split
+from irl_inr.pipelines.embedding.parameters import EmbeddingParameters
+from irl_inr.saved_models import restore_irl_inr
+from irl_inr.tables import select_split
 from irl_inr.training import resolve_device
 
 logger = logging.getLogger(__name__)
 
 
-@torch.no_grad()
-def encode_in_batches(model: IRLINR, images: torch.Tensor, batch_size: int, device: torch.device):
-    """-> semantic codes (N, d), rotations (N,), translations (N, 2), all on the CPU."""
-    codes, rotations, translations = [], [], []
-    for start in range(0, len(images), batch_size):
-        encoded = model.encode(images[start : start + batch_size].to(device))
-        codes.append(encoded.semantic_code.float().cpu())
-        rotations.append(encoded.rotation.float().cpu())
-        translations.append(encoded.translation.float().cpu())
-    return torch.cat(codes), torch.cat(rotations), torch.cat(translations)
-
-
-@torch.no_grad()
-def render_in_batches(model: IRLINR, codes, rotations, translations, size: int, batch_size: int, device) -> np.ndarray:
-    """Render (N, size, size) images of the codes under the given poses."""
-    pieces = []
-    for start in range(0, len(codes), batch_size):
-        stop = start + batch_size
-        rendered = model.render(
-            codes[start:stop].to(device), rotations[start:stop].to(device), translations[start:stop].to(device), size, size
-        )
-        pieces.append(rendered.float().cpu().squeeze(1))
-    return torch.cat(pieces).numpy()
-
-
 def extract_embeddings(
-    model_bundle: dict, images: np.ndarray, image_table: pd.DataFrame, parameters: dict
+    irl_inr_model: dict, images: np.ndarray, image_table: pd.DataFrame, parameters: dict
 ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray]:
     """For every image of the chosen split: its semantic code z (N, d), a table of its
     predicted pose (``predicted_rotation_radians``, ``predicted_shift_x_pixels``,
@@ -58,7 +34,7 @@ def extract_embeddings(
     images, table = select_split(images, image_table, options.split)
     data = images_as_tensor(images)
     device = resolve_device(options.device)
-    model = load_irl_inr(model_bundle).to(device)
+    model = restore_irl_inr(irl_inr_model).to(device)
     size = data.shape[-1]
     codes, rotations, translations = encode_in_batches(model, data, options.batch_size, device)
     reconstructions = render_in_batches(model, codes, rotations, translations, size, options.batch_size, device)
@@ -96,11 +72,11 @@ def _reposed_codes(model, data, options: EmbeddingParameters, device):
 
 
 def measure_embeddings(
-    model_bundle: dict,
+    irl_inr_model: dict,
     images: np.ndarray,
     image_table: pd.DataFrame,
-    codes: np.ndarray,
-    pose_table: pd.DataFrame,
+    semantic_codes: np.ndarray,
+    predicted_poses: pd.DataFrame,
     reconstructions: np.ndarray,
     parameters: dict,
 ) -> dict:
@@ -123,29 +99,29 @@ def measure_embeddings(
     other clustering methods.
     """
     options = EmbeddingParameters.from_dict(parameters)
-    if not np.isfinite(codes).all():
+    if not np.isfinite(semantic_codes).all():
         raise ValueError("semantic codes hold NaN or infinite values: the model diverged")
     images, _ = select_split(images, image_table, options.split)
-    if not len(images) == len(codes) == len(pose_table) == len(reconstructions):
+    if not len(images) == len(semantic_codes) == len(predicted_poses) == len(reconstructions):
         raise ValueError(
-            f"embedding.split = {options.split!r} selects {len(images)} images, but there are {len(codes)} codes, "
-            f"{len(pose_table)} pose rows and {len(reconstructions)} reconstructions: rerun extract_embeddings"
+            f"embedding.split = {options.split!r} selects {len(images)} images, but there are {len(semantic_codes)} codes, "
+            f"{len(predicted_poses)} pose rows and {len(reconstructions)} reconstructions: rerun extract_embeddings"
         )
-    labels = pose_table["label"].to_numpy()
+    labels = predicted_poses["label"].to_numpy()
     labelled = len(np.unique(labels)) > 1
-    if labelled and options.neighbours >= len(codes):
+    if labelled and options.neighbours >= len(semantic_codes):
         raise ValueError(
-            f"embedding.neighbours = {options.neighbours}: must be below the number of images ({len(codes)}) of "
-            f"embedding.split = {options.split!r}; set it to at most {len(codes) - 1}"
+            f"embedding.neighbours = {options.neighbours}: must be below the number of images ({len(semantic_codes)}) of "
+            f"embedding.split = {options.split!r}; set it to at most {len(semantic_codes) - 1}"
         )
     data = images_as_tensor(images)
     device = resolve_device(options.device)
-    model = load_irl_inr(model_bundle).to(device)
+    model = restore_irl_inr(irl_inr_model).to(device)
 
     original, original_rotation, reposed, reposed_rotation, applied = _reposed_codes(model, data, options, device)
     relative = (reposed_rotation - original_rotation.unsqueeze(0)).flatten()
     measures = {
-        "images": int(len(codes)),
+        "images": int(len(semantic_codes)),
         "recon_mse": float(np.mean((reconstructions - images) ** 2)),
         **metrics.invariance_scores(original.numpy(), reposed.numpy()),
         "pose_retrieval_top1": metrics.pose_retrieval_top1(original.numpy(), reposed.numpy()),
@@ -154,31 +130,37 @@ def measure_embeddings(
     }
     if labelled:
         canonical_pixels = canonicalise(data).flatten(1).numpy()
-        for name, features in (("neighbour_acc", codes), ("neighbour_acc_canonical_pixels", canonical_pixels),
+        for name, features in (("neighbour_acc", semantic_codes),
+                               ("neighbour_acc_canonical_pixels", canonical_pixels),
                                ("neighbour_acc_pixels", images.reshape(len(images), -1))):
             neighbours, _ = metrics.nearest_neighbours(features, options.neighbours)
             measures[name] = metrics.neighbour_accuracy(labels, neighbours)
     else:
         logger.warning("The %d embedded images hold one label class: the neighbour_acc measures need labels and "
-                       "are skipped", len(codes))
-    if "rotation_radians" in pose_table and pose_table["rotation_radians"].notna().all():
+                       "are skipped", len(semantic_codes))
+    if "rotation_radians" in predicted_poses and predicted_poses["rotation_radians"].notna().all():
         measures["pose_error_vs_truth_deg"] = metrics.pose_error_degrees(
-            pose_table["rotation_radians"].to_numpy(), pose_table["predicted_rotation_radians"].to_numpy()
+            predicted_poses["rotation_radians"].to_numpy(), predicted_poses["predicted_rotation_radians"].to_numpy()
         )
-    elif "rotation_radians" in pose_table:
+    elif "rotation_radians" in predicted_poses:
         logger.warning("Not every embedded image has a recorded rotation: pose_error_vs_truth_deg is skipped")
     return measures
 
 
 def plot_reconstructions(
-    images: np.ndarray, image_table: pd.DataFrame, reconstructions: np.ndarray, canonical: np.ndarray, parameters: dict
+    images: np.ndarray,
+    image_table: pd.DataFrame,
+    reconstructions: np.ndarray,
+    canonical_images: np.ndarray,
+    parameters: dict,
 ) -> Figure:
     """Input / reconstruction / canonical image for the first images (the paper's figure 1)."""
     options = EmbeddingParameters.from_dict(parameters)
     images, _ = select_split(images, image_table, options.split)
-    count = min(options.figure_count, len(canonical))
+    count = min(options.figure_count, len(canonical_images))
     figure, axes = plt.subplots(3, count, figsize=(1.3 * count, 4.2), squeeze=False)
-    for row, (name, stack) in enumerate((("input", images), ("reconstruction", reconstructions), ("canonical", canonical))):
+    stacks = (("input", images), ("reconstruction", reconstructions), ("canonical", canonical_images))
+    for row, (name, stack) in enumerate(stacks):
         for column in range(count):
             axes[row, column].imshow(stack[column], cmap="gray", vmin=0, vmax=1)
             axes[row, column].set_axis_off()

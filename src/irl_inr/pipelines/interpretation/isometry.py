@@ -10,7 +10,7 @@ import torch
 
 from irl_inr.models.isometry import mean_condition_number
 from irl_inr.pipelines.interpretation.parameters import IsometryParameters
-from irl_inr.pipelines.training.nodes import load_irl_inr
+from irl_inr.saved_models import restore_irl_inr
 from irl_inr.training import resolve_device
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def measure_isometry(irl_inr_model: dict, semantic_codes: np.ndarray, parameters
         raise ValueError(f"semantic_codes must have shape (N, d), got {semantic_codes.shape}")
     if not np.isfinite(semantic_codes).all():
         raise ValueError(f"semantic_codes hold {int((~np.isfinite(semantic_codes)).sum())} NaN or infinite values")
-    model = load_irl_inr(irl_inr_model)
+    model = restore_irl_inr(irl_inr_model)
     if semantic_codes.shape[1] != model.config.latent_dim:
         raise ValueError(
             f"semantic_codes have {semantic_codes.shape[1]} dimensions but the model's latent_dim is "

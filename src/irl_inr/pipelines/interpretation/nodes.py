@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-import hashlib
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,8 +24,9 @@ from matplotlib.figure import Figure
 
 from irl_inr.models.interpretation import InvertibleInterpretationNetwork
 from irl_inr.pipelines.interpretation.parameters import InterpretationParameters
-from irl_inr.pipelines.training.nodes import load_irl_inr
-from irl_inr.training import fit
+from irl_inr.saved_models import interpretation_flow, restore_interpretation, restore_irl_inr
+from irl_inr.tables import rows_of_split
+from irl_inr.training import checkpoint_file, fit
 
 logger = logging.getLogger(__name__)
 
@@ -54,29 +52,6 @@ def _codes_and_labels(semantic_codes: np.ndarray, image_table: pd.DataFrame) -> 
     return torch.from_numpy(np.ascontiguousarray(semantic_codes, dtype=np.float32)), labels.astype(np.int64)
 
 
-def _split_rows(image_table: pd.DataFrame, split: str) -> np.ndarray:
-    return np.flatnonzero((image_table["split"] == split).to_numpy())
-
-
-def _build_flow(config: dict) -> InvertibleInterpretationNetwork:
-    return InvertibleInterpretationNetwork(
-        config["dim"],
-        blocks=config["blocks"],
-        hidden=config["hidden"],
-        scale_bound=config["scale_bound"],
-        permutation_seed=config["permutation_seed"],
-        num_classes=config["num_classes"],
-        class_dims=config["class_dims"],
-    )
-
-
-def load_interpretation(bundle: dict) -> InvertibleInterpretationNetwork:
-    """The trained flow from what :func:`train_interpretation` returned (eval mode, CPU)."""
-    flow = _build_flow(bundle["config"])
-    flow.load_state_dict(bundle["state_dict"])
-    return flow.eval()
-
-
 def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, parameters: dict) -> dict:
     """Fit the flow to the ``train`` codes by maximum likelihood; returns
     ``{"config": {...}, "state_dict": ...}`` (config: the flow's shape, the label names,
@@ -84,7 +59,7 @@ def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, 
     options = InterpretationParameters.from_dict(parameters)
     optimisation = options.training_config()
     codes, labels = _codes_and_labels(semantic_codes, image_table)
-    train = _split_rows(image_table, "train")
+    train = rows_of_split(image_table, "train")
     if len(train) == 0:
         raise ValueError("image_table has no 'train' rows to fit the interpretation network on")
     num_classes = int(labels.max()) + 1
@@ -112,13 +87,11 @@ def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, 
     if options.supervised:
         data = torch.cat([data, torch.from_numpy(labels[train]).float().unsqueeze(1)], dim=1)  # (n, d + 1)
     torch.manual_seed(options.seed)
-    flow = _build_flow(config)
+    flow = interpretation_flow(config)
     flow.train()
     with torch.no_grad():
         flow(codes[train])  # actnorm's data-dependent start, on every train code
-    identity = json.dumps({"config": config, "optimisation": optimisation.fingerprint_fields()}, sort_keys=True)
-    digest = hashlib.sha256(identity.encode() + data.numpy().tobytes()).hexdigest()[:12]
-    path = Path(options.checkpoint_dir) / f"interpretation-{digest}.pt"
+    path = checkpoint_file(options.checkpoint_dir, "interpretation", config, optimisation.fingerprint_fields(), data)
     logger.info("Training the interpretation flow on %d codes (%s); checkpoint %s", len(data),
                 "supervised" if options.supervised else "unsupervised", path)
     result = fit(flow, data, optimisation, checkpoint_path=path, progress=options.progress)
@@ -151,7 +124,7 @@ def measure_interpretation(
     ``nll_{train,test}`` (mean -log p(z) or, supervised, -log p(z | y), in nats per
     dimension), for the supervised flow ``class_factor_accuracy_{train,test}`` (nearest
     class mean of the class factor), and ``train_seconds``."""
-    flow = load_interpretation(interpretation_model)
+    flow = restore_interpretation(interpretation_model)
     codes, labels = _codes_and_labels(semantic_codes, image_table)
     if codes.shape[1] != flow.dim:
         raise ValueError(f"semantic_codes have {codes.shape[1]} dimensions but the flow was trained on {flow.dim}")
@@ -161,7 +134,7 @@ def measure_interpretation(
         "train_seconds": float(interpretation_model["config"]["train_seconds"]),
     }
     for split in ("train", "test"):
-        rows = _split_rows(image_table, split)
+        rows = rows_of_split(image_table, split)
         if len(rows) == 0:
             logger.warning("interpretation: no %r rows; its measures are skipped", split)
             continue
@@ -195,7 +168,7 @@ def _traversal_factors(flow: InvertibleInterpretationNetwork, factors: torch.Ten
 
 def _traversed_row(image_table: pd.DataFrame, count: int, options) -> int:
     """The row of the code that the traversals start from: ``traversal_index`` among the test rows."""
-    candidates = _split_rows(image_table, "test")
+    candidates = rows_of_split(image_table, "test")
     if len(candidates) == 0:
         candidates = np.arange(count)
     if options.traversal_index >= len(candidates):
@@ -218,8 +191,8 @@ def plot_traversals(
     each class mean, then one row per residual coordinate swept over
     [-traversal_extent, traversal_extent] (the others kept at the code's values)."""
     options = InterpretationParameters.from_dict(parameters)
-    flow = load_interpretation(interpretation_model)
-    decoder = load_irl_inr(irl_inr_model)
+    flow = restore_interpretation(interpretation_model)
+    decoder = restore_irl_inr(irl_inr_model)
     codes, _ = _codes_and_labels(semantic_codes, image_table)
     row_index = _traversed_row(image_table, len(codes), options)
     factors = flow(codes[row_index : row_index + 1])[0][0]  # (d,)
@@ -262,8 +235,8 @@ def measure_traversals(
     decoder); and ``class_row_ratio``, the first over the second (near 0: the class
     factor changes next to nothing)."""
     options = InterpretationParameters.from_dict(parameters)
-    flow = load_interpretation(interpretation_model)
-    decoder = load_irl_inr(irl_inr_model)
+    flow = restore_interpretation(interpretation_model)
+    decoder = restore_irl_inr(irl_inr_model)
     codes, labels = _codes_and_labels(semantic_codes, image_table)
     factors = flow(codes[_traversed_row(image_table, len(codes), options)].unsqueeze(0))[0][0]
     titles, rows = _traversal_factors(flow, factors, options)

@@ -4,26 +4,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
-from irl_inr.parameters import Parameters, is_int, is_number
-
-
-@dataclasses.dataclass(frozen=True)
-class _Checked(Parameters):
-    def _int(self, name: str, minimum: int) -> None:
-        value = getattr(self, name)
-        if not is_int(value):
-            self.fail(name, "must be an integer")
-        if value < minimum:
-            self.fail(name, f"must be at least {minimum}")
-
-    def _positive(self, name: str) -> None:
-        if not is_number(getattr(self, name)) or getattr(self, name) <= 0:
-            self.fail(name, "must be a positive number")
+from irl_inr.parameters import Parameters, is_number
+from irl_inr.training import TrainingConfig
 
 
 @dataclasses.dataclass(frozen=True)
-class InterpretationParameters(_Checked):
+class InterpretationParameters(Parameters):
     """``interpretation``: the flow over the codes, its training and its traversal figure.
 
     ``supervised``: the class factor (``class_dims`` coordinates of u, a Gaussian around a
@@ -54,36 +43,29 @@ class InterpretationParameters(_Checked):
 
     def check(self) -> None:
         for name in ("supervised", "progress"):
-            if not isinstance(getattr(self, name), bool):
-                self.fail(name, "must be true or false")
+            self.check_bool(name)
         for name, minimum in (
             ("class_dims", 1), ("blocks", 1), ("hidden", 1), ("permutation_seed", 0), ("seed", 0),
             ("traversal_index", 0), ("traversal_steps", 2), ("traversal_rows", 1),
         ):
-            self._int(name, minimum)
-        self._positive("scale_bound")
-        self._positive("traversal_extent")
+            self.check_int(name, minimum)
+        for name in ("scale_bound", "traversal_extent"):
+            if not is_number(getattr(self, name)) or getattr(self, name) <= 0:
+                self.fail(name, "must be a positive number")
         if self.num_threads is not None:
-            self._int("num_threads", 1)
+            self.check_int("num_threads", 1)
         if not isinstance(self.checkpoint_dir, str) or not self.checkpoint_dir:
             self.fail("checkpoint_dir", "must be a directory path")
         self.training_config()
 
-    def training_config(self):
-        from irl_inr.training import TrainingConfig
-
-        if not isinstance(self.optimisation, dict):
-            self.fail("optimisation", "must be a mapping of training settings")
-        threads = {} if self.num_threads is None else {"num_threads": self.num_threads}
-        values = {**self.DEFAULT_OPTIMISATION, "seed": self.seed, "device": self.device, **threads, **self.optimisation}
-        try:
-            return TrainingConfig.from_dict(values)
-        except ValueError as error:
-            raise ValueError(f"{self.section}.optimisation: {error}") from error
+    def training_config(self) -> TrainingConfig:
+        return TrainingConfig.of_section(
+            self.section, self.DEFAULT_OPTIMISATION, self.optimisation, self.seed, self.device, self.num_threads
+        )
 
 
 @dataclasses.dataclass(frozen=True)
-class IsometryParameters(_Checked):
+class IsometryParameters(Parameters):
     """``isometry``: the mean condition number of IRL-INR's decoder z -> canonical image,
     on ``sample_size`` codes drawn without replacement (seeded; all when fewer)."""
 
@@ -94,11 +76,13 @@ class IsometryParameters(_Checked):
     device: str = "auto"
 
     def check(self) -> None:
-        self._int("sample_size", 1)
-        self._int("batch_size", 1)
-        self._int("seed", 0)
+        self.check_int("sample_size", 1)
+        self.check_int("batch_size", 1)
+        self.check_int("seed", 0)
         if not isinstance(self.device, str):
             self.fail("device", "must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
 
-VALIDATORS = {"interpretation": InterpretationParameters.from_dict, "isometry": IsometryParameters.from_dict}
+VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "interpretation": InterpretationParameters.from_dict, "isometry": IsometryParameters.from_dict,
+}

@@ -11,17 +11,9 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from irl_inr.digits import pad_to_canvas
 from irl_inr.geometry import pixels_to_normalised, transform_images
-from irl_inr.parameters import AugmentationParameters
-
-
-def pad_to_canvas(digits: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (N, h, w) -> float32 (N, 1, size, size) in [0, 1], digits centred."""
-    count, height, width = digits.shape
-    canvas = torch.zeros(count, 1, size, size)
-    top, left = (size - height) // 2, (size - width) // 2
-    canvas[:, 0, top : top + height, left : left + width] = torch.from_numpy(digits).float() / 255.0
-    return canvas
+from irl_inr.pipelines.mnist_u.parameters import AugmentationParameters
 
 
 def draw_poses(count: int, options: AugmentationParameters) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,22 +25,24 @@ def draw_poses(count: int, options: AugmentationParameters) -> tuple[torch.Tenso
     return rotation, shift
 
 
-def build_mnist_u(digits: np.ndarray, digit_table: pd.DataFrame, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
+def build_mnist_u(
+    mnist_digits: np.ndarray, mnist_digit_table: pd.DataFrame, parameters: dict
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Digits uint8 (N, 28, 28) -> MNIST-U float32 (N, S, S) in [0, 1] and its pose table
     (the digit table plus ``rotation_radians``, ``shift_x_pixels``, ``shift_y_pixels``;
     rotation is positive from +x towards +y, i.e. clockwise on screen, see ``geometry``)."""
     options = AugmentationParameters.from_dict(parameters)
-    if len(digits) != len(digit_table):
-        raise ValueError(f"{len(digits)} digits but {len(digit_table)} rows in the digit table")
-    rotation, shift = draw_poses(len(digits), options)
+    if len(mnist_digits) != len(mnist_digit_table):
+        raise ValueError(f"{len(mnist_digits)} digits but {len(mnist_digit_table)} rows in the digit table")
+    rotation, shift = draw_poses(len(mnist_digits), options)
     pieces = []
-    for start in range(0, len(digits), options.batch_size):
+    for start in range(0, len(mnist_digits), options.batch_size):
         stop = start + options.batch_size
-        canvas = pad_to_canvas(digits[start:stop], options.image_size)
+        canvas = pad_to_canvas(mnist_digits[start:stop], options.image_size)
         translation = pixels_to_normalised(shift[start:stop].float(), options.image_size)
         pieces.append(transform_images(canvas, rotation[start:stop].float(), translation))
     images = torch.cat(pieces).squeeze(1).clamp_(0.0, 1.0).numpy().astype(np.float32)
-    poses = digit_table.assign(
+    poses = mnist_digit_table.assign(
         rotation_radians=rotation.numpy(),
         shift_x_pixels=shift[:, 0].numpy(),
         shift_y_pixels=shift[:, 1].numpy(),
@@ -56,15 +50,17 @@ def build_mnist_u(digits: np.ndarray, digit_table: pd.DataFrame, parameters: dic
     return images, poses
 
 
-def preview_mnist_u(digits: np.ndarray, mnist_u: np.ndarray, poses: pd.DataFrame, parameters: dict) -> Figure:
+def preview_mnist_u(
+    mnist_digits: np.ndarray, images: np.ndarray, image_table: pd.DataFrame, parameters: dict
+) -> Figure:
     """A grid: the original digit above its MNIST-U version, with the pose drawn."""
     options = AugmentationParameters.from_dict(parameters)
-    count = min(options.preview_count, len(mnist_u))
+    count = min(options.preview_count, len(images))
     figure, axes = plt.subplots(2, count, figsize=(1.5 * count, 3.6), squeeze=False)
     for column in range(count):
-        row = poses.iloc[column]
-        axes[0, column].imshow(digits[column], cmap="gray", vmin=0, vmax=255)
-        axes[1, column].imshow(mnist_u[column], cmap="gray", vmin=0, vmax=1)
+        row = image_table.iloc[column]
+        axes[0, column].imshow(mnist_digits[column], cmap="gray", vmin=0, vmax=255)
+        axes[1, column].imshow(images[column], cmap="gray", vmin=0, vmax=1)
         axes[0, column].set_title(f"label {row['label']}", fontsize=8)
         axes[1, column].set_title(
             f"{math.degrees(row['rotation_radians']):.0f}°\n({row['shift_x_pixels']:+.1f}, {row['shift_y_pixels']:+.1f})",
@@ -75,3 +71,9 @@ def preview_mnist_u(digits: np.ndarray, mnist_u: np.ndarray, poses: pd.DataFrame
     figure.suptitle("MNIST (top) and MNIST-U (bottom): rotation, shift in pixels")
     figure.tight_layout()
     return figure
+
+
+def digit_front_end(augmentation: dict) -> dict:
+    """MNIST-U's front end for new digits (``predict``): the canvas size of ``mnist_u.augmentation``."""
+    options = AugmentationParameters.from_dict(augmentation)
+    return {"domain": "mnist_u", "image_size": options.image_size}

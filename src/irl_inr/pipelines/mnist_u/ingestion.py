@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from irl_inr.parameters import IngestionParameters
+from irl_inr.pipelines.mnist_u.parameters import IngestionParameters
+from irl_inr.tables import stratified_split
 
 
 def check_digits(raw_mnist: dict) -> tuple[np.ndarray, np.ndarray, str]:
@@ -32,33 +33,26 @@ def class_quotas(counts: np.ndarray, total: int) -> np.ndarray:
     return np.minimum(quotas, counts)
 
 
-def stratified_split(labels: np.ndarray, parameters: IngestionParameters) -> tuple[np.ndarray, np.ndarray]:
+def shuffled_split(labels: np.ndarray, parameters: IngestionParameters) -> tuple[np.ndarray, np.ndarray]:
     """Shuffle with the seed, keep at most ``max_images`` (the same share of every class)
     and mark a stratified ``test_fraction`` of each class as test.
 
     Returns (order of kept source indices, split label per kept image)."""
     rng = np.random.default_rng(parameters.seed)
-    classes, counts = np.unique(labels, return_counts=True)
+    _, counts = np.unique(labels, return_counts=True)
     total = len(labels) if parameters.max_images is None else min(parameters.max_images, len(labels))
-    quotas = class_quotas(counts, total)
-    kept, split = [], []
-    for digit, quota in zip(classes, quotas):
-        members = rng.permutation(np.flatnonzero(labels == digit))[:quota]
-        n_test = int(round(len(members) * parameters.test_fraction))
-        kept.append(members)
-        split.append(np.where(np.arange(len(members)) < n_test, "test", "train"))
-    kept, split = np.concatenate(kept), np.concatenate(split)
+    kept, split = stratified_split(labels, parameters.test_fraction, rng, class_quotas(counts, total))
     shuffle = rng.permutation(len(kept))
     return kept[shuffle], split[shuffle]
 
 
-def ingest_mnist(raw_mnist: dict, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
+def ingest_mnist(mnist_raw: dict, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
     """Raw MNIST -> digits uint8 (N, 28, 28) in a seeded, shuffled order, and a table with
     one row per digit: ``image_id``, ``source_index`` (row in the raw file), ``label``,
     ``label_name`` (the digit as text), ``split``, ``source``."""
     options = IngestionParameters.from_dict(parameters)
-    images, labels, source = check_digits(raw_mnist)
-    order, split = stratified_split(labels, options)
+    images, labels, source = check_digits(mnist_raw)
+    order, split = shuffled_split(labels, options)
     table = pd.DataFrame(
         {
             "image_id": np.arange(len(order), dtype=np.int64),

@@ -1,6 +1,6 @@
 from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines.mnist_u.augmentation import build_mnist_u, preview_mnist_u
+from irl_inr.pipelines.mnist_u.augmentation import build_mnist_u, digit_front_end, preview_mnist_u
 from irl_inr.pipelines.mnist_u.ingestion import ingest_mnist
 
 
@@ -36,3 +36,10 @@ def create_pipeline(**kwargs) -> Pipeline:
         tags="augmentation",
     )
     return ingestion + augmentation
+
+
+def create_new_image_front_end(**kwargs) -> Pipeline:
+    """MNIST-U's front end for the ``predict`` pipeline's new images: ``new_image_front_end``."""
+    return Pipeline(
+        [Node(digit_front_end, inputs="params:augmentation", outputs="new_image_front_end", name="new_image_front_end")]
+    )

@@ -32,27 +32,29 @@ from torch import nn
 
 from irl_inr.cryo_em.preprocess import preprocess_stack
 from irl_inr.datasets.new_images import ImageBatches, NewImages, RawImageBatch, StreamChunk
+from irl_inr.digits import pad_to_canvas
 from irl_inr.geometry import normalised_to_pixels
-from irl_inr.pipelines.clustering.nodes import (
-    _check_chain,
-    _finite_codes,
-    _load_encoder,
-    _model_digest,
-    _predict,
-    _scan_head,
-    _selflabel_head,
-    _threads,
-    normalises_codes,
+from irl_inr.inference import (
+    cluster_probabilities,
+    encode_in_batches,
+    finite_codes,
+    images_as_tensor,
+    render_in_batches,
 )
-from irl_inr.pipelines.cryo_em.parameters import PreprocessingParameters
-from irl_inr.pipelines.embedding.nodes import encode_in_batches, render_in_batches
-from irl_inr.pipelines.mnist_u.augmentation import pad_to_canvas
 from irl_inr.pipelines.predict.parameters import PredictParameters
-from irl_inr.pipelines.training.nodes import images_as_tensor, load_irl_inr
-from irl_inr.pipelines.wm811k.nodes import encode_die_states, resize_nearest
-from irl_inr.parameters import AugmentationParameters
-from irl_inr.pipelines.wm811k.parameters import WaferAugmentationParameters, WaferIngestionParameters
+from irl_inr.runtime import thread_limit
+from irl_inr.saved_models import (
+    check_trained_from,
+    model_digest,
+    normalises_codes,
+    restore_encoder,
+    restore_irl_inr,
+    restore_scan_head,
+    restore_selflabel_head,
+)
+from irl_inr.tables import row_positions
 from irl_inr.training import resolve_device
+from irl_inr.wafers import encode_die_states, resize_nearest
 
 # The formats each domain's front end reads.
 DOMAIN_FORMATS = {"mnist_u": ("idx", "png"), "wm811k": ("wm811k", "png"), "cryo_em": ("mrc", "png")}
@@ -63,27 +65,6 @@ PREDICTION_COLUMNS = (
 
 
 # --------------------------------------------------------------------------- front ends
-
-
-def digit_front_end(augmentation: dict) -> dict:
-    """MNIST-U's front end for new digits: the canvas size of ``mnist_u.augmentation``."""
-    options = AugmentationParameters.from_dict(augmentation)
-    return {"domain": "mnist_u", "image_size": options.image_size}
-
-
-def wafer_front_end(ingestion: dict, augmentation: dict) -> dict:
-    """WM-811K's front end for new wafers: the map size of ``wm811k.ingestion`` and the die
-    intensities of ``wm811k.augmentation``."""
-    size = WaferIngestionParameters.from_dict(ingestion).image_size
-    intensities = WaferAugmentationParameters.from_dict(augmentation).die_intensities
-    return {"domain": "wm811k", "image_size": size, "die_intensities": [float(value) for value in intensities]}
-
-
-def particle_front_end(preprocessing: dict) -> dict:
-    """Cryo-EM's front end for new particles: the whole ``cryo_em.preprocessing`` section."""
-    options = PreprocessingParameters.from_dict(preprocessing).to_dict()
-    options.pop("preview_count")
-    return {"domain": "cryo_em", **options}
 
 
 def _shrunk(pixels: np.ndarray, size: int) -> np.ndarray:
@@ -169,7 +150,7 @@ def calibrate_novelty(
     novelty threshold: the ``predict.novelty_quantile`` quantile of those images' distances
     to their nearest mean code."""
     options = PredictParameters.from_dict(parameters)
-    codes = _finite_codes(semantic_codes, "semantic_codes")
+    codes = finite_codes(semantic_codes, "semantic_codes")
     if len(codes) != len(predicted_poses):
         raise ValueError(
             f"semantic_codes has {len(codes)} rows but predicted_poses has {len(predicted_poses)}: rerun "
@@ -177,14 +158,14 @@ def calibrate_novelty(
         )
     if options.head not in cluster_assignments:
         raise ValueError(f"cluster_assignments lacks the column predict.head = {options.head!r}: rerun assign_clusters")
-    row_of = pd.Series(np.arange(len(predicted_poses)), index=predicted_poses["image_id"].to_numpy())
-    missing = ~cluster_assignments["image_id"].isin(row_of.index)
+    positions = row_positions(predicted_poses, cluster_assignments["image_id"].to_numpy())
+    missing = positions < 0
     if missing.any():
         raise ValueError(
             f"{int(missing.sum())} of the {len(cluster_assignments)} clustered images have no code in semantic_codes "
             "(embedding.split must cover clustering.split): rerun extract_embeddings"
         )
-    calibration = codes[row_of[cluster_assignments["image_id"].to_numpy()].to_numpy()]
+    calibration = codes[positions]
     clusters = cluster_assignments[options.head].to_numpy().astype(np.int64)
     present = np.unique(clusters)
     centroids = np.stack([calibration[clusters == cluster].mean(axis=0) for cluster in present])
@@ -211,10 +192,13 @@ def _head_model(
     unit-length codes), after checking that both
     clustering models were trained from this IRL-INR model (and self-labelling from this
     SCAN model), as ``assign_clusters`` does."""
-    _check_chain(irl_inr_model, scan_model, "scan_model")
-    _check_chain(irl_inr_model, selflabel_model, "selflabel_model", _model_digest(scan_model, "scan_model"))
-    bundle, read_head = (selflabel_model, _selflabel_head) if head == "selflabel" else (scan_model, _scan_head)
-    return _load_encoder(irl_inr_model, bundle["state_dict"], "features."), read_head(bundle), normalises_codes(bundle)
+    check_trained_from(irl_inr_model, scan_model, "scan_model")
+    check_trained_from(irl_inr_model, selflabel_model, "selflabel_model", model_digest(scan_model, "scan_model"))
+    saved_model, restore_head = (
+        (selflabel_model, restore_selflabel_head) if head == "selflabel" else (scan_model, restore_scan_head)
+    )
+    encoder = restore_encoder(irl_inr_model, saved_model["state_dict"], "features.")
+    return encoder, restore_head(saved_model), normalises_codes(saved_model)
 
 
 def _checked_reference(novelty_reference: dict, options: PredictParameters, latent_dim: int) -> np.ndarray:
@@ -238,7 +222,7 @@ def predict_new_images(
     selflabel_model: dict,
     novelty_reference: dict,
     new_images: NewImages,
-    front_end: dict,
+    new_image_front_end: dict,
     parameters: dict,
 ) -> Iterator[tuple[StreamChunk, StreamChunk]]:
     """Stream the new images through the models, ``predict.batch_size`` at a time.
@@ -250,26 +234,26 @@ def predict_new_images(
     their canonical images (float32 (B, S, S), the INR at pose 0)."""
     options = PredictParameters.from_dict(parameters)
     device = resolve_device(options.device)
-    model = load_irl_inr(irl_inr_model).to(device)
+    model = restore_irl_inr(irl_inr_model).to(device)
     size = model.config.image_size
     encoder, head, normalise = _head_model(irl_inr_model, scan_model, selflabel_model, options.head)
     centroids = _checked_reference(novelty_reference, options, model.config.latent_dim)
     threshold = float(novelty_reference["threshold"])
-    if front_end["image_size"] != size:
+    if new_image_front_end["image_size"] != size:
         raise ValueError(
-            f"the {front_end['domain']} front end makes {front_end['image_size']}-pixel images but irl_inr_model was "
-            f"trained on {size}-pixel images: predict with the parameters the model was trained with"
+            f"the {new_image_front_end['domain']} front end makes {new_image_front_end['image_size']}-pixel images but "
+            f"irl_inr_model was trained on {size}-pixel images: predict with the parameters the model was trained with"
         )
     batches: ImageBatches = new_images.batches(options.batch_size)
     start = 0
     for batch in batches:
-        with _threads(options.num_threads):
-            data = images_as_tensor(prepare_images(batch, front_end))
+        with thread_limit(options.num_threads):
+            data = images_as_tensor(prepare_images(batch, new_image_front_end))
             codes, rotations, translations = encode_in_batches(model, data, options.batch_size, device)
             canonical = render_in_batches(
                 model, codes, torch.zeros(len(codes)), torch.zeros(len(codes), 2), size, options.batch_size, device
             )
-            probabilities = _predict(encoder, head, data, options.batch_size, device, normalise)
+            probabilities = cluster_probabilities(encoder, head, data, options.batch_size, device, normalise)
         scores = nearest_centroid_distances(codes.numpy(), centroids)
         shift = normalised_to_pixels(translations, size).numpy().astype(np.float64)
         table = pd.DataFrame(

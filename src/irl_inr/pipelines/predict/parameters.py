@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from irl_inr.parameters import Parameters
+from irl_inr.parameters import Parameters, is_int
 
 HEADS = ("selflabel", "scan")
 
@@ -35,12 +35,12 @@ class PredictParameters(Parameters):
             self.fail("novelty_quantile", "must be a number in (0, 1]")
         if not 0 < quantile <= 1:
             self.fail("novelty_quantile", "must be in (0, 1]")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+        if not is_int(self.batch_size) or self.batch_size < 1:
             self.fail("batch_size", "must be a positive integer")
         if not isinstance(self.device, str) or not self.device:
             self.fail("device", "must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'")
         threads = self.num_threads
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        if threads is not None and (not is_int(threads) or threads < 1):
             self.fail("num_threads", "must be a positive integer or null for the libraries' defaults")
 
 

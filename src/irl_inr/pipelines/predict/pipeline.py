@@ -6,29 +6,24 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines.predict.nodes import (
-    calibrate_novelty,
-    digit_front_end,
-    particle_front_end,
-    predict_new_images,
-    wafer_front_end,
-)
+from irl_inr.pipelines.cryo_em import pipeline as cryo_em
+from irl_inr.pipelines.mnist_u import pipeline as mnist_u
+from irl_inr.pipelines.predict.nodes import calibrate_novelty, predict_new_images
+from irl_inr.pipelines.wm811k import pipeline as wm811k
 
-# Each domain's front end for new images and the parameter sections it reads.
+# Each domain's front end for new images: the domain pipeline's own ``new_image_front_end``.
 FRONT_ENDS = {
-    "mnist_u": (digit_front_end, ["params:augmentation"]),
-    "wm811k": (wafer_front_end, ["params:ingestion", "params:augmentation"]),
-    "cryo_em": (particle_front_end, ["params:preprocessing"]),
+    "mnist_u": mnist_u.create_new_image_front_end,
+    "wm811k": wm811k.create_new_image_front_end,
+    "cryo_em": cryo_em.create_new_image_front_end,
 }
 
 
 def create_pipeline(domain: str = "mnist_u", **kwargs) -> Pipeline:
     if domain not in FRONT_ENDS:
         raise ValueError(f"predict create_pipeline: domain must be one of {sorted(FRONT_ENDS)}, got {domain!r}")
-    front_end, front_end_parameters = FRONT_ENDS[domain]
-    return Pipeline(
+    prediction = Pipeline(
         [
-            Node(front_end, inputs=front_end_parameters, outputs="new_image_front_end", name="new_image_front_end"),
             Node(
                 calibrate_novelty,
                 inputs=["semantic_codes", "predicted_poses", "cluster_assignments", "params:predict"],
@@ -44,6 +39,6 @@ def create_pipeline(domain: str = "mnist_u", **kwargs) -> Pipeline:
                 outputs=["predictions", "new_canonical_images"],
                 name="predict_new_images",
             ),
-        ],
-        tags="predict",
+        ]
     )
+    return Pipeline(FRONT_ENDS[domain]() + prediction, tags="predict")

@@ -23,6 +23,8 @@ from irl_inr.pipelines.wm811k.parameters import (
     WaferAugmentationParameters,
     WaferIngestionParameters,
 )
+from irl_inr.tables import stratified_split
+from irl_inr.wafers import encode_die_states, resize_nearest
 
 logger = logging.getLogger(__name__)
 
@@ -106,24 +108,10 @@ def assign_splits(
             "%s: %d wafer(s) with an unknown trianTestLabel %s get the stratified split",
             source, int(other.sum()), sorted(set(published[other].tolist()))[:_LOGGED_ROW_IDS],
         )
-    missing = pd.isna(split)
-    rng = np.random.default_rng(options.seed)
-    for label in np.unique(labels[missing]):
-        members = rng.permutation(np.flatnonzero(missing & (labels == label)))
-        n_test = int(round(len(members) * options.test_fraction))
-        split[members[:n_test]] = "test"
-        split[members[n_test:]] = "train"
+    missing = np.flatnonzero(pd.isna(split))
+    rows, test_or_train = stratified_split(labels[missing], options.test_fraction, np.random.default_rng(options.seed))
+    split[missing[rows]] = test_or_train
     return split.astype(str)
-
-
-def resize_nearest(die_states: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (H, W) -> (size, size) by nearest neighbour at pixel centres, so die states
-    stay 0/1/2.  The map spans the wafer's bounding box, so stretching both sides to
-    ``size`` makes the wafer round again whatever the dies' aspect ratio."""
-    height, width = die_states.shape
-    rows = np.minimum(((np.arange(size) + 0.5) * height / size).astype(np.int64), height - 1)
-    cols = np.minimum(((np.arange(size) + 0.5) * width / size).astype(np.int64), width - 1)
-    return die_states[np.ix_(rows, cols)]
 
 
 def ingest_wafers(raw_wafers: dict, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
@@ -168,14 +156,6 @@ def ingest_wafers(raw_wafers: dict, parameters: dict) -> tuple[np.ndarray, pd.Da
         ", ".join(f"{name} {counts[name]}" for name in classes),
     )
     return die_maps, wafer_table
-
-
-def encode_die_states(die_maps: np.ndarray, die_intensities) -> np.ndarray:
-    """uint8 die states (..., H, W) -> float32 intensities, one value per state (by
-    default 0 no die -> 0.0, the background; good die -> 0.25, the wafer, dim since it
-    is alike in every class; defective die -> 1.0, the pattern that tells the classes
-    apart, brightest)."""
-    return np.asarray(die_intensities, dtype=np.float32)[die_maps]
 
 
 def draw_rotations(count: int, options: WaferAugmentationParameters) -> torch.Tensor:
@@ -236,3 +216,11 @@ def preview_wafers(die_maps: np.ndarray, images: np.ndarray, image_table: pd.Dat
     figure.suptitle("WM-811K: wafer maps (top) and rotated (bottom, clockwise); defective dies brightest")
     figure.tight_layout()
     return figure
+
+
+def wafer_front_end(ingestion: dict, augmentation: dict) -> dict:
+    """WM-811K's front end for new wafers (``predict``): the map size of ``wm811k.ingestion``
+    and the die intensities of ``wm811k.augmentation``."""
+    size = WaferIngestionParameters.from_dict(ingestion).image_size
+    intensities = WaferAugmentationParameters.from_dict(augmentation).die_intensities
+    return {"domain": "wm811k", "image_size": size, "die_intensities": [float(value) for value in intensities]}

@@ -1,5 +1,5 @@
 """WM-811K's own parameter sections, ``wm811k.ingestion`` and ``wm811k.augmentation``
-(the shared stages' sections are checked by ``irl_inr.parameters``)."""
+(the shared stages' sections are registered in ``irl_inr.parameter_registry``)."""
 
 from __future__ import annotations
 

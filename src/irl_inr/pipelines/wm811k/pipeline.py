@@ -1,6 +1,6 @@
 from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines.wm811k.nodes import ingest_wafers, preview_wafers, rotate_wafers
+from irl_inr.pipelines.wm811k.nodes import ingest_wafers, preview_wafers, rotate_wafers, wafer_front_end
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -35,3 +35,15 @@ def create_pipeline(**kwargs) -> Pipeline:
         tags="augmentation",
     )
     return ingestion + augmentation
+
+
+def create_new_image_front_end(**kwargs) -> Pipeline:
+    """WM-811K's front end for the ``predict`` pipeline's new images: ``new_image_front_end``."""
+    return Pipeline(
+        [
+            Node(
+                wafer_front_end, inputs=["params:ingestion", "params:augmentation"], outputs="new_image_front_end",
+                name="new_image_front_end",
+            )
+        ]
+    )

@@ -1,0 +1,78 @@
+"""Trained models applied to many images: images as the models' input tensor, codes
+checked, and encoding, rendering and cluster probabilities in batches (no gradients)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from irl_inr.models.irl_inr import IRLINR
+
+
+def images_as_tensor(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W) array in [0, 1] -> float32 tensor (N, 1, H, W); rejects NaNs and other shapes."""
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (N, H, W), got {images.shape}")
+    tensor = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).unsqueeze(1)
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"images hold {int((~torch.isfinite(tensor)).sum())} NaN or infinite pixels")
+    return tensor
+
+
+def finite_codes(codes: np.ndarray, name: str) -> np.ndarray:
+    """Semantic codes (N, d), every row finite; errors name ``name`` and the first bad row."""
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, d), got {codes.shape}")
+    bad = ~np.isfinite(codes).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"{name} holds NaN or infinite values in {int(bad.sum())} of {len(codes)} rows (first: row "
+            f"{int(np.flatnonzero(bad)[0])}): the IRL-INR model diverged; retrain it and rerun extract_embeddings"
+        )
+    return codes
+
+
+@torch.no_grad()
+def encode_in_batches(model: IRLINR, images: torch.Tensor, batch_size: int, device: torch.device):
+    """-> semantic codes (N, d), rotations (N,), translations (N, 2), all on the CPU."""
+    codes, rotations, translations = [], [], []
+    for start in range(0, len(images), batch_size):
+        encoded = model.encode(images[start : start + batch_size].to(device))
+        codes.append(encoded.semantic_code.float().cpu())
+        rotations.append(encoded.rotation.float().cpu())
+        translations.append(encoded.translation.float().cpu())
+    return torch.cat(codes), torch.cat(rotations), torch.cat(translations)
+
+
+@torch.no_grad()
+def render_in_batches(model: IRLINR, codes, rotations, translations, size: int, batch_size: int, device) -> np.ndarray:
+    """Render (N, size, size) images of the codes under the given poses."""
+    pieces = []
+    for start in range(0, len(codes), batch_size):
+        stop = start + batch_size
+        rendered = model.render(
+            codes[start:stop].to(device), rotations[start:stop].to(device), translations[start:stop].to(device), size, size
+        )
+        pieces.append(rendered.float().cpu().squeeze(1))
+    return torch.cat(pieces).numpy()
+
+
+@torch.no_grad()
+def cluster_probabilities(
+    encoder: nn.Module, head: nn.Module, data: torch.Tensor, batch_size: int, device, normalise: bool
+) -> np.ndarray:
+    """Cluster probabilities (N, K) of images under encoder + head (eval mode, no
+    augmentation); the codes are scaled to unit length first when ``normalise``."""
+    encoder, head = encoder.to(device).eval(), head.to(device).eval()
+    chunks = []
+    for start in range(0, len(data), batch_size):
+        codes = encoder(data[start : start + batch_size].to(device)).semantic_code.float()
+        if not torch.isfinite(codes).all():
+            raise ValueError(f"the encoder gives NaN or infinite codes for images {start}..{start + len(codes) - 1}")
+        if normalise:
+            codes = F.normalize(codes, dim=1)
+        chunks.append(torch.softmax(head(codes).float(), dim=-1).cpu())
+    return torch.cat(chunks).numpy()

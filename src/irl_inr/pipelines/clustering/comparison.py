@@ -1,0 +1,224 @@
+"""The comparison of clustering methods on the same images: the classical baselines, one
+cluster column per method for every image, and every method scored against the labels
+(Hungarian ACC, NMI, ARI, ACC with 6 and 9 as one class, empty clusters, training time).
+The methods' own models are trained by :mod:`.nodes`."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from irl_inr import baselines, metrics
+from irl_inr.inference import cluster_probabilities, finite_codes
+from irl_inr.moments import canonicalise
+from irl_inr.pipelines.clustering.inputs import (
+    check_trained_on,
+    downsampled,
+    embedded_rows,
+    is_unlabelled,
+    selected_images,
+)
+from irl_inr.pipelines.clustering.parameters import ClusteringParameters
+from irl_inr.runtime import thread_limit
+from irl_inr.saved_models import (
+    check_trained_from,
+    model_digest,
+    normalises_codes,
+    restore_dti,
+    restore_encoder,
+    restore_scan_head,
+    restore_selflabel_head,
+)
+from irl_inr.training import resolve_device
+
+logger = logging.getLogger(__name__)
+
+# The methods of the comparison, in the order of its table.
+BASELINE_METHODS = ("kmeans_pixels", "kmeans_z", "kmeans_z_normalised", "kmeans_canonical", "spectral_neighbours")
+METHODS = (*BASELINE_METHODS, "dti", "scan", "selflabel")
+# Digits that a rotation-invariant code cannot tell apart (``acc_69``).
+SIX_NINE = (6, 9)
+
+
+
+
+def _same_images(ids: np.ndarray, other: np.ndarray, what: str, options: ClusteringParameters) -> None:
+    if len(ids) != len(other) or not np.array_equal(np.asarray(ids), np.asarray(other)):
+        raise ValueError(
+            f"{what} does not hold the images of clustering.split = {options.split!r} of image_table "
+            f"({len(other)} rows against {len(ids)} images): embedding.split must cover clustering.split, "
+            "and every input must come from the same run"
+        )
+
+
+def _timed(cluster, *args, **kwargs) -> tuple[np.ndarray, float]:
+    started = time.perf_counter()
+    clusters = cluster(*args, **kwargs)
+    return clusters, time.perf_counter() - started
+
+
+def cluster_baselines(
+    images: np.ndarray,
+    image_table: pd.DataFrame,
+    semantic_codes: np.ndarray,
+    predicted_poses: pd.DataFrame,
+    scan_neighbours: np.ndarray,
+    parameters: dict,
+) -> tuple[pd.DataFrame, dict]:
+    """The classical baselines on the same images (:data:`BASELINE_METHODS`): k-means on raw
+    pixels (``kmeans_pixels``), on the IRL-INR codes (``kmeans_z``), on the codes scaled to
+    unit length (``kmeans_z_normalised``, spherical k-means: the fair k-means of a
+    contrastive code), on pixels canonicalised by their moments (``kmeans_canonical``, the
+    closed-form invariance bar), and spectral clustering of the very k-NN graph that SCAN
+    mines (``spectral_neighbours``). SCAN must beat the best of them.
+
+    Returns a table ``image_id, label, <method>...`` and each method's seconds
+    (canonicalisation included)."""
+    options = ClusteringParameters.from_dict(parameters)
+    data, table = selected_images(images, image_table, options)
+    codes, code_table = embedded_rows(
+        finite_codes(semantic_codes, "semantic_codes"), predicted_poses, options, "semantic_codes"
+    )
+    _same_images(table["image_id"].to_numpy(), code_table["image_id"].to_numpy(), "semantic_codes", options)
+    scan_neighbours = np.asarray(scan_neighbours)
+    if scan_neighbours.ndim != 2 or scan_neighbours.shape[0] != len(codes):
+        raise ValueError(
+            f"scan_neighbours must be (N, k) for the {len(codes)} images of clustering.split = {options.split!r}, "
+            f"got {scan_neighbours.shape}: rerun mine_neighbours"
+        )
+    k, restarts, seed = options.n_clusters, options.kmeans_n_init, options.seed
+    clusters, seconds = {}, {}
+    with thread_limit(options.num_threads):
+        clusters["kmeans_pixels"], seconds["kmeans_pixels"] = _timed(
+            baselines.kmeans, data.flatten(1).numpy(), k, restarts, seed
+        )
+        clusters["kmeans_z"], seconds["kmeans_z"] = _timed(baselines.kmeans, codes, k, restarts, seed)
+        clusters["kmeans_z_normalised"], seconds["kmeans_z_normalised"] = _timed(
+            baselines.spherical_kmeans, codes, k, restarts, seed
+        )
+        canonical, canonical_seconds = _timed(canonicalise, data)
+        clusters["kmeans_canonical"], seconds["kmeans_canonical"] = _timed(
+            baselines.kmeans, canonical.flatten(1).numpy(), k, restarts, seed
+        )
+        seconds["kmeans_canonical"] += canonical_seconds
+        clusters["spectral_neighbours"], seconds["spectral_neighbours"] = _timed(
+            baselines.spectral_neighbour_graph, scan_neighbours, k, seed
+        )
+    result = pd.DataFrame(
+        {"image_id": table["image_id"].to_numpy(), "label": table["label"].to_numpy(),
+         **{method: clusters[method] for method in BASELINE_METHODS}}
+    )
+    logger.info("Baseline seconds: %s", {key: round(value, 2) for key, value in seconds.items()})
+    return result, seconds
+
+
+def assign_clusters(
+    irl_inr_model: dict,
+    scan_model: dict,
+    selflabel_model: dict,
+    dti_model: dict,
+    images: np.ndarray,
+    image_table: pd.DataFrame,
+    baseline_clusters: pd.DataFrame,
+    parameters: dict,
+) -> pd.DataFrame:
+    """One cluster column per method for every image of ``clustering.split``:
+    ``image_id, label``, one column per method of :data:`METHODS`,
+    plus ``selflabel_confidence`` (the self-label model's max probability)."""
+    options = ClusteringParameters.from_dict(parameters)
+    data, table = selected_images(images, image_table, options)
+    _same_images(table["image_id"].to_numpy(), baseline_clusters["image_id"].to_numpy(), "baseline_clusters", options)
+    check_trained_from(irl_inr_model, scan_model, "scan_model")
+    check_trained_from(irl_inr_model, selflabel_model, "selflabel_model", model_digest(scan_model, "scan_model"))
+    for name, saved_model in (("scan_model", scan_model), ("selflabel_model", selflabel_model),
+                              ("dti_model", dti_model)):
+        if saved_model["config"]["n_clusters"] != options.n_clusters:
+            raise ValueError(
+                f"{name} has {saved_model['config']['n_clusters']} clusters but clustering.n_clusters = "
+                f"{options.n_clusters}: rerun its training node"
+            )
+        check_trained_on(saved_model, name, data, options)
+    device = resolve_device(options.device)
+    with thread_limit(options.num_threads):
+        scan = cluster_probabilities(
+            restore_encoder(irl_inr_model, scan_model["state_dict"], "features."), restore_scan_head(scan_model), data,
+            options.batch_size, device, normalises_codes(scan_model),
+        )
+        selflabel = cluster_probabilities(
+            restore_encoder(irl_inr_model, selflabel_model["state_dict"], "features."),
+            restore_selflabel_head(selflabel_model), data, options.batch_size, device, normalises_codes(selflabel_model),
+        )
+    dti = restore_dti(dti_model).to(device)
+    dti_data = downsampled(data, dti_model["config"]["dti"]["downsample"])
+    if tuple(dti_data.shape[1:]) != dti.image_shape:
+        raise ValueError(
+            f"dti_model was trained on images of shape {dti.image_shape}, these are {tuple(dti_data.shape[1:])}: "
+            "rerun train_dti"
+        )
+    # DTI renders K x R transformed prototypes per image: smaller batches, and its threads.
+    with thread_limit(options.training_config("dti").num_threads):
+        dti_clusters = dti.assign(dti_data, max(1, options.batch_size // 4), return_reconstructions=False).clusters
+    assignments = baseline_clusters[["image_id", "label", *BASELINE_METHODS]].reset_index(drop=True).assign(
+        dti=dti_clusters.cpu().numpy().astype(np.int64),
+        scan=scan.argmax(1).astype(np.int64),
+        selflabel=selflabel.argmax(1).astype(np.int64),
+        selflabel_confidence=selflabel.max(1).astype(np.float32),
+    )
+    return assignments
+
+
+def compare_clusterings(
+    cluster_assignments: pd.DataFrame,
+    baseline_seconds: dict,
+    scan_model: dict,
+    selflabel_model: dict,
+    dti_model: dict,
+    mining_metrics: dict,
+    parameters: dict,
+) -> tuple[pd.DataFrame, dict]:
+    """Every method scored against the labels on the same images.
+
+    Returns the table ``method, acc, nmi, ari, acc_69, empty_clusters, train_seconds`` (one
+    row per method of :data:`METHODS`) and ``{"<method>": {...}, "mining": {...}}`` for the
+    metrics file (``acc_69``: ACC with 6 and 9 as one class; ``train_seconds``: the
+    method's own training, k-means fits timed here, the rest the training loop's epoch
+    times; self-labelling's excludes the SCAN it starts from). Images of one label class
+    have no acc, nmi, ari or acc_69 (empty in the table, absent from the metrics)."""
+    options = ClusteringParameters.from_dict(parameters)
+    missing = [name for name in ("label", *METHODS) if name not in cluster_assignments]
+    if missing:
+        raise ValueError(f"cluster_assignments lacks the column(s) {missing}: rerun assign_clusters")
+    labels = cluster_assignments["label"].to_numpy()
+    seconds = {
+        **{name: float(baseline_seconds[name]) for name in BASELINE_METHODS},
+        "dti": float(dti_model["config"]["train_seconds"]),
+        "scan": float(scan_model["config"]["train_seconds"]),
+        "selflabel": float(selflabel_model["config"]["train_seconds"]),
+    }
+    unlabelled = is_unlabelled(labels)
+    if unlabelled:
+        logger.warning("The clustered images hold one label class: acc, nmi, ari and acc_69 are skipped")
+    rows, measures = [], {}
+    for method in METHODS:
+        clusters = cluster_assignments[method].to_numpy()
+        empty = int((np.bincount(np.asarray(clusters, dtype=np.int64), minlength=options.n_clusters) == 0).sum())
+        scores = {
+            **({} if unlabelled else {**metrics.clustering_scores(labels, clusters),
+                                      "acc_69": metrics.merged_class_accuracy(labels, clusters, SIX_NINE)}),
+            "empty_clusters": empty,
+            "train_seconds": seconds[method],
+        }
+        measures[method] = scores
+        rows.append({"method": method, **scores})
+    if measures["selflabel"]["empty_clusters"]:
+        logger.warning(
+            "selflabel.empty_clusters = %d: the self-labelling step left clusters without members",
+            measures["selflabel"]["empty_clusters"],
+        )
+    measures["mining"] = dict(mining_metrics)
+    table = pd.DataFrame(rows, columns=["method", "acc", "nmi", "ari", "acc_69", "empty_clusters", "train_seconds"])
+    logger.info("Clustering comparison:\n%s", table.to_string(index=False, float_format="%.4f"))
+    return table, measures

@@ -1,0 +1,94 @@
+"""The clustering stage's figures: the self-label clusters against the labels (confusion
+matrix, canonical images of each cluster's most confident members) and DTI's prototypes.
+Clusters are shown in the order of the Hungarian matching (:func:`irl_inr.metrics.match_clusters`)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from irl_inr import metrics
+from irl_inr.pipelines.clustering.inputs import embedded_rows
+from irl_inr.pipelines.clustering.parameters import ClusteringParameters
+from irl_inr.reporting import figures
+from irl_inr.tables import row_positions
+
+
+def _commonest_class(matching: metrics.ClusterMatching, column: int) -> tuple[int, object]:
+    """The size of the cluster in ``column`` of the matching and its commonest label ('-' when empty)."""
+    size = int(matching.counts[:, column].sum())
+    return size, (matching.classes[int(np.argmax(matching.counts[:, column]))] if size else "-")
+
+
+def plot_confusion_matrix(cluster_assignments: pd.DataFrame, parameters: dict) -> Figure:
+    """Labels (rows) against self-label clusters (columns, in the order of the Hungarian
+    matching, so the diagonal holds the matched pairs), with the counts written in."""
+    options = ClusteringParameters.from_dict(parameters)
+    labels = cluster_assignments["label"].to_numpy()
+    clusters = cluster_assignments["selflabel"].to_numpy().astype(np.int64)
+    matching = metrics.match_clusters(labels, clusters, np.arange(options.n_clusters))
+    accuracy = metrics.clustering_accuracy(labels, clusters)
+    return figures.confusion_matrix(
+        matching.counts, [str(c) for c in matching.classes], [str(c) for c in matching.clusters],
+        f"Self-labelled clusters against labels (ACC {accuracy:.3f})",
+        "self-label cluster (in the order of the matching)",
+    )
+
+
+def plot_cluster_exemplars(
+    cluster_assignments: pd.DataFrame, canonical_images: np.ndarray, predicted_poses: pd.DataFrame, parameters: dict
+) -> Figure:
+    """One row per self-label cluster (in the order of the matching): the canonical images
+    (IRL-INR at pose 0) of its ``clustering.exemplars`` most confident members."""
+    options = ClusteringParameters.from_dict(parameters)
+    canonical, table = embedded_rows(np.asarray(canonical_images), predicted_poses, options, "canonical_images")
+    missing = row_positions(table, cluster_assignments["image_id"].to_numpy()) < 0
+    if missing.any():
+        raise ValueError(
+            f"canonical_images lacks {int(missing.sum())} of the clustered images: rerun extract_embeddings"
+        )
+    labels = cluster_assignments["label"].to_numpy()
+    clusters = cluster_assignments["selflabel"].to_numpy().astype(np.int64)
+    matching = metrics.match_clusters(labels, clusters, np.arange(options.n_clusters))
+    count = options.exemplars
+    size = (max(6.0, 0.9 * count + 1.2), 0.9 * len(matching.clusters) + 0.6)
+    figure, axes = plt.subplots(len(matching.clusters), count, figsize=size, squeeze=False)
+    for row, cluster in enumerate(matching.clusters):
+        members = cluster_assignments[clusters == cluster].sort_values("selflabel_confidence", ascending=False)
+        shown = row_positions(table, members["image_id"].to_numpy()[:count])
+        for column in range(count):
+            axis = axes[row, column]
+            axis.set_axis_off()
+            if column < len(shown):
+                axis.imshow(canonical[shown[column]], cmap="gray", vmin=0, vmax=1)
+        members_count, major = _commonest_class(matching, row)
+        axes[row, 0].set_title(f"cluster {cluster}: n={members_count}, mostly {major}", fontsize=7, loc="left")
+    figure.suptitle("Self-label clusters: canonical images of the most confident members", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def plot_dti_prototypes(dti_model: dict, cluster_assignments: pd.DataFrame) -> Figure:
+    """The DTI prototypes, each titled with its size and commonest label."""
+    prototypes = dti_model["state_dict"]["prototypes"].float().numpy()  # (K, C, h, w)
+    n_clusters = prototypes.shape[0]
+    clusters = cluster_assignments["dti"].to_numpy().astype(np.int64)
+    labels = cluster_assignments["label"].to_numpy()
+    matching = metrics.match_clusters(labels, clusters, np.arange(n_clusters))
+    columns = min(n_clusters, 10)
+    rows = math.ceil(n_clusters / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(max(5.0, 1.3 * columns), 1.5 * rows + 0.5), squeeze=False)
+    for cluster, axis in enumerate(axes.flat):
+        axis.set_axis_off()
+        if cluster >= n_clusters:
+            continue
+        axis.imshow(prototypes[cluster].mean(0), cmap="gray")
+        size, major = _commonest_class(matching, matching.clusters.index(cluster))
+        axis.set_title(f"{cluster}: n={size}\nmostly {major}", fontsize=7)
+    figure.suptitle("DTI prototypes", fontsize=10)
+    figure.tight_layout()
+    return figure

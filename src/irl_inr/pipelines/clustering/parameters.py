@@ -1,0 +1,236 @@
+"""The ``clustering`` parameter section and its blocks (``conf/base/parameters_clustering.yml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from irl_inr.models.dti import INITIALISATIONS, TRANSFORMATIONS
+from irl_inr.parameters import Parameters, is_int
+from irl_inr.training import TrainingConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedBlock(Parameters):
+    """A block trained with the project's loop. ``optimisation`` holds
+    :class:`~irl_inr.training.TrainingConfig` fields laid over the block's defaults;
+    ``seed`` and ``device`` default to the section's."""
+
+    DEFAULT_OPTIMISATION: ClassVar[dict[str, Any]] = {}
+    optimisation: dict = dataclasses.field(default_factory=dict)
+
+    def training_config(self, seed: int = 0, device: str = "auto", num_threads: int | None = None) -> TrainingConfig:
+        return TrainingConfig.of_section(
+            self.section, self.DEFAULT_OPTIMISATION, self.optimisation, seed, device, num_threads
+        )
+
+    def check(self) -> None:
+        self.training_config()
+
+    def model_settings(self) -> dict[str, Any]:
+        """The block's settings besides its optimisation (whose fingerprint fields are hashed
+        on their own, so that a run can resume on another device)."""
+        return {name: value for name, value in self.to_dict().items() if name != "optimisation"}
+
+
+@dataclasses.dataclass(frozen=True)
+class MiningParameters(Parameters):
+    """``clustering.mining``: SCAN's nearest neighbours, by cosine, on the IRL-INR codes."""
+
+    section = "clustering.mining"
+    neighbours: int = 20
+
+    def check(self) -> None:
+        self.check_int("neighbours", 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanParameters(TrainedBlock):
+    """``clustering.scan``: the SCAN heads over the IRL-INR encoder."""
+
+    section = "clustering.scan"
+    DEFAULT_OPTIMISATION: ClassVar[dict[str, Any]] = {
+        "epochs": 40, "batch_size": 256, "learning_rate": 1e-3, "betas": [0.9, 0.999], "weight_decay": 1e-4,
+        "checkpoint_every": 200,
+    }
+    n_heads: int = 10
+    entropy_weight: float = 5.0
+    train_features: bool = False
+    cached_views: int = 8
+    head_hidden: int = 128
+    rotate: bool = True
+    max_shift_pixels: float = 5.0
+    optimisation: dict = dataclasses.field(default_factory=dict)
+
+    def check(self) -> None:
+        self.check_int("n_heads", 1)
+        self.check_number("entropy_weight", 0)
+        self.check_bool("train_features")
+        self.check_int("cached_views", 0)
+        self.check_int("head_hidden", 0)
+        if self.cached_views and self.train_features:
+            self.fail("cached_views", "needs train_features: false (cached codes come from a frozen encoder); set it to 0")
+        self.check_bool("rotate")
+        self.check_number("max_shift_pixels", 0)
+        super().check()
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfLabelParameters(TrainedBlock):
+    """``clustering.selflabel``: SCAN's self-labelling, from the best SCAN head."""
+
+    section = "clustering.selflabel"
+    DEFAULT_OPTIMISATION: ClassVar[dict[str, Any]] = {
+        "epochs": 2, "batch_size": 256, "learning_rate": 1e-3, "betas": [0.9, 0.999], "weight_decay": 1e-4,
+        "checkpoint_every": 20,
+    }
+    threshold: float = 0.9
+    class_balance: bool = True
+    train_features: bool = False
+    rotate: bool = True
+    max_shift_pixels: float = 5.0
+    contrast: float = 0.0  # strong view's photometric distortion: off (see parameters_clustering.yml)
+    noise_std: float = 0.0
+    cutout_size: float = 0.0
+    optimisation: dict = dataclasses.field(default_factory=dict)
+
+    def check(self) -> None:
+        self.check_number("threshold", 0, 1)
+        self.check_bool("class_balance")
+        self.check_bool("train_features")
+        self.check_bool("rotate")
+        self.check_number("max_shift_pixels", 0)
+        self.check_number("contrast", 0, 1, open_high=True)
+        self.check_number("noise_std", 0)
+        self.check_number("cutout_size", 0, 1)
+        super().check()
+
+
+@dataclasses.dataclass(frozen=True)
+class DTIParameters(TrainedBlock):
+    """``clustering.dti``: DTI clustering (transformed prototypes in pixel space).
+
+    Trained on ``train_images`` images drawn at random (null: all) at 1/``downsample`` of
+    the resolution; every image is then assigned."""
+
+    section = "clustering.dti"
+    DEFAULT_OPTIMISATION: ClassVar[dict[str, Any]] = {
+        "epochs": 8, "batch_size": 64, "learning_rate": 5e-3, "betas": [0.9, 0.999], "checkpoint_every": 20,
+    }
+    transformations: list = dataclasses.field(default_factory=lambda: ["rotation", "translation", "scale"])
+    rotation_hypotheses: int = 4
+    downsample: int = 2
+    train_images: int | None = 1000
+    init: str = "kmeans++"
+    init_subsample: int = 1000
+    max_translation: float = 0.5
+    max_scale: float = 1.5
+    channels: list = dataclasses.field(default_factory=lambda: [16, 32, 64])
+    hidden: int = 64
+    reassign_every: int = 10
+    min_cluster_share: float = 0.01
+    optimisation: dict = dataclasses.field(default_factory=dict)
+
+    def check(self) -> None:
+        names = self.transformations
+        if isinstance(names, str) or not isinstance(names, list | tuple) or not names:
+            self.fail("transformations", f"must be a non-empty list of {list(TRANSFORMATIONS)}")
+        if any(name not in TRANSFORMATIONS for name in names) or ("identity" in names and len(set(names)) > 1):
+            self.fail("transformations", f"must name {list(TRANSFORMATIONS)} ('identity' alone)")
+        self.check_int("rotation_hypotheses", 1)
+        self.check_int("downsample", 1)
+        if self.train_images is not None:
+            self.check_int("train_images", 1)
+        if self.init not in INITIALISATIONS:
+            self.fail("init", f"must be one of {list(INITIALISATIONS)}")
+        self.check_int("init_subsample", 1)
+        self.check_number("max_translation", 0, open_low=True)
+        self.check_number("max_scale", 1, open_low=True)
+        channels = self.channels
+        if isinstance(channels, str) or not isinstance(channels, list | tuple) or not channels or not all(
+            is_int(width) and width >= 1 for width in channels
+        ):
+            self.fail("channels", "must be a non-empty list of positive integers")
+        self.check_int("hidden", 1)
+        self.check_int("reassign_every", 0)
+        self.check_number("min_cluster_share", 0, 1, open_high=True)
+        super().check()
+
+    def model_options(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`DTIClustering` (besides K and the image shape)."""
+        return {
+            "transformations": tuple(self.transformations),
+            "rotation_hypotheses": self.rotation_hypotheses,
+            "max_translation": float(self.max_translation),
+            "max_log_scale": math.log(self.max_scale),
+            "channels": tuple(self.channels),
+            "hidden": self.hidden,
+            "reassign_every": self.reassign_every,
+            "min_cluster_share": float(self.min_cluster_share),
+        }
+
+
+_CLUSTERING_BLOCKS = {
+    "mining": MiningParameters, "scan": ScanParameters, "selflabel": SelfLabelParameters, "dti": DTIParameters,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusteringParameters(Parameters):
+    """``clustering``: the images, K, seed, device and CPU threads shared by every method,
+    and one block per step (``mining``, ``scan``, ``selflabel``, ``dti``).
+
+    ``num_threads``: torch and BLAS/OpenMP threads of every node (None: the libraries'
+    defaults); also the default of each block's ``optimisation.num_threads``. One thread
+    is the default: on a 2-core CPU shared with other jobs it ran the whole pipeline in
+    155 s against 275 s with the libraries' two threads, with identical results."""
+
+    section = "clustering"
+    split: str = "all"
+    n_clusters: int = 10
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int = 512
+    num_threads: int | None = 1
+    normalise_codes: bool = True
+    kmeans_n_init: int = 10
+    exemplars: int = 8
+    checkpoint_dir: str = "data/06_models/checkpoints"
+    progress: bool = True
+    mining: MiningParameters = dataclasses.field(default_factory=MiningParameters)
+    scan: ScanParameters = dataclasses.field(default_factory=ScanParameters)
+    selflabel: SelfLabelParameters = dataclasses.field(default_factory=SelfLabelParameters)
+    dti: DTIParameters = dataclasses.field(default_factory=DTIParameters)
+
+    def check(self) -> None:
+        if self.split not in ("all", "train", "test"):
+            self.fail("split", "must be 'all', 'train' or 'test'")
+        self.check_int("n_clusters", 2)
+        self.check_int("seed", 0)
+        if not isinstance(self.device, str):
+            self.fail("device", "must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        self.check_int("batch_size", 1)
+        if self.num_threads is not None:
+            self.check_int("num_threads", 1)
+        self.check_bool("normalise_codes")
+        self.check_int("kmeans_n_init", 1)
+        self.check_int("exemplars", 1)
+        if not isinstance(self.checkpoint_dir, str) or not self.checkpoint_dir:
+            self.fail("checkpoint_dir", "must be a directory path")
+        self.check_bool("progress")
+        for name, block in _CLUSTERING_BLOCKS.items():
+            value = getattr(self, name)
+            if isinstance(value, Mapping) or value is None:
+                object.__setattr__(self, name, block.from_dict(value))
+            elif not isinstance(value, block):
+                self.fail(name, "must be a mapping")
+        self.training_config("scan")  # the device is checked by TrainingConfig
+
+    def training_config(self, block: str) -> TrainingConfig:
+        """The optimisation of ``scan``, ``selflabel`` or ``dti`` with this section's seed and device."""
+        return getattr(self, block).training_config(self.seed, self.device, self.num_threads)
+
+
+VALIDATORS: dict[str, Callable[[Any], Any]] = {"clustering": ClusteringParameters.from_dict}
