@@ -1,6 +1,7 @@
 """Embedding extraction split into shards of rows, each its own node, so that a parallel
-runner (``irl_inr.runner.DaskRunner``) runs them side by side (mining's shards:
-``irl_inr.pipelines.clustering.sharding``).
+runner (``irl_inr.runner.DaskRunner``) runs them side by side (neighbour mining has
+its own shards, in the clustering pipeline's ``sharding`` module; both use the library's
+``irl_inr.sharding``).
 
 Each extraction shard reads only its rows of the images, memory-mapped
 (``images_mmap``: the images file loaded with ``mmap: true``), and runs the unsharded
