@@ -36,7 +36,7 @@ def test_low_rank_hypernetwork_with_the_isometry_term_trains_and_is_measured(pro
     history = (project / "data/08_reporting/mnist_u/training_history.csv").read_text().splitlines()[0]
     assert "isometry" in history.split(",")
     (version,) = (project / "data/06_models/mnist_u/irl_inr.pt").iterdir()
-    bundle = torch.load(version / "irl_inr.pt", weights_only=True)
-    assert bundle["config"]["model"]["hypernetwork_kind"] == "low_rank"
+    irl_inr_model = torch.load(version / "irl_inr.pt", weights_only=True)
+    assert irl_inr_model["config"]["model"]["hypernetwork_kind"] == "low_rank"
     isometry = json.loads((project / "data/08_reporting/mnist_u/isometry_metrics.json").read_text())
     assert isometry["mean_condition_number"] >= 1.0 and isometry["isometry_codes"] == 10

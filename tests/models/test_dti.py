@@ -89,7 +89,7 @@ def test_kmeans_plus_plus_picks_distinct_spread_seeds():
 
 
 def test_rendering_follows_the_geometry_convention():
-    model = DTIClustering(1, SIZE, ("rotation", "translation", "scale"))
+    model = DTIClustering(1, SIZE, ("rotation", "translation", "scale"), hidden=128)
     images, _, _ = rotated_shapes(count=4)
     with torch.no_grad():
         model.prototypes.copy_(images[1:2])
@@ -118,7 +118,7 @@ def test_rendering_follows_the_geometry_convention():
 
 
 def test_residual_rotation_matches_geometry_and_has_a_gradient_at_zero():
-    model = DTIClustering(2, SIZE, ("rotation",), rotation_hypotheses=4)
+    model = DTIClustering(2, SIZE, ("rotation",), rotation_hypotheses=4, hidden=128)
     images, _, _ = rotated_shapes(count=3)
     with torch.no_grad():
         model.prototypes.copy_(images[:2])
@@ -151,7 +151,9 @@ def test_rotation_dti_beats_identity_on_rotated_shapes():
         for name, transformations, hypotheses, lr in (
             ("identity", ("identity",), 1, 0.02), ("rotation", ("rotation",), 4, 0.01),
         ):
-            model = DTIClustering.from_data(images, 2, transformations, rotation_hypotheses=hypotheses, seed=seed)
+            model = DTIClustering.from_data(
+                images, 2, transformations, rotation_hypotheses=hypotheses, seed=seed, hidden=128
+            )
             adam_steps(model, images, steps=100, lr=lr)
             result = model.assign(images)
             scores[name] = (clustering_accuracy(labels, result.clusters), float(result.errors.mean()))
@@ -167,7 +169,9 @@ def test_rotation_dti_beats_identity_on_rotated_shapes():
 def test_rotation_hypotheses_align_full_turns_quickly():
     """With 4 base angles the residual angle stays within +-45 degrees: reliable on full turns."""
     images, labels, _ = rotated_shapes(count=120)
-    model = DTIClustering.from_data(images, 2, ("rotation", "translation", "scale"), rotation_hypotheses=4, seed=0)
+    model = DTIClustering.from_data(
+        images, 2, ("rotation", "translation", "scale"), rotation_hypotheses=4, seed=0, hidden=128
+    )
     adam_steps(model, images, steps=30, lr=0.003, batch_size=32)
     assert clustering_accuracy(labels, model.assign(images).clusters) >= 0.95
 
@@ -193,7 +197,7 @@ def test_reassigning_an_empty_cluster_gives_it_members_again():
 
 def test_reassignment_resets_the_transformation_of_that_cluster():
     images, _, _ = rotated_shapes(count=40)
-    model = DTIClustering(3, SIZE, ("rotation", "translation"), rotation_hypotheses=2)
+    model = DTIClustering(3, SIZE, ("rotation", "translation"), rotation_hypotheses=2, hidden=128)
     with torch.no_grad():
         model.prototypes.copy_(torch.stack([images[0], images[1], torch.full_like(images[0], 50.0)]))
         model.output.bias.normal_()

@@ -90,10 +90,10 @@ def test_low_rank_irl_inr_has_fewer_parameters_and_gradients_reach_u_v_and_share
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
 
 
-def test_a_low_rank_bundle_round_trips_through_its_config():
+def test_a_low_rank_irl_inr_model_round_trips_through_its_config():
     model = tiny_model(hypernetwork_kind="low_rank", hypernetwork_rank=2, hypernetwork_modulated_layer=0)
-    bundle = {"config": {"model": dataclasses.asdict(model.config)}, "state_dict": model.state_dict()}
-    loaded = restore_irl_inr(bundle)
+    irl_inr_model = {"config": {"model": dataclasses.asdict(model.config)}, "state_dict": model.state_dict()}
+    loaded = restore_irl_inr(irl_inr_model)
     code = torch.randn(3, 8)
     zeros = torch.zeros(3), torch.zeros(3, 2)
     assert torch.equal(loaded.render(code, *zeros, SIZE, SIZE), model.eval().render(code, *zeros, SIZE, SIZE))

@@ -12,6 +12,7 @@ from irl_inr.geometry import pixel_grid
 from irl_inr.metrics import clustering_accuracy
 from tests.models.shapes import SIZE, rotated_bar_and_ell
 from irl_inr.models.clustering_heads import ClusteringHeads, head_clusters
+from irl_inr.models.neighbour_pairs import NeighbourPairs
 from irl_inr.models.scan import SCANModel
 from irl_inr.models.scan_losses import balanced_class_weights, scan_loss, selflabel_loss
 from irl_inr.models.selflabel import SelfLabelModel
@@ -66,14 +67,14 @@ def same_label_neighbours(labels: torch.Tensor, k: int, seed: int = 0) -> torch.
     return torch.stack(rows)
 
 
-def adam_steps(model: nn.Module, data: torch.Tensor, steps: int, lr: float, batch_size: int = 64) -> dict:
+def adam_steps(model: nn.Module, data: torch.Tensor | NeighbourPairs, steps: int, lr: float, batch_size: int = 64) -> dict:
     """A plain Adam loop that seeds the augmentation generator with the step, like the project loop."""
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     generator = torch.Generator()
     losses = {}
     for step in range(steps):
         generator.manual_seed(step)
-        order = torch.randperm(data.shape[0], generator=generator)[:batch_size]
+        order = torch.randperm(len(data), generator=generator)[:batch_size]
         losses = model.training_losses(data[order], generator)
         optimiser.zero_grad()
         losses["total"].backward()
@@ -157,9 +158,10 @@ def test_hidden_heads_copy_out_as_the_modules_they_compute():
 def test_every_head_gets_its_own_scan_loss():
     points, _, _ = two_blobs(per_blob=10)
     neighbours = torch.arange(20).roll(1).unsqueeze(1)  # one fixed neighbour each: no randomness
-    model = SCANModel(nn.Identity(), points, neighbours, n_clusters=2, n_heads=3, rotate=False)
+    pairs = NeighbourPairs(points, neighbours)
+    model = SCANModel(nn.Identity(), pairs, n_clusters=2, n_heads=3, rotate=False)
     anchors = torch.tensor([0, 3, 5, 8, 13, 19])
-    losses = model.training_losses(anchors.float(), torch.Generator().manual_seed(0))
+    losses = model.training_losses(pairs[anchors], torch.Generator().manual_seed(0))
     assert {"total", "consistency", "entropy", "head_0", "head_1", "head_2"} <= set(losses)
     per_head = []
     for head in range(3):
@@ -170,9 +172,9 @@ def test_every_head_gets_its_own_scan_loss():
     assert float(losses["total"].detach()) == pytest.approx(sum(per_head), abs=1e-5)
     assert len(set(round(v, 4) for v in per_head)) == 3  # heads differ
 
-    head_losses = model.head_losses()
+    head_losses = model.head_losses(pairs)
     assert head_losses.shape == (3,)
-    assert model.best_head() == int(head_losses.argmin())
+    assert model.best_head(pairs) == int(head_losses.argmin())
     assert int(model.selected_head) == int(head_losses.argmin())
 
 
@@ -237,8 +239,10 @@ def test_selflabel_loss_is_zero_without_confident_samples():
 @pytest.mark.learned
 def test_scan_learns_two_blobs():
     points, labels, neighbours = two_blobs()
-    model = SCANModel(nn.Identity(), points, neighbours, n_clusters=2, n_heads=3, rotate=False)
-    losses = adam_steps(model, model.training_data(), steps=60, lr=0.05)
+    pairs = NeighbourPairs(points, neighbours)
+    model = SCANModel(nn.Identity(), pairs, n_clusters=2, n_heads=3, rotate=False)
+    losses = adam_steps(model, pairs, steps=60, lr=0.05)
+    model.best_head(pairs)
     assert losses["entropy"] > 0.65  # both clusters used (log 2 = 0.693)
     clusters = model.predict(points).argmax(1)
     assert clustering_accuracy(labels, clusters) >= 0.95
@@ -246,10 +250,9 @@ def test_scan_learns_two_blobs():
 
 def test_scan_training_losses_are_reproducible_from_the_generator():
     images, labels = two_shapes(count=24)
-    model = SCANModel(
-        RadialProfile(), images, same_label_neighbours(labels, 3), n_clusters=2, n_heads=2, max_shift=0.1
-    )
-    batch = model.training_data()[:8]
+    pairs = NeighbourPairs(images, same_label_neighbours(labels, 3))
+    model = SCANModel(RadialProfile(), pairs, n_clusters=2, n_heads=2, max_shift=0.1)
+    batch = pairs[torch.arange(8)]
     first = model.training_losses(batch, torch.Generator().manual_seed(5))
     again = model.training_losses(batch, torch.Generator().manual_seed(5))
     other = model.training_losses(batch, torch.Generator().manual_seed(6))
@@ -275,8 +278,10 @@ def test_strong_view_photometric_augmentation():
 @pytest.mark.learned
 def test_scan_then_selflabel_on_rotated_shapes():
     images, labels = two_shapes()
-    model = SCANModel(RadialProfile(), images, same_label_neighbours(labels, 5), n_clusters=2, n_heads=2)
-    adam_steps(model, model.training_data(), steps=60, lr=0.1)
+    pairs = NeighbourPairs(images, same_label_neighbours(labels, 5))
+    model = SCANModel(RadialProfile(), pairs, n_clusters=2, n_heads=2)
+    adam_steps(model, pairs, steps=60, lr=0.1)
+    model.best_head(pairs)
     scan_accuracy = clustering_accuracy(labels, model.predict(images).argmax(1))
     assert scan_accuracy >= 0.95
 
@@ -291,9 +296,10 @@ def test_scan_model_plugs_into_the_training_loop(tmp_path):
     from irl_inr.training import TrainingConfig, fit
 
     points, labels, neighbours = two_blobs(per_blob=40)
-    model = SCANModel(nn.Identity(), points, neighbours, n_clusters=2, n_heads=2, rotate=False)
+    pairs = NeighbourPairs(points, neighbours)
+    model = SCANModel(nn.Identity(), pairs, n_clusters=2, n_heads=2, rotate=False)
     config = TrainingConfig(epochs=2, batch_size=32, learning_rate=0.05, device="cpu", seed=1)
-    result = fit(model, model.training_data(), config, progress=False)
+    result = fit(model, pairs, config, progress=False)
     assert {"total", "head_0", "head_1"} <= set(result.history.columns)
     assert result.step == 2 * (80 // 32)
 
@@ -313,22 +319,22 @@ class CountingFeatures(nn.Module):
 def test_cached_views_encode_each_pose_once_and_train_without_the_encoder():
     images, labels = two_shapes(count=24)
     features = CountingFeatures(RadialProfile())
-    model = SCANModel(features, images, same_label_neighbours(labels, 3), n_clusters=2, n_heads=2, max_shift=0.1,
-                      cached_views=3, normalise_features=True)
+    pairs = NeighbourPairs(images, same_label_neighbours(labels, 3))
+    model = SCANModel(features, pairs, n_clusters=2, n_heads=2, max_shift=0.1, cached_views=3, normalise_features=True)
     assert model.view_features.shape == (24, 3, model.heads.feature_dim)
     torch.testing.assert_close(model.view_features.norm(dim=-1), torch.ones(24, 3))  # unit codes cached
     assert not torch.equal(model.view_features[:, 0], model.view_features[:, 1])  # three different poses
     calls = features.calls
-    losses = model.training_losses(model.training_data()[:8], torch.Generator().manual_seed(0))
+    losses = model.training_losses(pairs[torch.arange(8)], torch.Generator().manual_seed(0))
     assert features.calls == calls and torch.isfinite(losses["total"])
-    again = SCANModel(CountingFeatures(RadialProfile()), images, same_label_neighbours(labels, 3), n_clusters=2,
-                      n_heads=2, max_shift=0.1, cached_views=3, normalise_features=True)
+    again = SCANModel(CountingFeatures(RadialProfile()), pairs, n_clusters=2, n_heads=2, max_shift=0.1, cached_views=3,
+                      normalise_features=True)
     torch.testing.assert_close(again.view_features, model.view_features)  # the poses come from view_seed
 
 
 def test_normalised_features_reach_the_heads_at_unit_length():
     points, _, neighbours = two_blobs(per_blob=10, k=3)
-    model = SCANModel(CountingFeatures(nn.Identity()), points, neighbours, 2, 1, rotate=False,
+    model = SCANModel(CountingFeatures(nn.Identity()), NeighbourPairs(points, neighbours), 2, 1, rotate=False,
                       normalise_features=True)
     unit = points / points.norm(dim=1, keepdim=True)
     expected = torch.softmax(model.heads(unit)[0], dim=-1)
@@ -341,21 +347,23 @@ def test_normalised_features_reach_the_heads_at_unit_length():
 @pytest.mark.learned
 def test_cached_views_learn_the_rotated_shapes():
     images, labels = two_shapes()
-    model = SCANModel(RadialProfile(), images, same_label_neighbours(labels, 5), n_clusters=2, n_heads=2,
-                      cached_views=4, normalise_features=True)
-    adam_steps(model, model.training_data(), steps=60, lr=0.1)
+    pairs = NeighbourPairs(images, same_label_neighbours(labels, 5))
+    model = SCANModel(RadialProfile(), pairs, n_clusters=2, n_heads=2, cached_views=4, normalise_features=True)
+    adam_steps(model, pairs, steps=60, lr=0.1)
+    model.best_head(pairs)
     assert clustering_accuracy(labels, model.predict(images).argmax(1)) >= 0.95
 
 
 def test_frozen_features_stay_frozen_and_in_eval_mode():
     features = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4))
     points, _, neighbours = two_blobs(per_blob=10, k=3)
-    model = SCANModel(features, points, neighbours, n_clusters=2, n_heads=1, rotate=False)
+    model = SCANModel(features, NeighbourPairs(points, neighbours), n_clusters=2, n_heads=1, rotate=False)
     model.train()
     assert not features.training
     assert not any(p.requires_grad for p in features.parameters())
     trained = SCANModel(
-        nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4)), points, neighbours, 2, 1, rotate=False, train_features=True
+        nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4)), NeighbourPairs(points, neighbours), 2, 1, rotate=False,
+        train_features=True,
     )
     trained.train()
     assert trained.features.training
@@ -368,44 +376,49 @@ def test_bad_inputs_name_the_argument():
     points, _, neighbours = two_blobs(per_blob=5, k=3)
     identity = nn.Identity()
     with pytest.raises(ValueError, match="cached_views needs frozen features"):
-        SCANModel(nn.Identity(), points, neighbours, 2, rotate=False, train_features=True, cached_views=2)
+        SCANModel(nn.Identity(), NeighbourPairs(points, neighbours), 2, rotate=False, train_features=True, cached_views=2)
     with pytest.raises(ValueError, match="cached_views must be a non-negative integer"):
-        SCANModel(nn.Identity(), points, neighbours, 2, rotate=False, cached_views=-1)
+        SCANModel(nn.Identity(), NeighbourPairs(points, neighbours), 2, rotate=False, cached_views=-1)
     with pytest.raises(ValueError, match="images.*fewer than n_clusters"):
-        SCANModel(identity, points[:3], neighbours[:3] % 3, n_clusters=4, rotate=False)
+        SCANModel(identity, NeighbourPairs(points[:3], neighbours[:3, :1] % 3), n_clusters=4, rotate=False)
     with pytest.raises(ValueError, match="neighbours has k = 10"):
-        SCANModel(identity, points, torch.zeros(10, 10, dtype=torch.long), n_clusters=2, rotate=False)
+        SCANModel(identity, NeighbourPairs(points, torch.zeros(10, 10, dtype=torch.long)), n_clusters=2, rotate=False)
     bad = neighbours.clone()
     bad[0, 0] = 10
     with pytest.raises(ValueError, match="neighbours holds indices"):
-        SCANModel(identity, points, bad, n_clusters=2, rotate=False)
+        SCANModel(identity, NeighbourPairs(points, bad), n_clusters=2, rotate=False)
     with pytest.raises(ValueError, match="neighbours must have shape"):
-        SCANModel(identity, points, neighbours[:5], n_clusters=2, rotate=False)
+        SCANModel(identity, NeighbourPairs(points, neighbours[:5]), n_clusters=2, rotate=False)
     with pytest.raises(ValueError, match="neighbours must hold integer"):
-        SCANModel(identity, points, neighbours.float(), n_clusters=2, rotate=False)
+        SCANModel(identity, NeighbourPairs(points, neighbours.float()), n_clusters=2, rotate=False)
     nan_points = points.clone()
     nan_points[2, 1] = math.nan
     with pytest.raises(ValueError, match="images contains NaN"):
-        SCANModel(identity, nan_points, neighbours, n_clusters=2, rotate=False)
+        SCANModel(identity, NeighbourPairs(nan_points, neighbours), n_clusters=2, rotate=False)
 
     class NaNFeatures(nn.Module):
         def forward(self, x):
             return x * math.nan
 
     with pytest.raises(ValueError, match="features"):
-        SCANModel(NaNFeatures(), points, neighbours, n_clusters=2, rotate=False)
+        SCANModel(NaNFeatures(), NeighbourPairs(points, neighbours), n_clusters=2, rotate=False)
     with pytest.raises(ValueError, match=r"images must have shape \(N, C, H, W\)"):
-        SCANModel(identity, points, neighbours, n_clusters=2)  # rotation needs images
+        SCANModel(identity, NeighbourPairs(points, neighbours), n_clusters=2)  # rotation needs images
 
-    model = SCANModel(identity, points, neighbours, n_clusters=2, rotate=False)
+    pairs = NeighbourPairs(points, neighbours)
+    model = SCANModel(identity, pairs, n_clusters=2, rotate=False)
     generator = torch.Generator().manual_seed(0)
     with pytest.raises(ValueError, match="batch"):
-        model.training_losses(torch.tensor([0.0, 10.0]), generator)
+        model.training_losses(pairs[torch.tensor([0, 10])], generator)
     with pytest.raises(ValueError, match="batch"):
-        model.training_losses(torch.tensor([0.5]), generator)
+        model.training_losses(pairs[torch.tensor([0.5])], generator)
     with pytest.raises(ValueError, match="batch"):
         model.training_losses(points, generator)
+    with pytest.raises(ValueError, match="batch indexes 5 images"):
+        model.training_losses(NeighbourPairs(points[:5], neighbours[:5] % 5)[torch.tensor([0])], generator)
+    with pytest.raises(ValueError, match="no head chosen"):
+        model.predict(points)
     with pytest.raises(ValueError, match="images contains NaN"):
-        model.predict(torch.full((2, 2), math.inf))
+        model.predict(torch.full((2, 2), math.inf), head=0)
     with pytest.raises(ValueError, match="head"):
         model.predict(points, head=10)

@@ -4,16 +4,16 @@ import numpy as np
 import pandas as pd
 
 from irl_inr.metrics import match_clusters
-from irl_inr.reporting.sections import (
+from irl_inr.reporting.sections.clustering import (
     applicable_columns,
     cluster_purity,
     confusion_verdict,
-    loss_verdict,
-    map_neighbour_agreement,
     purity_label,
     purity_table,
-    used_parameters,
 )
+from irl_inr.reporting.sections.provenance import used_parameters
+from irl_inr.reporting.sections.representations import map_neighbour_agreement
+from irl_inr.reporting.sections.training import loss_verdict
 
 
 def test_a_cluster_of_two_classes_is_labelled_with_both_and_flagged():

@@ -60,6 +60,9 @@ __all__ = ["TRANSFORMATIONS", "DTIAssignment", "DTIClustering"]
 TRANSFORMATIONS = ("identity", "rotation", "translation", "scale")
 _PARAMETER_COUNT = {"rotation": 1, "translation": 2, "scale": 1}
 INITIALISATIONS = ("kmeans++", "sample")
+# Width of the transformation CNN's hidden layer; clustering.dti.hidden defaults to it
+# and conf/base/parameters_clustering.yml states the same value.
+DEFAULT_HIDDEN = 64
 
 
 class DTIAssignment(NamedTuple):
@@ -114,7 +117,7 @@ class DTIClustering(nn.Module):
         max_translation: float = 0.5,
         max_log_scale: float = math.log(1.5),
         channels: Sequence[int] = (16, 32, 64),
-        hidden: int = 128,
+        hidden: int = DEFAULT_HIDDEN,
         reassign_every: int = 0,
         min_cluster_share: float = 0.0,
         reassign_noise: float = 0.01,

@@ -24,11 +24,9 @@ pixel is ``2 / size``), drawn from the generator that the training loop passes t
 Training-loop protocol (see :mod:`irl_inr.training`): both models are ``nn.Module`` s
 with ``training_losses(batch, generator) -> dict`` holding a scalar ``"total"``.
 
-* :class:`SCANModel` stores the training images and the neighbour table, and its
-  ``batch`` is a 1-D tensor of **anchor indices** into the stored images.  The loop
-  wants floating-point data, so feed it :meth:`SCANModel.training_data`, i.e.
-  ``torch.arange(N, dtype=torch.float32)`` (exact for N < 2**24); integer tensors are
-  accepted too when calling ``training_losses`` directly.
+* :class:`SCANModel` trains on a :class:`~irl_inr.models.neighbour_pairs.NeighbourPairs`
+  data set (the images and the neighbour table; the model keeps neither): its ``batch``
+  is an :class:`~irl_inr.models.neighbour_pairs.AnchorBatch` of **anchor indices**.
 * :class:`SelfLabelModel` needs no neighbours; its ``batch`` is images ``(B, C, H, W)``.
 """
 
@@ -40,14 +38,12 @@ import torch
 from torch import nn
 
 from irl_inr.models.augmentation import posed_views
-from irl_inr.models.checks import check_images, non_negative_float, positive_int
+from irl_inr.models.checks import non_negative_float, positive_int
 from irl_inr.models.clustering_heads import ClusteringHeads
 from irl_inr.models.features import FeatureOwner, probe_features
+from irl_inr.models.neighbour_pairs import AnchorBatch, NeighbourPairs
 from irl_inr.models.scan_losses import EPS, scan_loss
 from irl_inr.parameters import is_int
-
-# Index tensors on float32 are exact up to this many samples.
-_FLOAT32_EXACT = 2**24
 
 
 class SCANModel(FeatureOwner):
@@ -57,11 +53,9 @@ class SCANModel(FeatureOwner):
     e.g. the IRL-INR encoder).  With ``train_features=False`` (default) it is frozen:
     ``requires_grad_(False)`` is applied to it (it is shared, not copied) and it stays in
     eval mode; with ``True`` it is fine-tuned with the heads (the paper's choice).
-    images: (N, ...) float training images, kept on the model as a non-persistent buffer
-    (moves with ``.to(device)``, not saved in the ``state_dict``).
-    neighbours: (N, k) integer indices into ``images`` of each image's nearest neighbours
-    (mined on the pretext features, e.g. with :func:`irl_inr.metrics.nearest_neighbours`,
-    which excludes the image itself).  Also a non-persistent buffer.
+    pairs: the training data (:class:`NeighbourPairs`: the images and each image's mined
+    neighbours); read here to check the images, infer ``feature_dim`` and cache views,
+    not kept.  Train on the same data set (``fit(model, pairs, ...)``).
     n_clusters, n_heads: K clusters; heads trained side by side (total loss = sum).
     entropy_weight: the weight of the entropy term (the paper's 5).
     rotate, max_shift: augmentation of every anchor and neighbour view: a uniform
@@ -77,8 +71,8 @@ class SCANModel(FeatureOwner):
     at every step.
     head_hidden: hidden units of every head (0: linear heads); see :class:`ClusteringHeads`.
 
-    ``training_losses(batch, generator)``: ``batch`` is a 1-D tensor of anchor indices
-    (float from :meth:`training_data`, or integer).  For each anchor one neighbour is
+    ``training_losses(batch, generator)``: ``batch`` is an :class:`AnchorBatch` (``pairs``
+    read at some anchor indices).  For each anchor one neighbour is
     drawn uniformly among its k; both get fresh poses.  Returns ``total`` (sum over
     heads), ``consistency`` and ``entropy`` (means over heads) and ``head_<h>`` (each
     head's own total, to follow which head does best).
@@ -87,8 +81,7 @@ class SCANModel(FeatureOwner):
     def __init__(
         self,
         features: nn.Module,
-        images: torch.Tensor,
-        neighbours: torch.Tensor,
+        pairs: NeighbourPairs,
         n_clusters: int,
         n_heads: int = 10,
         *,
@@ -105,13 +98,12 @@ class SCANModel(FeatureOwner):
         super().__init__()
         n_clusters = positive_int(n_clusters, "n_clusters", minimum=2)
         n_heads = positive_int(n_heads, "n_heads")
-        images = check_images(images, "images")
-        count = images.shape[0]
+        if not isinstance(pairs, NeighbourPairs):
+            raise TypeError(f"pairs must be a NeighbourPairs, got {type(pairs).__name__}")
+        images = pairs.images
+        count = len(pairs)
         if count < n_clusters:
             raise ValueError(f"images: {count} images are fewer than n_clusters = {n_clusters}")
-        if count >= _FLOAT32_EXACT:
-            raise ValueError(f"images: {count} images are too many for float32 anchor indices (< 2**24)")
-        neighbours = self._check_neighbours(neighbours, count)
         if not isinstance(rotate, bool):
             raise ValueError(f"rotate must be True or False, got {rotate!r}")
         self.max_shift = non_negative_float(max_shift, "max_shift")
@@ -131,34 +123,12 @@ class SCANModel(FeatureOwner):
         feature_dim = probe_features(features, images, feature_dim)
         self.n_clusters, self.n_heads = n_clusters, n_heads
         self.heads = ClusteringHeads(feature_dim, n_clusters, n_heads, head_hidden)
-        self.register_buffer("images", images, persistent=False)
-        self.register_buffer("neighbours", neighbours, persistent=False)
+        self.image_count = count  # the size of the data set it is trained on
         self.cached_views = cached_views
         view_features = self._encode_views(images, cached_views, view_seed) if cached_views else None
         self.register_buffer("view_features", view_features, persistent=False)  # (N, V, d) or None
         # The head chosen by best_head(); -1 = not chosen yet (reset by every training step).
         self.register_buffer("selected_head", torch.tensor(-1, dtype=torch.long))
-
-    @staticmethod
-    def _check_neighbours(neighbours: Any, count: int) -> torch.Tensor:
-        if not isinstance(neighbours, torch.Tensor):
-            raise TypeError(f"neighbours must be a torch.Tensor, got {type(neighbours).__name__}")
-        if neighbours.dim() != 2 or neighbours.shape[0] != count or neighbours.shape[1] < 1:
-            raise ValueError(
-                f"neighbours must have shape (N, k) = ({count}, k >= 1) for {count} images, "
-                f"got {tuple(neighbours.shape)}"
-            )
-        if neighbours.is_floating_point() or neighbours.dtype == torch.bool or neighbours.is_complex():
-            raise ValueError(f"neighbours must hold integer indices, got {neighbours.dtype}")
-        if neighbours.shape[1] >= count:
-            raise ValueError(
-                f"neighbours has k = {neighbours.shape[1]} neighbours per image but there are only "
-                f"{count} images (k must be < N)"
-            )
-        low, high = int(neighbours.min()), int(neighbours.max())
-        if low < 0 or high >= count:
-            raise ValueError(f"neighbours holds indices in [{low}, {high}], outside [0, {count - 1}]")
-        return neighbours.long()
 
     @torch.no_grad()
     def _encode_views(self, images: torch.Tensor, views: int, seed: int, batch_size: int = 512) -> torch.Tensor:
@@ -178,39 +148,39 @@ class SCANModel(FeatureOwner):
 
     # -- training -------------------------------------------------------------------------
 
-    def training_data(self) -> torch.Tensor:
-        """What to give the training loop as ``data``: the anchor indices 0..N-1 as float32."""
-        return torch.arange(self.images.shape[0], dtype=torch.float32)
-
-    def _anchor_indices(self, batch: torch.Tensor) -> torch.Tensor:
-        if not isinstance(batch, torch.Tensor) or batch.dim() != 1 or batch.shape[0] < 1:
+    def _anchor_indices(self, batch: Any) -> torch.Tensor:
+        if not isinstance(batch, AnchorBatch) or len(batch) < 1:
             raise ValueError(
-                "batch must be a non-empty 1-D tensor of anchor indices into the stored images "
-                f"(train on model.training_data()), got {getattr(batch, 'shape', type(batch).__name__)}"
+                "batch must be a non-empty AnchorBatch (train on the NeighbourPairs the model was built on), "
+                f"got {type(batch).__name__}"
             )
-        indices = batch.round().long() if batch.is_floating_point() else batch.long()
-        count = self.images.shape[0]
-        bad = (indices < 0) | (indices >= count)
-        if batch.is_floating_point():
-            bad = bad | (indices.to(batch.dtype) != batch)
-        if bool(bad.any()):
-            raise ValueError(f"batch must hold integer anchor indices in [0, {count - 1}]")
-        return indices.to(self.images.device)
+        if len(batch.pairs) != self.image_count:
+            raise ValueError(
+                f"batch indexes {len(batch.pairs)} images but the model was built on {self.image_count}: "
+                "train on the NeighbourPairs the model was built on"
+            )
+        anchors = batch.anchors
+        if anchors.dim() != 1 or anchors.is_floating_point() or anchors.dtype == torch.bool or anchors.is_complex():
+            raise ValueError(f"batch must hold a 1-D tensor of integer anchor indices, got {anchors.dtype} "
+                             f"{tuple(anchors.shape)}")
+        if bool(((anchors < 0) | (anchors >= self.image_count)).any()):
+            raise ValueError(f"batch must hold integer anchor indices in [0, {self.image_count - 1}]")
+        return anchors.long()
 
-    def training_losses(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """SCAN losses of a batch of anchor indices (see the class docstring)."""
+    def training_losses(self, batch: AnchorBatch, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """SCAN losses of a batch of anchors (see the class docstring)."""
         anchors = self._anchor_indices(batch)
-        size, k = anchors.shape[0], self.neighbours.shape[1]
+        size, k = anchors.shape[0], batch.pairs.k
         with torch.no_grad():
             self.selected_head.fill_(-1)
         column = torch.randint(k, (size,), generator=generator, device=generator.device).to(anchors.device)
-        partners = self.neighbours[anchors, column]
+        partners = batch.pairs.partners(anchors, column)
         rows = torch.cat([anchors, partners])  # (2B,)
         if self.view_features is not None:
             view = torch.randint(self.cached_views, (2 * size,), generator=generator, device=generator.device)
             features = self.view_features[rows, view.to(rows.device)]  # (2B, d)
         else:
-            features = self._features(posed_views(self.images[rows], generator, self.rotate, self.max_shift))
+            features = self._features(posed_views(batch.pairs.pixels(rows), generator, self.rotate, self.max_shift))
         probs = torch.softmax(self.heads(features).float(), dim=-1)  # (H, 2B, K)
         per_head = [scan_loss(p[:size], p[size:], self.entropy_weight) for p in probs]
         losses = {
@@ -230,18 +200,19 @@ class SCANModel(FeatureOwner):
         return self.probabilities_in_batches(images, batch_size, self.heads, dim=1)
 
     @torch.no_grad()
-    def head_losses(self, batch_size: int = 1024) -> torch.Tensor:
-        """Each head's SCAN loss on all stored images, without augmentation: (n_heads,).
+    def head_losses(self, pairs: NeighbourPairs, batch_size: int = 1024) -> torch.Tensor:
+        """Each head's SCAN loss on all images of ``pairs``, without augmentation: (n_heads,).
 
         Consistency is averaged over *all* k neighbours of every image and the entropy
         is that of the mean prediction over the whole set, so the numbers are
         deterministic and comparable between heads (lower is better)."""
-        probs = self.all_head_probabilities(self.images, batch_size)  # (H, N, K)
-        count, k = self.neighbours.shape
+        probs = self.all_head_probabilities(pairs.images, batch_size)  # (H, N, K)
+        neighbours = pairs.neighbours.to(probs.device)
+        count, k = neighbours.shape
         log_similarity = probs.new_zeros(self.n_heads)
         for start in range(0, count, batch_size):  # blocks of anchors bound the (H, b, k, K) product
             anchors = probs[:, start : start + batch_size].unsqueeze(2)  # (H, b, 1, K)
-            partners = probs[:, self.neighbours[start : start + batch_size]]  # (H, b, k, K)
+            partners = probs[:, neighbours[start : start + batch_size]]  # (H, b, k, K)
             similarity = (anchors * partners).sum(-1)  # (H, b, k)
             log_similarity += torch.log(similarity.clamp_min(EPS)).sum(dim=(1, 2))
         consistency = -log_similarity / (count * k)
@@ -250,20 +221,26 @@ class SCANModel(FeatureOwner):
         return consistency - self.entropy_weight * entropy
 
     @torch.no_grad()
-    def best_head(self, batch_size: int = 1024) -> int:
-        """The head with the lowest :meth:`head_losses`; remembered for :meth:`predict`."""
-        best = int(torch.argmin(self.head_losses(batch_size)))
+    def best_head(self, pairs: NeighbourPairs, batch_size: int = 1024) -> int:
+        """The head with the lowest :meth:`head_losses` on ``pairs``; remembered for :meth:`predict`."""
+        best = int(torch.argmin(self.head_losses(pairs, batch_size)))
         self.selected_head.fill_(best)
         return best
 
+    def chosen_head(self) -> int:
+        """The head :meth:`best_head` chose; an error if none was chosen since the last
+        training step (the model keeps no images to choose one itself)."""
+        head = int(self.selected_head)
+        if head < 0:
+            raise ValueError("no head chosen since the last training step: call best_head(pairs) or name the head")
+        return head
+
     @torch.no_grad()
     def predict(self, images: torch.Tensor, head: int | None = None, batch_size: int = 1024) -> torch.Tensor:
-        """Cluster probabilities (B, K) of one head (default: :meth:`best_head`, computed
-        if not chosen since the last training step)."""
+        """Cluster probabilities (B, K) of one head (default: the one :meth:`best_head` chose
+        since the last training step)."""
         if head is None:
-            head = int(self.selected_head)
-            if head < 0:
-                head = self.best_head(batch_size)
+            head = self.chosen_head()
         if not is_int(head) or not 0 <= head < self.n_heads:
             raise ValueError(f"head must be an integer in [0, {self.n_heads}), got {head!r}")
         return self.all_head_probabilities(images, batch_size)[head]

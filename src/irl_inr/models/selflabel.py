@@ -81,14 +81,13 @@ class SelfLabelModel(FeatureOwner):
     @classmethod
     def from_scan(cls, scan: SCANModel, head: int | None = None, **options: Any) -> "SelfLabelModel":
         """Start from a trained :class:`SCANModel`: a deep copy of its feature extractor and
-        of head ``head`` (default: its best head).  ``options`` go to the constructor;
-        ``rotate`` and ``max_shift`` default to the SCAN model's."""
+        of head ``head`` (default: the head its :meth:`~SCANModel.best_head` chose).
+        ``options`` go to the constructor; ``rotate`` and ``max_shift`` default to the SCAN
+        model's."""
         if not isinstance(scan, SCANModel):
             raise TypeError(f"scan must be a SCANModel, got {type(scan).__name__}")
         if head is None:
-            head = int(scan.selected_head)
-            if head < 0:
-                head = scan.best_head()
+            head = scan.chosen_head()
         if not is_int(head) or not 0 <= head < scan.n_heads:
             raise ValueError(f"head must be an integer in [0, {scan.n_heads}), got {head!r}")
         options.setdefault("rotate", scan.rotate)

@@ -130,28 +130,33 @@ def confusion_matrix(
 
 
 def cluster_gallery(
-    averages: np.ndarray, exemplars: Sequence[np.ndarray], row_titles: Sequence[str], width_inches: float, title: str,
-    flagged: Sequence[bool] = (),
+    averages: np.ndarray | None, exemplars: Sequence[np.ndarray], row_titles: Sequence[str], width_inches: float,
+    title: str, flagged: Sequence[bool] = (), exemplar_columns: int = 0,
 ) -> Figure:
-    """Per cluster, one row: its mean image (averages (K, S, S)), then its exemplars
-    (each (E_k, S, S), E_k may be smaller than the widest row); the titles of the rows
+    """Per cluster, one row: its mean image (averages (K, S, S); ``None``: no mean
+    column), then its exemplars (each (E_k, S, S), E_k may be smaller than the widest
+    row; at least ``exemplar_columns`` columns of them); the titles of the rows
     ``flagged`` true are drawn in red."""
-    columns = 1 + max((len(stack) for stack in exemplars), default=0)
+    lead = 0 if averages is None else 1
+    columns = lead + max(exemplar_columns, max((len(stack) for stack in exemplars), default=0))
     cell = min(1.0, width_inches / (columns + 2.5))
-    figure = Figure(figsize=(cell * (columns + 2.5), cell * len(averages) + 0.7), layout="constrained")
-    axes = figure.subplots(len(averages), columns, squeeze=False)
-    for row, (average, stack) in enumerate(zip(averages, exemplars)):
+    figure = Figure(figsize=(cell * (columns + 2.5), cell * len(exemplars) + 0.7), layout="constrained")
+    axes = figure.subplots(len(exemplars), columns, squeeze=False)
+    for row, stack in enumerate(exemplars):
         for column in range(columns):
             axis = axes[row, column]
             _hide_axes(axis)
-            image = average if column == 0 else (stack[column - 1] if column - 1 < len(stack) else None)
+            if column < lead:
+                image = averages[row]
+            else:
+                image = stack[column - lead] if column - lead < len(stack) else None
             if image is not None:
                 axis.imshow(image, cmap=GREY, vmin=0.0, vmax=1.0, interpolation="nearest")
         colour = FLAG_RED if row < len(flagged) and flagged[row] else "black"
         axes[row, 0].set_ylabel(row_titles[row], fontsize=7, rotation=0, ha="right", va="center", color=colour)
-    axes[0, 0].set_title("mean", fontsize=8)
-    if columns > 1:
-        axes[0, 1].set_title("exemplars", fontsize=8, loc="left")
+    if lead:
+        axes[0, 0].set_title("mean", fontsize=8)
+    if columns > lead:
+        axes[0, lead].set_title("exemplars", fontsize=8, loc="left")
     figure.suptitle(title, fontsize=10)
     return figure
-

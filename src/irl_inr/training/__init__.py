@@ -16,6 +16,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import TrainingConfig
+from .data import TensorData, TrainingData
 from .device import resolve_device
 from .loop import fit
 from .inputs import TrainableModel
@@ -25,8 +26,10 @@ __all__ = [
     "CheckpointError",
     "CheckpointMismatchError",
     "NonFiniteLossError",
+    "TensorData",
     "TrainableModel",
     "TrainingConfig",
+    "TrainingData",
     "TrainingResult",
     "checkpoint_file",
     "fit",

@@ -73,7 +73,8 @@ from .distributed import (
     wait_for_all_ranks,
     world_from_environment,
 )
-from .inputs import accepts_shard, check_data
+from .data import TrainingData, training_data
+from .inputs import accepts_shard
 from .results import GRAD_NORM, RESERVED_COLUMNS, NonFiniteLossError, Position, TrainingResult, history_frame
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def derive_seed(seed: int, stream: str, index: int) -> int:
 
 def fit(
     model: nn.Module,
-    data: torch.Tensor,
+    data: torch.Tensor | TrainingData,
     config: TrainingConfig,
     checkpoint_path: str | Path | None = None,
     progress: bool = True,
@@ -95,8 +96,9 @@ def fit(
 ) -> TrainingResult:
     """Train ``model`` on ``data`` with Adam, resuming from ``checkpoint_path`` if it exists.
 
-    ``data``: float tensor with samples along dim 0 (images are ``(N, C, H, W)``); it
-    stays where it is, batches are gathered there and moved to the training device.
+    ``data``: a float tensor with samples along dim 0 (images are ``(N, C, H, W)``), or a
+    data set read by row indices (see :mod:`.data`); it stays where it is, batches are
+    gathered there and moved to the training device.
     ``model`` is moved to the training device and trained in place.
     ``checkpoint_path``: checkpoints go here every ``config.checkpoint_every`` steps,
     at the end of every epoch and when ``stop_after_steps`` stops the run; ``None``
@@ -115,7 +117,7 @@ def fit(
         raise TypeError(f"config must be a TrainingConfig, got {type(config).__name__}")
     if not isinstance(model, nn.Module) or not callable(getattr(model, "training_losses", None)):
         raise TypeError(f"{type(model).__name__} must be an nn.Module with a training_losses(batch, generator) method")
-    check_data(data)
+    data = training_data(data)
     if stop_after_steps is not None and (
         not is_int(stop_after_steps) or stop_after_steps < 1
     ):
@@ -148,7 +150,7 @@ class _Trainer:
     def __init__(
         self,
         model: nn.Module,
-        data: torch.Tensor,
+        data: TrainingData,
         config: TrainingConfig,
         device: torch.device,
         checkpoint_path: str | Path | None,
@@ -161,7 +163,7 @@ class _Trainer:
         self.path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.progress = progress
         self.stop_after_steps = stop_after_steps
-        count = data.shape[0]
+        count = len(data)
         self.batches = count // config.batch_size if config.drop_last else math.ceil(count / config.batch_size)
         if self.batches == 0:
             raise ValueError(
@@ -189,7 +191,7 @@ class _Trainer:
             weight_decay=config.weight_decay,
             fused=config.fused_adam or None,  # None: torch's default (foreach)
         )
-        self.identity = run_identity(config.fingerprint_fields(), model, self.data)
+        self.identity = run_identity(config.fingerprint_fields(), model, self.data.identity_tensor)
         self.fingerprint = fingerprint(self.identity)
         if self.path is not None and self.path.exists():
             self._resume()
@@ -288,13 +290,13 @@ class _Trainer:
         config, position, data = self.config, self.position, self.data
         epoch = position.epoch
         shuffle = torch.Generator().manual_seed(derive_seed(config.seed, "shuffle", epoch))
-        order = torch.randperm(data.shape[0], generator=shuffle).to(data.device)
+        order = torch.randperm(len(data), generator=shuffle).to(data.device)
         bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
         started, seconds_before = time.perf_counter(), position.epoch_seconds
         for batch_index in range(position.batch_in_epoch, self.batches):
             indices = order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
             shard = batch_shard(len(indices), self.world)
-            batch = data.index_select(0, indices[shard.rows]).to(self.device, non_blocking=True)
+            batch = data[indices[shard.rows]].to(self.device, non_blocking=True)
             values = self._step(batch, shard, epoch, batch_index)
             position.step += 1
             position.batch_in_epoch += 1
@@ -315,7 +317,7 @@ class _Trainer:
                 logger.info("stopping after step %d as asked (stop_after_steps)", position.step)
                 return
 
-    def _step(self, batch: torch.Tensor, shard: BatchShard, epoch: int, batch_index: int) -> dict[str, float]:
+    def _step(self, batch: Any, shard: BatchShard, epoch: int, batch_index: int) -> dict[str, float]:
         """One optimiser step on this rank's ``shard`` of the global batch; returns the
         loss terms (means over the ranks) and the gradient norm as floats."""
         seed, step = self.config.seed, self.position.step

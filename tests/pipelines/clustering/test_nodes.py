@@ -252,9 +252,9 @@ def test_selflabel_refuses_a_scan_model_of_another_irl_inr(trained, data, direct
     images, table, _, _ = data
     torch.manual_seed(1)
     other = IRLINR(IRLINRConfig.from_dict(trained["scan"]["config"]["irl_inr"]["model"]))
-    bundle = {"config": trained["scan"]["config"]["irl_inr"], "state_dict": other.state_dict()}
+    irl_inr_model = {"config": trained["scan"]["config"]["irl_inr"], "state_dict": other.state_dict()}
     with pytest.raises(ValueError, match="scan_model was trained on another irl_inr_model"):
-        train_selflabel(bundle, trained["scan"], images, table, tiny(directory))
+        train_selflabel(irl_inr_model, trained["scan"], images, table, tiny(directory))
 
 
 def test_models_of_other_images_are_refused(trained, data, irl_inr, directory):

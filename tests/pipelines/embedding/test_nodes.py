@@ -14,7 +14,7 @@ SMALL = {"invariance_images": 20, "invariance_poses": 2, "neighbours": 3,
 
 
 @pytest.fixture(scope="module")
-def bundle():
+def irl_inr_model():
     config = IRLINRConfig.from_dict({"image_size": 24, "latent_dim": 4, "backbone": "small_cnn", "num_frequencies": 8,
                                      "inr_hidden": [8], "hypernetwork_hidden": [16]})
     torch.manual_seed(0)
@@ -41,24 +41,24 @@ def data():
     return images, table
 
 
-def test_extract_shapes_and_pose_columns(bundle, data):
+def test_extract_shapes_and_pose_columns(irl_inr_model, data):
     images, table = data
-    codes, poses, reconstructions, canonical = extract_embeddings(bundle, images, table, SMALL)
+    codes, poses, reconstructions, canonical = extract_embeddings(irl_inr_model, images, table, SMALL)
     assert codes.shape == (30, 4) and codes.dtype == np.float32
     assert reconstructions.shape == canonical.shape == (30, 24, 24)
     assert {"predicted_rotation_radians", "predicted_shift_x_pixels", "predicted_shift_y_pixels", "label"} <= set(poses)
     assert poses["predicted_rotation_radians"].between(0, 2 * math.pi).all()
 
 
-def test_extract_only_the_chosen_split(bundle, data):
-    codes, poses, _, _ = extract_embeddings(bundle, *data, {**SMALL, "split": "test"})
+def test_extract_only_the_chosen_split(irl_inr_model, data):
+    codes, poses, _, _ = extract_embeddings(irl_inr_model, *data, {**SMALL, "split": "test"})
     assert len(codes) == 10 and (poses["split"] == "test").all()
 
 
-def test_measures_are_numbers_in_range(bundle, data):
+def test_measures_are_numbers_in_range(irl_inr_model, data):
     images, table = data
-    codes, poses, reconstructions, _ = extract_embeddings(bundle, images, table, SMALL)
-    measures = measure_embeddings(bundle, images, table, codes, poses, reconstructions, SMALL)
+    codes, poses, reconstructions, _ = extract_embeddings(irl_inr_model, images, table, SMALL)
+    measures = measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, SMALL)
     for key in ("recon_mse", "invariance_cos", "between_cos", "pose_retrieval_top1", "neighbour_acc",
                 "neighbour_acc_canonical_pixels", "pose_error_deg", "pose_error_vs_truth_deg"):
         assert math.isfinite(measures[key]), key
@@ -66,34 +66,38 @@ def test_measures_are_numbers_in_range(bundle, data):
     assert measures["recon_mse"] == pytest.approx(float(np.mean((reconstructions - images) ** 2)))
 
 
-def test_nan_codes_and_mismatched_lengths_are_refused(bundle, data):
+def test_nan_codes_and_mismatched_lengths_are_refused(irl_inr_model, data):
     images, table = data
-    codes, poses, reconstructions, _ = extract_embeddings(bundle, images, table, SMALL)
+    codes, poses, reconstructions, _ = extract_embeddings(irl_inr_model, images, table, SMALL)
     bad = codes.copy()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        measure_embeddings(bundle, images, table, bad, poses, reconstructions, SMALL)
+        measure_embeddings(irl_inr_model, images, table, bad, poses, reconstructions, SMALL)
     with pytest.raises(ValueError, match="rerun extract_embeddings"):
-        measure_embeddings(bundle, images, table, codes, poses, reconstructions, {**SMALL, "split": "test"})
+        measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "split": "test"})
 
 
-def test_more_neighbours_than_images_names_the_parameter(bundle, data):
+def test_more_neighbours_than_images_names_the_parameter(irl_inr_model, data):
     images, table = data
-    codes, poses, reconstructions, _ = extract_embeddings(bundle, images, table, {**SMALL, "split": "test"})
+    codes, poses, reconstructions, _ = extract_embeddings(irl_inr_model, images, table, {**SMALL, "split": "test"})
     with pytest.raises(ValueError) as error:
-        measure_embeddings(bundle, images, table, codes, poses, reconstructions, {**SMALL, "split": "test", "neighbours": 20})
+        measure_embeddings(
+            irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "split": "test", "neighbours": 20}
+        )
     assert str(error.value) == (
         "embedding.neighbours = 20: must be below the number of images (10) of embedding.split = 'test'; "
         "set it to at most 9"
     )
 
 
-def test_unlabelled_images_skip_the_measures_that_need_labels_or_angles(bundle, data, caplog):
+def test_unlabelled_images_skip_the_measures_that_need_labels_or_angles(irl_inr_model, data, caplog):
     images, table = data
     table = table.assign(label=0, rotation_radians=np.nan)
-    codes, poses, reconstructions, _ = extract_embeddings(bundle, images, table, SMALL)
+    codes, poses, reconstructions, _ = extract_embeddings(irl_inr_model, images, table, SMALL)
     with caplog.at_level("WARNING"):
-        measures = measure_embeddings(bundle, images, table, codes, poses, reconstructions, {**SMALL, "neighbours": 40})
+        measures = measure_embeddings(
+            irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "neighbours": 40}
+        )
     assert not {"neighbour_acc", "neighbour_acc_canonical_pixels", "neighbour_acc_pixels",
                 "pose_error_vs_truth_deg"} & set(measures)
     assert all(math.isfinite(value) for value in measures.values())
@@ -101,8 +105,8 @@ def test_unlabelled_images_skip_the_measures_that_need_labels_or_angles(bundle, 
     assert "pose_error_vs_truth_deg is skipped" in caplog.text
 
 
-def test_figure(bundle, data):
+def test_figure(irl_inr_model, data):
     images, table = data
-    _, _, reconstructions, canonical = extract_embeddings(bundle, images, table, SMALL)
+    _, _, reconstructions, canonical = extract_embeddings(irl_inr_model, images, table, SMALL)
     figure = plot_reconstructions(images, table, reconstructions, canonical, SMALL)
     assert isinstance(figure, Figure) and len(figure.axes) == 12

@@ -19,7 +19,7 @@ from irl_inr.pipelines.embedding.sharding import (
 )
 from tests.pipelines.clustering.test_nodes import data as clustering_data  # noqa: F401 - fixture
 from tests.pipelines.clustering.test_nodes import directory, tiny  # noqa: F401 - fixture
-from tests.pipelines.embedding.test_nodes import SMALL, bundle, data  # noqa: F401 - fixtures
+from tests.pipelines.embedding.test_nodes import SMALL, irl_inr_model, data  # noqa: F401 - fixtures
 
 
 def as_bytes(output) -> bytes:
@@ -39,22 +39,22 @@ def images_mmap(data, tmp_path):  # noqa: F811 - the fixture imported above
 
 
 @pytest.mark.parametrize(("split", "shards"), [("all", 3), ("train", 2), ("all", 5)])
-def test_sharded_extraction_writes_the_unsharded_bytes(bundle, data, images_mmap, split, shards):  # noqa: F811
+def test_sharded_extraction_writes_the_unsharded_bytes(irl_inr_model, data, images_mmap, split, shards):  # noqa: F811
     images, table = data
     parameters = {**SMALL, "batch_size": 8, "split": split}
-    expected = extract_embeddings(bundle, images, table, parameters)
-    pieces = [extract_embeddings_shard(bundle, images_mmap, table, parameters, shard=index, shards=shards)
+    expected = extract_embeddings(irl_inr_model, images, table, parameters)
+    pieces = [extract_embeddings_shard(irl_inr_model, images_mmap, table, parameters, shard=index, shards=shards)
               for index in range(shards)]
     joined = concatenate_embedding_shards(table, parameters, *(output for piece in pieces for output in piece))
     for name, want, got in zip(EXTRACTED, expected, joined):
         assert as_bytes(got) == as_bytes(want), name
 
 
-def test_the_sharded_pipeline_replaces_extract_embeddings(bundle, data, images_mmap):  # noqa: F811
+def test_the_sharded_pipeline_replaces_extract_embeddings(irl_inr_model, data, images_mmap):  # noqa: F811
     images, table = data
     parameters = {**SMALL, "batch_size": 8}
     catalog = DataCatalog(datasets={
-        "irl_inr_model": MemoryDataset(bundle), "images_mmap": MemoryDataset(images_mmap, copy_mode="assign"),
+        "irl_inr_model": MemoryDataset(irl_inr_model), "images_mmap": MemoryDataset(images_mmap, copy_mode="assign"),
         "image_table": MemoryDataset(table), "params:embedding": MemoryDataset(parameters),
     })
     pipeline = sharded_extraction(3)
@@ -64,7 +64,8 @@ def test_the_sharded_pipeline_replaces_extract_embeddings(bundle, data, images_m
     ]
     assert pipeline.outputs() == set(EXTRACTED)
     outputs = SequentialRunner().run(pipeline, catalog)
-    np.testing.assert_array_equal(outputs["semantic_codes"].load(), extract_embeddings(bundle, images, table, parameters)[0])
+    expected = extract_embeddings(irl_inr_model, images, table, parameters)[0]
+    np.testing.assert_array_equal(outputs["semantic_codes"].load(), expected)
 
 
 @pytest.mark.parametrize(("split", "shards"), [("all", 3), ("train", 4)])

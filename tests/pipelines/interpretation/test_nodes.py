@@ -23,7 +23,7 @@ DIM, CLASSES = 4, 3
 
 
 @pytest.fixture(scope="module")
-def irl_inr_bundle():
+def irl_inr_model():
     config = IRLINRConfig(image_size=12, latent_dim=DIM, num_frequencies=8, inr_hidden=(8,), hypernetwork_hidden=(16,))
     torch.manual_seed(0)
     return {"config": {"name": "tiny", "model": dataclasses.asdict(config), "optimisation": {}},
@@ -59,9 +59,10 @@ def trained(tmp_path_factory, codes_and_table):
 
 @pytest.mark.learned
 def test_the_supervised_flow_inverts_and_its_class_factor_finds_the_blobs(trained, codes_and_table):
-    bundle, _ = trained
-    assert bundle["config"]["num_classes"] == CLASSES and bundle["config"]["label_names"][2] == "class 2"
-    metrics = measure_interpretation(bundle, *codes_and_table)
+    interpretation_model, _ = trained
+    config = interpretation_model["config"]
+    assert config["num_classes"] == CLASSES and config["label_names"][2] == "class 2"
+    metrics = measure_interpretation(interpretation_model, *codes_and_table)
     assert set(metrics) == {"inverse_max_abs_error", "train_seconds", "nll_train", "nll_test",
                             "class_factor_accuracy_train", "class_factor_accuracy_test"}
     assert metrics["inverse_max_abs_error"] < 1e-5
@@ -70,47 +71,47 @@ def test_the_supervised_flow_inverts_and_its_class_factor_finds_the_blobs(traine
 
 
 def test_training_resumes_its_finished_checkpoint_with_the_same_weights(trained, codes_and_table):
-    bundle, options = trained
+    interpretation_model, options = trained
     again = train_interpretation(*codes_and_table, options)
-    for name, tensor in bundle["state_dict"].items():
+    for name, tensor in interpretation_model["state_dict"].items():
         assert torch.equal(tensor, again["state_dict"][name]), name
 
 
-def test_the_unsupervised_flow_has_no_class_measures(tmp_path, irl_inr_bundle, codes_and_table):
+def test_the_unsupervised_flow_has_no_class_measures(tmp_path, irl_inr_model, codes_and_table):
     options = parameters(tmp_path, supervised=False, optimisation={"epochs": 5, "batch_size": 30})
-    bundle = train_interpretation(*codes_and_table, options)
-    metrics = measure_interpretation(bundle, *codes_and_table)
+    interpretation_model = train_interpretation(*codes_and_table, options)
+    metrics = measure_interpretation(interpretation_model, *codes_and_table)
     assert "class_factor_accuracy_test" not in metrics and metrics["inverse_max_abs_error"] < 1e-5
-    figure = plot_traversals(bundle, irl_inr_bundle, *codes_and_table, options)
+    figure = plot_traversals(interpretation_model, irl_inr_model, *codes_and_table, options)
     assert len(figure.axes) == 2 * 5  # two coordinates of u, five steps each
     plt.close(figure)
 
 
-def test_traversal_figure_has_a_class_row_and_residual_rows(trained, irl_inr_bundle, codes_and_table):
-    bundle, options = trained
-    figure = plot_traversals(bundle, irl_inr_bundle, *codes_and_table, options)
+def test_traversal_figure_has_a_class_row_and_residual_rows(trained, irl_inr_model, codes_and_table):
+    interpretation_model, options = trained
+    figure = plot_traversals(interpretation_model, irl_inr_model, *codes_and_table, options)
     assert isinstance(figure, Figure)
     assert len(figure.axes) == 3 * 5  # class row + u[2], u[3], max(3 classes, 5 steps) columns
     assert [axis.get_title() for axis in figure.axes[:3]] == ["class 0", "class 1", "class 2"]
     assert len(figure.axes[0].images) == 1 and len(figure.axes[4].images) == 0  # 3 classes in a 5-wide row
     plt.close(figure)
     with pytest.raises(ValueError, match="traversal_index = 30"):
-        plot_traversals(bundle, irl_inr_bundle, *codes_and_table, {**options, "traversal_index": 30})
+        plot_traversals(interpretation_model, irl_inr_model, *codes_and_table, {**options, "traversal_index": 30})
 
 
-def test_isometry_node_measures_a_seeded_sample(irl_inr_bundle, codes_and_table):
+def test_isometry_node_measures_a_seeded_sample(irl_inr_model, codes_and_table):
     codes, _ = codes_and_table
     options = {"sample_size": 5, "batch_size": 2, "device": "cpu"}
-    result = measure_isometry(irl_inr_bundle, codes, options)
+    result = measure_isometry(irl_inr_model, codes, options)
     assert result["isometry_codes"] == 5 and result["rank_deficient_codes"] == 0
     assert result["mean_condition_number"] >= 1 and result["median_condition_number"] >= 1
-    assert measure_isometry(irl_inr_bundle, codes, options) == result
+    assert measure_isometry(irl_inr_model, codes, options) == result
     with pytest.raises(ValueError, match="latent_dim is 4"):
-        measure_isometry(irl_inr_bundle, codes[:, :3], options)
+        measure_isometry(irl_inr_model, codes[:, :3], options)
     bad = codes.copy()
     bad[2, 1] = np.nan
     with pytest.raises(ValueError, match="1 NaN"):
-        measure_isometry(irl_inr_bundle, bad, options)
+        measure_isometry(irl_inr_model, bad, options)
 
 
 def test_mismatched_rows_nan_codes_and_missing_columns_are_refused(tmp_path, codes_and_table):

@@ -11,8 +11,8 @@ def test_fewer_train_codes_than_a_batch_train_on_one_full_batch(tmp_path):
     labels = np.arange(30) % 2
     codes = (labels[:, None] * 3.0 + rng.standard_normal((30, 4))).astype(np.float32)
     table = pd.DataFrame({"image_id": np.arange(30), "label": labels, "split": ["train"] * 24 + ["test"] * 6})
-    bundle = train_interpretation(codes, table, {
+    interpretation_model = train_interpretation(codes, table, {
         "class_dims": 1, "blocks": 2, "hidden": 8, "device": "cpu", "checkpoint_dir": str(tmp_path),
         "optimisation": {"epochs": 2, "batch_size": 256},
     })
-    assert bundle["config"]["optimisation"]["batch_size"] == 24
+    assert interpretation_model["config"]["optimisation"]["batch_size"] == 24

@@ -54,7 +54,7 @@ def shapes() -> tuple[np.ndarray, pd.DataFrame]:
     return images, table
 
 
-def irl_inr_bundle(images: np.ndarray) -> dict:
+def tiny_irl_inr_model(images: np.ndarray) -> dict:
     """An untrained tiny IRL-INR whose batch-norm statistics are those of the shapes."""
     config = IRLINRConfig.from_dict({"image_size": SIZE, "latent_dim": 4, "num_frequencies": 8, "inr_hidden": [8],
                                      "hypernetwork_hidden": [16]})
@@ -75,7 +75,7 @@ def trained(tmp_path_factory):
     """The embedding and clustering stages on the shapes, as a domain's run leaves them."""
     torch.set_num_threads(torch_threads_for_tests())
     images, table = shapes()
-    irl_inr = irl_inr_bundle(images)
+    irl_inr = tiny_irl_inr_model(images)
     clustering = {
         "n_clusters": CLASSES, "device": "cpu", "batch_size": 16, "kmeans_n_init": 2,
         "checkpoint_dir": str(tmp_path_factory.mktemp("checkpoints")), "progress": False,

@@ -31,15 +31,15 @@ def images_and_table():
 
 def test_trains_saves_config_and_resumes_from_its_checkpoint(tmp_path, images_and_table):
     images, table = images_and_table
-    bundle, history = train_irl_inr(images, table, tiny_parameters(tmp_path))
+    irl_inr_model, history = train_irl_inr(images, table, tiny_parameters(tmp_path))
     assert list(history["epoch"]) == [1, 2] and {"reconstruction", "consistency", "symmetry", "total"} <= set(history)
-    assert bundle["config"]["name"] == "tiny" and bundle["config"]["model"]["latent_dim"] == 4
-    model = restore_irl_inr(bundle)
+    assert irl_inr_model["config"]["name"] == "tiny" and irl_inr_model["config"]["model"]["latent_dim"] == 4
+    model = restore_irl_inr(irl_inr_model)
     assert model.encode(torch.from_numpy(images[:3]).unsqueeze(1)).semantic_code.shape == (3, 4)
     checkpoints = list((tmp_path / "checkpoints").glob("irl_inr-tiny-*.pt"))
     assert len(checkpoints) == 1
     again, _ = train_irl_inr(images, table, tiny_parameters(tmp_path))  # finished checkpoint: no retraining
-    assert all(torch.equal(again["state_dict"][k], bundle["state_dict"][k]) for k in bundle["state_dict"])
+    assert all(torch.equal(again["state_dict"][k], irl_inr_model["state_dict"][k]) for k in irl_inr_model["state_dict"])
 
 
 def test_other_settings_get_their_own_checkpoint(tmp_path, images_and_table):

@@ -55,21 +55,16 @@ def plot_cluster_exemplars(
     clusters = cluster_assignments["selflabel"].to_numpy().astype(np.int64)
     matching = metrics.match_clusters(labels, clusters, np.arange(options.n_clusters))
     count = options.exemplars
-    size = (max(6.0, 0.9 * count + 1.2), 0.9 * len(matching.clusters) + 0.6)
-    figure, axes = plt.subplots(len(matching.clusters), count, figsize=size, squeeze=False)
-    for row, cluster in enumerate(matching.clusters):
+    exemplars, titles = [], []
+    for column, cluster in enumerate(matching.clusters):
         members = cluster_assignments[clusters == cluster].sort_values("selflabel_confidence", ascending=False)
-        shown = row_positions(table, members["image_id"].to_numpy()[:count])
-        for column in range(count):
-            axis = axes[row, column]
-            axis.set_axis_off()
-            if column < len(shown):
-                axis.imshow(canonical[shown[column]], cmap="gray", vmin=0, vmax=1)
-        members_count, major = _commonest_class(matching, row)
-        axes[row, 0].set_title(f"cluster {cluster}: n={members_count}, mostly {major}", fontsize=7, loc="left")
-    figure.suptitle("Self-label clusters: canonical images of the most confident members", fontsize=10)
-    figure.tight_layout()
-    return figure
+        exemplars.append(canonical[row_positions(table, members["image_id"].to_numpy()[:count])])
+        members_count, major = _commonest_class(matching, column)
+        titles.append(f"cluster {cluster}: n={members_count}, mostly {major}")
+    return figures.cluster_gallery(
+        None, exemplars, titles, max(6.0, 0.9 * count + 1.2),
+        "Self-label clusters: canonical images of the most confident members", exemplar_columns=count,
+    )
 
 
 def plot_dti_prototypes(dti_model: dict, cluster_assignments: pd.DataFrame) -> Figure:

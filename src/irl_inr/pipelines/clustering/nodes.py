@@ -37,6 +37,7 @@ from irl_inr.fingerprint import digest
 from irl_inr.geometry import pixels_to_normalised
 from irl_inr.inference import cluster_probabilities
 from irl_inr.models.dti import DTIClustering
+from irl_inr.models.neighbour_pairs import NeighbourPairs
 from irl_inr.models.scan import SCANModel
 from irl_inr.models.selflabel import SelfLabelModel
 from irl_inr.pipelines.clustering.inputs import (
@@ -126,10 +127,10 @@ def train_scan(
     )
 
     torch.manual_seed(options.seed)
+    pairs = NeighbourPairs(data, torch.from_numpy(scan_neighbours.astype(np.int64)))
     model = SCANModel(
         restore_irl_inr(irl_inr_model).encoder,
-        data,
-        torch.from_numpy(scan_neighbours.astype(np.int64)),
+        pairs,
         options.n_clusters,
         block.n_heads,
         entropy_weight=float(block.entropy_weight),
@@ -142,9 +143,9 @@ def train_scan(
         head_hidden=block.head_hidden,
     )
     logger.info("Training SCAN (%d heads) on %d images; checkpoints in %s", block.n_heads, len(data), path)
-    result = fit(model, model.training_data(), optimisation, checkpoint_path=path, progress=options.progress)
+    result = fit(model, pairs, optimisation, checkpoint_path=path, progress=options.progress)
     with thread_limit(options.num_threads):
-        head_losses = model.head_losses(options.batch_size).cpu()
+        head_losses = model.head_losses(pairs, options.batch_size).cpu()
     best = int(torch.argmin(head_losses))
     model.selected_head.fill_(best)
     logger.info("SCAN heads' losses %s: head %d kept", [round(float(v), 4) for v in head_losses], best)

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from irl_inr.models.dti import INITIALISATIONS, TRANSFORMATIONS
+from irl_inr.models.dti import DEFAULT_HIDDEN, INITIALISATIONS, TRANSFORMATIONS
 from irl_inr.parameters import Parameters, is_int
 from irl_inr.training import TrainingConfig
 
@@ -128,7 +128,7 @@ class DTIParameters(TrainedBlock):
     max_translation: float = 0.5
     max_scale: float = 1.5
     channels: list = dataclasses.field(default_factory=lambda: [16, 32, 64])
-    hidden: int = 64
+    hidden: int = DEFAULT_HIDDEN
     reassign_every: int = 10
     min_cluster_share: float = 0.01
     optimisation: dict = dataclasses.field(default_factory=dict)
