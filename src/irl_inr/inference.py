@@ -35,9 +35,13 @@ def finite_codes(codes: np.ndarray, name: str) -> np.ndarray:
     return codes
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def encode_in_batches(model: IRLINR, images: torch.Tensor, batch_size: int, device: torch.device):
-    """-> semantic codes (N, d), rotations (N,), translations (N, 2), all on the CPU."""
+    """-> semantic codes (N, d), rotations (N,), translations (N, 2), all on the CPU.
+
+    Runs under ``torch.inference_mode`` (no autograd bookkeeping; the same values as under
+    ``torch.no_grad``); the outputs are inference tensors, fine for reading and for new
+    tensors computed from them, not for changing in place outside inference mode."""
     codes, rotations, translations = [], [], []
     for start in range(0, len(images), batch_size):
         encoded = model.encode(images[start : start + batch_size].to(device))
@@ -47,7 +51,7 @@ def encode_in_batches(model: IRLINR, images: torch.Tensor, batch_size: int, devi
     return torch.cat(codes), torch.cat(rotations), torch.cat(translations)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def render_in_batches(model: IRLINR, codes, rotations, translations, size: int, batch_size: int, device) -> np.ndarray:
     """Render (N, size, size) images of the codes under the given poses."""
     pieces = []
