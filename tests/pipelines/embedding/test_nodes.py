@@ -71,6 +71,14 @@ def test_extract_gives_codes_and_poses_only(bundle, data):
     assert isinstance(outputs[0], np.ndarray) and isinstance(outputs[1], pd.DataFrame)
 
 
+def test_the_fast_encoder_gives_the_same_codes_up_to_rounding(bundle, data):
+    exact_codes, exact_poses = extract_embeddings(bundle, *data, SMALL)
+    codes, poses = extract_embeddings(bundle, *data, {**SMALL, "fast_encoder": True})
+    np.testing.assert_allclose(codes, exact_codes, rtol=1e-5, atol=1e-5)
+    columns = ["predicted_shift_x_pixels", "predicted_shift_y_pixels"]
+    np.testing.assert_allclose(poses[columns], exact_poses[columns], atol=1e-4)
+
+
 def test_renders_are_those_at_the_encoders_own_pose(bundle, data):
     """What extract_embeddings rendered before the split into two nodes: the INR at the
     encoder's pose (not read back from the pose table) and at pose 0."""

@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 
 from irl_inr import metrics
 from irl_inr.geometry import normalised_to_pixels, pixels_to_normalised, random_poses, transform_images
-from irl_inr.inference import encode_in_batches, images_as_tensor, render_in_batches
+from irl_inr.inference import encode_in_batches, images_as_tensor, inference_copy, render_in_batches
+from irl_inr.models.irl_inr import IRLINR
 from irl_inr.moments import canonicalise
 from irl_inr.pipelines.embedding.parameters import EmbeddingParameters
 from irl_inr.saved_models import restore_irl_inr
@@ -21,6 +22,13 @@ from irl_inr.tables import select_split
 from irl_inr.training import resolve_device
 
 logger = logging.getLogger(__name__)
+
+
+def encoding_model(irl_inr_model: dict, options: EmbeddingParameters, device: torch.device) -> IRLINR:
+    """The trained IRL-INR on ``device`` in eval mode; its ``inference_copy`` with
+    ``embedding.fast_encoder``."""
+    model = restore_irl_inr(irl_inr_model).to(device)
+    return inference_copy(model) if options.fast_encoder else model
 
 
 def extract_embeddings(
@@ -34,7 +42,7 @@ def extract_embeddings(
     images, table = select_split(images, image_table, options.split)
     data = images_as_tensor(images)
     device = resolve_device(options.device)
-    model = restore_irl_inr(irl_inr_model).to(device)
+    model = encoding_model(irl_inr_model, options, device)
     codes, rotations, translations = encode_in_batches(model, data, options.batch_size, device)
     shift = normalised_to_pixels(translations, data.shape[-1]).numpy()
     pose_table = table.assign(
@@ -138,7 +146,7 @@ def measure_embeddings(
         )
     data = images_as_tensor(images)
     device = resolve_device(options.device)
-    model = restore_irl_inr(irl_inr_model).to(device)
+    model = encoding_model(irl_inr_model, options, device)
 
     original, original_rotation, reposed, reposed_rotation, applied = _reposed_codes(model, data, options, device)
     relative = (reposed_rotation - original_rotation.unsqueeze(0)).flatten()
