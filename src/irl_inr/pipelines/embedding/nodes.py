@@ -134,8 +134,8 @@ def measure_embeddings(
     if not len(images) == len(semantic_codes) == len(predicted_poses) == len(reconstructions):
         raise ValueError(
             f"embedding.split = {options.split!r} selects {len(images)} images, but there are {len(semantic_codes)} codes, "
-            f"{len(predicted_poses)} pose rows and {len(reconstructions)} reconstructions: rerun extract_embeddings and "
-            "render_images"
+            f"{len(predicted_poses)} pose rows and {len(reconstructions)} reconstructions: "
+            "rerun extract_embeddings and render_images"
         )
     labels = predicted_poses["label"].to_numpy()
     labelled = len(np.unique(labels)) > 1

@@ -5,7 +5,12 @@ the figures and the cluster galleries), the measures and the figure.  Codes alon
 
 from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines.embedding.nodes import extract_embeddings, measure_embeddings, plot_reconstructions, render_images
+from irl_inr.pipelines.embedding.nodes import (
+    extract_embeddings,
+    measure_embeddings,
+    plot_reconstructions,
+    render_images,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
