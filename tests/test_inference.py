@@ -25,3 +25,23 @@ def test_codes_with_a_non_finite_row_name_it():
         finite_codes(codes, "semantic_codes")
     with pytest.raises(ValueError, match="must have shape"):
         finite_codes(np.zeros(3), "semantic_codes")
+
+
+def test_the_inference_copy_encodes_as_the_model_does():
+    import torch
+
+    from irl_inr.inference import encode_in_batches, inference_copy
+    from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
+
+    torch.manual_seed(0)
+    model = IRLINR(IRLINRConfig(image_size=24, latent_dim=4)).train()
+    images = torch.rand(10, 1, 24, 24, generator=torch.Generator().manual_seed(0))
+    copy = inference_copy(model)
+    assert model.training and model.encoder.memory_format == torch.contiguous_format
+    assert copy.encoder.memory_format == torch.channels_last
+    expected = encode_in_batches(model.eval(), images, 4, torch.device("cpu"))
+    for want, got in zip(expected, encode_in_batches(copy, images, 4, torch.device("cpu"))):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    plain = inference_copy(model, fold=False, channels_last=False)
+    for want, got in zip(expected, encode_in_batches(plain, images, 4, torch.device("cpu"))):
+        assert torch.equal(got, want)

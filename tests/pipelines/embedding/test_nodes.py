@@ -6,8 +6,16 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from irl_inr.inference import encode_in_batches, images_as_tensor, render_in_batches
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
-from irl_inr.pipelines.embedding.nodes import extract_embeddings, measure_embeddings, plot_reconstructions
+from irl_inr.pipelines.embedding.nodes import (
+    extract_embeddings,
+    measure_embeddings,
+    plot_reconstructions,
+    render_images,
+)
+from irl_inr.pipelines.embedding.pipeline import create_pipeline
+from irl_inr.saved_models import restore_irl_inr
 
 SMALL = {"invariance_images": 20, "invariance_poses": 2, "neighbours": 3,
          "figure_count": 4, "device": "cpu", "max_shift_pixels": 1.0}
@@ -41,23 +49,75 @@ def data():
     return images, table
 
 
+def embed(irl_inr_model, images, table, parameters):
+    """Both nodes of the stage's first half: codes, poses, reconstructions, canonical images."""
+    codes, poses = extract_embeddings(irl_inr_model, images, table, parameters)
+    return (codes, poses, *render_images(irl_inr_model, codes, poses, parameters))
+
+
 def test_extract_shapes_and_pose_columns(irl_inr_model, data):
     images, table = data
-    codes, poses, reconstructions, canonical = extract_embeddings(irl_inr_model, images, table, SMALL)
+    codes, poses, reconstructions, canonical = embed(irl_inr_model, images, table, SMALL)
     assert codes.shape == (30, 4) and codes.dtype == np.float32
     assert reconstructions.shape == canonical.shape == (30, 24, 24)
+    assert reconstructions.dtype == canonical.dtype == np.float32
     assert {"predicted_rotation_radians", "predicted_shift_x_pixels", "predicted_shift_y_pixels", "label"} <= set(poses)
     assert poses["predicted_rotation_radians"].between(0, 2 * math.pi).all()
 
 
+def test_extract_gives_codes_and_poses_only(irl_inr_model, data):
+    outputs = extract_embeddings(irl_inr_model, *data, SMALL)
+    assert len(outputs) == 2
+    assert isinstance(outputs[0], np.ndarray) and isinstance(outputs[1], pd.DataFrame)
+
+
+def test_the_fast_encoder_gives_the_same_codes_up_to_rounding(irl_inr_model, data):
+    exact_codes, exact_poses = extract_embeddings(irl_inr_model, *data, SMALL)
+    codes, poses = extract_embeddings(irl_inr_model, *data, {**SMALL, "fast_encoder": True})
+    np.testing.assert_allclose(codes, exact_codes, rtol=1e-5, atol=1e-5)
+    columns = ["predicted_shift_x_pixels", "predicted_shift_y_pixels"]
+    np.testing.assert_allclose(poses[columns], exact_poses[columns], atol=1e-4)
+
+
+def test_renders_are_those_at_the_encoders_own_pose(irl_inr_model, data):
+    """What extract_embeddings rendered before the split into two nodes: the INR at the
+    encoder's pose (not read back from the pose table) and at pose 0."""
+    images, table = data
+    model = restore_irl_inr(irl_inr_model)
+    codes, rotations, translations = encode_in_batches(model, images_as_tensor(images), 8, torch.device("cpu"))
+    before_reconstructions = render_in_batches(model, codes, rotations, translations, 24, 8, "cpu")
+    before_canonical = render_in_batches(model, codes, torch.zeros(30), torch.zeros(30, 2), 24, 8, "cpu")
+    _, _, reconstructions, canonical = embed(irl_inr_model, images, table, {**SMALL, "batch_size": 8})
+    np.testing.assert_array_equal(canonical, before_canonical)
+    np.testing.assert_allclose(reconstructions, before_reconstructions, rtol=0, atol=1e-5)
+
+
+def test_render_refuses_codes_and_poses_of_different_lengths(irl_inr_model, data):
+    codes, poses = extract_embeddings(irl_inr_model, *data, SMALL)
+    with pytest.raises(ValueError, match="30 semantic codes but 29 pose rows: rerun extract_embeddings"):
+        render_images(irl_inr_model, codes, poses.iloc[:29], SMALL)
+
+
+def test_the_stage_renders_in_its_own_node():
+    pipeline = create_pipeline()
+    assert [node.name for node in pipeline.nodes] == [
+        "extract_embeddings", "render_images", "measure_embeddings", "plot_reconstructions"
+    ]
+    outputs = {node.name: set(node.outputs) for node in pipeline.nodes}
+    assert outputs["extract_embeddings"] == {"semantic_codes", "predicted_poses"}
+    assert outputs["render_images"] == {"reconstructions", "canonical_images"}
+    codes_only = pipeline.to_nodes("extract_embeddings")
+    assert [node.name for node in codes_only.nodes] == ["extract_embeddings"]
+
+
 def test_extract_only_the_chosen_split(irl_inr_model, data):
-    codes, poses, _, _ = extract_embeddings(irl_inr_model, *data, {**SMALL, "split": "test"})
+    codes, poses = extract_embeddings(irl_inr_model, *data, {**SMALL, "split": "test"})
     assert len(codes) == 10 and (poses["split"] == "test").all()
 
 
 def test_measures_are_numbers_in_range(irl_inr_model, data):
     images, table = data
-    codes, poses, reconstructions, _ = extract_embeddings(irl_inr_model, images, table, SMALL)
+    codes, poses, reconstructions, _ = embed(irl_inr_model, images, table, SMALL)
     measures = measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, SMALL)
     for key in ("recon_mse", "invariance_cos", "between_cos", "pose_retrieval_top1", "neighbour_acc",
                 "neighbour_acc_canonical_pixels", "pose_error_deg", "pose_error_vs_truth_deg"):
@@ -68,7 +128,7 @@ def test_measures_are_numbers_in_range(irl_inr_model, data):
 
 def test_nan_codes_and_mismatched_lengths_are_refused(irl_inr_model, data):
     images, table = data
-    codes, poses, reconstructions, _ = extract_embeddings(irl_inr_model, images, table, SMALL)
+    codes, poses, reconstructions, _ = embed(irl_inr_model, images, table, SMALL)
     bad = codes.copy()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
@@ -79,11 +139,9 @@ def test_nan_codes_and_mismatched_lengths_are_refused(irl_inr_model, data):
 
 def test_more_neighbours_than_images_names_the_parameter(irl_inr_model, data):
     images, table = data
-    codes, poses, reconstructions, _ = extract_embeddings(irl_inr_model, images, table, {**SMALL, "split": "test"})
+    codes, poses, reconstructions, _ = embed(irl_inr_model, images, table, {**SMALL, "split": "test"})
     with pytest.raises(ValueError) as error:
-        measure_embeddings(
-            irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "split": "test", "neighbours": 20}
-        )
+        measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "split": "test", "neighbours": 20})
     assert str(error.value) == (
         "embedding.neighbours = 20: must be below the number of images (10) of embedding.split = 'test'; "
         "set it to at most 9"
@@ -93,11 +151,9 @@ def test_more_neighbours_than_images_names_the_parameter(irl_inr_model, data):
 def test_unlabelled_images_skip_the_measures_that_need_labels_or_angles(irl_inr_model, data, caplog):
     images, table = data
     table = table.assign(label=0, rotation_radians=np.nan)
-    codes, poses, reconstructions, _ = extract_embeddings(irl_inr_model, images, table, SMALL)
+    codes, poses, reconstructions, _ = embed(irl_inr_model, images, table, SMALL)
     with caplog.at_level("WARNING"):
-        measures = measure_embeddings(
-            irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "neighbours": 40}
-        )
+        measures = measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "neighbours": 40})
     assert not {"neighbour_acc", "neighbour_acc_canonical_pixels", "neighbour_acc_pixels",
                 "pose_error_vs_truth_deg"} & set(measures)
     assert all(math.isfinite(value) for value in measures.values())
@@ -107,6 +163,6 @@ def test_unlabelled_images_skip_the_measures_that_need_labels_or_angles(irl_inr_
 
 def test_figure(irl_inr_model, data):
     images, table = data
-    _, _, reconstructions, canonical = extract_embeddings(irl_inr_model, images, table, SMALL)
+    _, _, reconstructions, canonical = embed(irl_inr_model, images, table, SMALL)
     figure = plot_reconstructions(images, table, reconstructions, canonical, SMALL)
     assert isinstance(figure, Figure) and len(figure.axes) == 12

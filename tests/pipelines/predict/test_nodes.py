@@ -21,7 +21,7 @@ from irl_inr.datasets.new_images import NewImagesDataset, RawImageBatch, Streame
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.pipelines.clustering.comparison import assign_clusters, cluster_baselines
 from irl_inr.pipelines.clustering.nodes import train_dti, train_scan, train_selflabel
-from irl_inr.pipelines.embedding.nodes import extract_embeddings
+from irl_inr.pipelines.embedding.nodes import extract_embeddings, render_images
 from irl_inr.pipelines.cryo_em.nodes import particle_front_end
 from irl_inr.pipelines.mnist_u.augmentation import digit_front_end
 from irl_inr.pipelines.predict.nodes import calibrate_novelty, predict_new_images, prepare_images
@@ -84,7 +84,9 @@ def trained(tmp_path_factory):
         "dti": {"rotation_hypotheses": 2, "train_images": 24, "init_subsample": 30, "channels": [4], "hidden": 8,
                 "reassign_every": 0, "optimisation": {"epochs": 1, "batch_size": 8}},
     }
-    codes, poses, _, canonical = extract_embeddings(irl_inr, images, table, {"device": "cpu", "batch_size": 16})
+    embedding = {"device": "cpu", "batch_size": 16}
+    codes, poses = extract_embeddings(irl_inr, images, table, embedding)
+    _, canonical = render_images(irl_inr, codes, poses, embedding)
     neighbours = np.argsort(((codes[:, None] - codes[None]) ** 2).sum(-1), axis=1)[:, 1:6]
     scan, _ = train_scan(irl_inr, images, table, neighbours, clustering)
     selflabel, _ = train_selflabel(irl_inr, scan, images, table, clustering)
@@ -137,7 +139,7 @@ def test_bad_parameters_name_the_parameter(overrides, message):
 
 def test_predictions_are_the_clustering_and_embedding_stages_own(trained, tmp_path):
     """The same images as new PNGs get the self-label clusters of assign_clusters and the
-    poses and canonical images of extract_embeddings (the same encoder, the same code)."""
+    poses of extract_embeddings and canonical images of render_images (the same encoder, the same code)."""
     chunks, table, canonical = predict(trained, write_pngs(tmp_path / "new", trained["images"]))
     assert [len(chunk.data) for chunk, _ in chunks] == [7, 7, 7, 7, 2]
     assert all(chunk.total == COUNT for chunk, _ in chunks)

@@ -49,7 +49,8 @@ def plot_cluster_exemplars(
     missing = row_positions(table, cluster_assignments["image_id"].to_numpy()) < 0
     if missing.any():
         raise ValueError(
-            f"canonical_images lacks {int(missing.sum())} of the clustered images: rerun extract_embeddings"
+            f"canonical_images lacks {int(missing.sum())} of the clustered images: "
+            "rerun extract_embeddings and render_images"
         )
     labels = cluster_assignments["label"].to_numpy()
     clusters = cluster_assignments["selflabel"].to_numpy().astype(np.int64)

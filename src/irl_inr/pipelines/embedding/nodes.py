@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 
 from irl_inr import metrics
 from irl_inr.geometry import normalised_to_pixels, pixels_to_normalised, random_poses, transform_images
-from irl_inr.inference import encode_in_batches, images_as_tensor, render_in_batches
+from irl_inr.inference import encode_in_batches, images_as_tensor, inference_copy, render_in_batches
+from irl_inr.models.irl_inr import IRLINR
 from irl_inr.moments import canonicalise
 from irl_inr.pipelines.embedding.parameters import EmbeddingParameters
 from irl_inr.saved_models import restore_irl_inr
@@ -23,30 +24,58 @@ from irl_inr.training import resolve_device
 logger = logging.getLogger(__name__)
 
 
+def encoding_model(irl_inr_model: dict, options: EmbeddingParameters, device: torch.device) -> IRLINR:
+    """The trained IRL-INR on ``device`` in eval mode; its ``inference_copy`` with
+    ``embedding.fast_encoder``."""
+    model = restore_irl_inr(irl_inr_model).to(device)
+    return inference_copy(model) if options.fast_encoder else model
+
+
 def extract_embeddings(
     irl_inr_model: dict, images: np.ndarray, image_table: pd.DataFrame, parameters: dict
-) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray]:
-    """For every image of the chosen split: its semantic code z (N, d), a table of its
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """For every image of the chosen split: its semantic code z (N, d) and a table of its
     predicted pose (``predicted_rotation_radians``, ``predicted_shift_x_pixels``,
-    ``predicted_shift_y_pixels`` beside the image table's columns), its reconstruction
-    (rendered at the predicted pose) and its canonical image (rendered at pose 0)."""
+    ``predicted_shift_y_pixels`` beside the image table's columns).  Only the encoder
+    runs: the renders are ``render_images``'s."""
     options = EmbeddingParameters.from_dict(parameters)
     images, table = select_split(images, image_table, options.split)
     data = images_as_tensor(images)
     device = resolve_device(options.device)
-    model = restore_irl_inr(irl_inr_model).to(device)
-    size = data.shape[-1]
+    model = encoding_model(irl_inr_model, options, device)
     codes, rotations, translations = encode_in_batches(model, data, options.batch_size, device)
-    reconstructions = render_in_batches(model, codes, rotations, translations, size, options.batch_size, device)
-    zeros = torch.zeros(len(codes))
-    canonical = render_in_batches(model, codes, zeros, torch.zeros(len(codes), 2), size, options.batch_size, device)
-    shift = normalised_to_pixels(translations, size).numpy()
+    shift = normalised_to_pixels(translations, data.shape[-1]).numpy()
     pose_table = table.assign(
         predicted_rotation_radians=np.mod(rotations.numpy(), 2 * math.pi),
         predicted_shift_x_pixels=shift[:, 0],
         predicted_shift_y_pixels=shift[:, 1],
     )
-    return codes.numpy(), pose_table, reconstructions, canonical
+    return codes.numpy(), pose_table
+
+
+def render_images(
+    irl_inr_model: dict, semantic_codes: np.ndarray, predicted_poses: pd.DataFrame, parameters: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each embedded image's reconstruction, rendered from its code at its predicted pose
+    (read back from the pose table: the same images as at the encoder's own pose up to
+    float rounding of the angle taken modulo 2 pi and of the shift in pixels), and its
+    canonical image, rendered at pose 0; both (N, S, S) float32, S the model's image size."""
+    options = EmbeddingParameters.from_dict(parameters)
+    if len(semantic_codes) != len(predicted_poses):
+        raise ValueError(
+            f"{len(semantic_codes)} semantic codes but {len(predicted_poses)} pose rows: rerun extract_embeddings"
+        )
+    device = resolve_device(options.device)
+    model = restore_irl_inr(irl_inr_model).to(device)
+    size = model.config.image_size
+    codes = torch.tensor(np.asarray(semantic_codes), dtype=torch.float32)
+    rotations = torch.tensor(predicted_poses["predicted_rotation_radians"].to_numpy(), dtype=torch.float32)
+    shift = predicted_poses[["predicted_shift_x_pixels", "predicted_shift_y_pixels"]].to_numpy()
+    translations = pixels_to_normalised(torch.tensor(shift, dtype=torch.float32), size)
+    reconstructions = render_in_batches(model, codes, rotations, translations, size, options.batch_size, device)
+    zeros = torch.zeros(len(codes))
+    canonical = render_in_batches(model, codes, zeros, torch.zeros(len(codes), 2), size, options.batch_size, device)
+    return reconstructions, canonical
 
 
 def _reposed_codes(model, data, options: EmbeddingParameters, device):
@@ -105,7 +134,8 @@ def measure_embeddings(
     if not len(images) == len(semantic_codes) == len(predicted_poses) == len(reconstructions):
         raise ValueError(
             f"embedding.split = {options.split!r} selects {len(images)} images, but there are {len(semantic_codes)} codes, "
-            f"{len(predicted_poses)} pose rows and {len(reconstructions)} reconstructions: rerun extract_embeddings"
+            f"{len(predicted_poses)} pose rows and {len(reconstructions)} reconstructions: "
+            "rerun extract_embeddings and render_images"
         )
     labels = predicted_poses["label"].to_numpy()
     labelled = len(np.unique(labels)) > 1
@@ -116,7 +146,7 @@ def measure_embeddings(
         )
     data = images_as_tensor(images)
     device = resolve_device(options.device)
-    model = restore_irl_inr(irl_inr_model).to(device)
+    model = encoding_model(irl_inr_model, options, device)
 
     original, original_rotation, reposed, reposed_rotation, applied = _reposed_codes(model, data, options, device)
     relative = (reposed_rotation - original_rotation.unsqueeze(0)).flatten()

@@ -23,6 +23,7 @@ class EmbeddingParameters(Parameters):
     neighbours: int = 20
     seed: int = 0
     figure_count: int = 12
+    fast_encoder: bool = False
 
     def check(self) -> None:
         if self.split not in ("all", "train", "test"):

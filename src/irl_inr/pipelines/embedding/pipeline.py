@@ -1,6 +1,16 @@
+"""The embedding stage: codes and poses (``extract_embeddings``, the encoder alone), then
+the renders (``render_images``: reconstructions and canonical images, for the measures,
+the figures and the cluster galleries), the measures and the figure.  Codes alone:
+``kedro run --to-nodes <domain>.extract_embeddings``."""
+
 from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines.embedding.nodes import extract_embeddings, measure_embeddings, plot_reconstructions
+from irl_inr.pipelines.embedding.nodes import (
+    extract_embeddings,
+    measure_embeddings,
+    plot_reconstructions,
+    render_images,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -9,8 +19,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 extract_embeddings,
                 inputs=["irl_inr_model", "images", "image_table", "params:embedding"],
-                outputs=["semantic_codes", "predicted_poses", "reconstructions", "canonical_images"],
+                outputs=["semantic_codes", "predicted_poses"],
                 name="extract_embeddings",
+            ),
+            Node(
+                render_images,
+                inputs=["irl_inr_model", "semantic_codes", "predicted_poses", "params:embedding"],
+                outputs=["reconstructions", "canonical_images"],
+                name="render_images",
             ),
             Node(
                 measure_embeddings,

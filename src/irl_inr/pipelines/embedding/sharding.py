@@ -7,7 +7,8 @@ Each extraction shard reads only its rows of the images, memory-mapped
 (``images_mmap``: the images file loaded with ``mmap: true``), and runs the unsharded
 node's code on them; shard boundaries fall on multiples of ``embedding.batch_size``, so
 every batch the model sees is the batch it sees unsharded and the concatenated outputs
-are byte for byte those of ``extract_embeddings``.  The number of shards is a property of the pipeline (a node per
+are byte for byte those of ``extract_embeddings`` (codes and poses; the renders are
+the unsharded ``render_images`` node's, after the join).  The number of shards is a property of the pipeline (a node per
 shard), given when it is built.
 """
 
@@ -22,12 +23,12 @@ from irl_inr.pipelines.embedding.parameters import EmbeddingParameters
 from irl_inr.sharding import for_shard, shard_rows
 from irl_inr.tables import split_rows
 
-EXTRACTED = ("semantic_codes", "predicted_poses", "reconstructions", "canonical_images")
+EXTRACTED = ("semantic_codes", "predicted_poses")
 
 
 def extract_embeddings_shard(
     irl_inr_model: dict, images: np.ndarray, image_table: pd.DataFrame, parameters: dict, shard: int, shards: int
-) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, pd.DataFrame]:
     """``extract_embeddings`` on shard ``shard`` of ``shards`` of the split's rows; reads
     only those rows of ``images`` (a memory map).  An empty shard gives empty outputs."""
     options = EmbeddingParameters.from_dict(parameters)
@@ -37,24 +38,24 @@ def extract_embeddings_shard(
     shard_images = np.array(images[start:stop] if options.split == "all" else images[selected])  # this shard, read
     shard_table = image_table.iloc[selected]
     if not len(selected):
-        empty = np.empty((0, *images.shape[1:]), dtype=np.float32)
-        return np.empty((0, 0), dtype=np.float32), shard_table, empty, empty
+        return np.empty((0, 0), dtype=np.float32), shard_table
     return extract_embeddings(irl_inr_model, shard_images, shard_table, {**parameters, "split": "all"})
 
 
 def concatenate_embedding_shards(
     image_table: pd.DataFrame, parameters: dict, *shard_outputs
-) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray]:
-    """The shards' (codes, pose table, reconstructions, canonical images), four per shard
-    in shard order, joined into what ``extract_embeddings`` returns."""
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """The shards' (codes, pose table), two per shard in shard order, joined into what
+    ``extract_embeddings`` returns."""
     options = EmbeddingParameters.from_dict(parameters)
-    shards = [shard_outputs[index : index + 4] for index in range(0, len(shard_outputs), 4)]
+    width = len(EXTRACTED)
+    shards = [shard_outputs[index : index + width] for index in range(0, len(shard_outputs), width)]
     filled = [shard for shard in shards if len(shard[0])]
-    codes, poses, reconstructions, canonical = (list(part) for part in zip(*filled))
+    codes, poses = (list(part) for part in zip(*filled))
     pose_table = pd.concat(poses, ignore_index=True)
     if options.split == "all":
         pose_table.index = image_table.index
-    return np.concatenate(codes), pose_table, np.concatenate(reconstructions), np.concatenate(canonical)
+    return np.concatenate(codes), pose_table
 
 
 def sharded_extraction(shards: int) -> Pipeline:

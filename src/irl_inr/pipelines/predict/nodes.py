@@ -3,8 +3,8 @@ images it has never seen, streamed in batches.
 
 Per image: the cluster and its probability under the chosen clustering head (exactly as
 ``assign_clusters`` computes them), the pose (rotation, shift) and canonical image from
-the IRL-INR encoder and INR (exactly as ``extract_embeddings`` computes them), and a
-novelty score with a flag.
+the IRL-INR encoder and INR (exactly as ``extract_embeddings`` and ``render_images``
+compute them), and a novelty score with a flag.
 
 Novelty score: the Euclidean distance of the image's code z to the nearest cluster's mean
 code, the means taken over the images the clustering stage assigned (their codes from
