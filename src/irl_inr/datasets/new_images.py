@@ -346,7 +346,9 @@ class StreamedParquetDataset(_StreamedDataset):
 class StreamedNpyDataset(_StreamedDataset):
     """An image stack (total, H, W) float32 in a ``.npy`` file: the header first, then each
     chunk appended in order (plain writes, so only one chunk is ever in memory and written
-    pages stay in the page cache, not in the process); loads memory-mapped, read-only."""
+    pages stay in the page cache, not in the process); loads memory-mapped, read-only. A
+    chunk of an output of 0 rows (``StreamChunk(0, 0, empty (0, H, W) array)``) writes an
+    empty stack at once, as each time it is saved."""
 
     def _begin(self, chunk: StreamChunk) -> None:
         self._shape = (chunk.total, *np.shape(chunk.data)[1:])

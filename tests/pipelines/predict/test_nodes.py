@@ -127,6 +127,8 @@ def test_yaml_defaults_are_the_dataclass_defaults():
     ({"novelty_quantile": 0}, r"predict.novelty_quantile = 0: must be in \(0, 1\]"),
     ({"batch_size": 0}, r"predict.batch_size = 0"),
     ({"num_threads": 0}, r"predict.num_threads = 0"),
+    ({"canonical_images": "no"}, r"predict.canonical_images = 'no': must be true or false"),
+    ({"canonical_images": None}, r"predict.canonical_images = None: must be true or false"),
     ({"threshold": 3}, r"predict: unknown parameter\(s\) \['threshold'\]"),
 ])
 def test_bad_parameters_name_the_parameter(overrides, message):
@@ -152,6 +154,20 @@ def test_predictions_are_the_clustering_and_embedding_stages_own(trained, tmp_pa
     np.testing.assert_allclose(table["shift_x_pixels"], poses["predicted_shift_x_pixels"], atol=1e-4)
     np.testing.assert_allclose(table["shift_y_pixels"], poses["predicted_shift_y_pixels"], atol=1e-4)
     np.testing.assert_allclose(canonical, trained["canonical"], atol=1e-5)
+
+
+def test_without_canonical_images_nothing_is_rendered_and_the_predictions_stay(trained, tmp_path, monkeypatch):
+    folder = write_pngs(tmp_path / "new", trained["images"])
+    _, rendered_table, _ = predict(trained, folder)
+
+    def no_render(*args, **kwargs):
+        raise AssertionError("predict.canonical_images = false must not render")
+
+    monkeypatch.setattr("irl_inr.pipelines.predict.nodes.render_in_batches", no_render)
+    chunks, table, canonical = predict(trained, folder, {**PREDICT, "canonical_images": False})
+    pd.testing.assert_frame_equal(table, rendered_table)
+    assert [(chunk.start, chunk.total, chunk.data.shape) for _, chunk in chunks] == [(0, 0, (0, SIZE, SIZE))] * 5
+    assert canonical.shape == (0, SIZE, SIZE) and canonical.dtype == np.float32
 
 
 def test_the_scan_head_predicts_the_scan_clusters(trained, tmp_path):
@@ -228,9 +244,8 @@ def test_particles_are_preprocessed_like_cryo_em():
 # ----------------------------------------------------------------------------- pipeline
 
 
-def test_a_kedro_run_streams_both_outputs_to_disk(trained, tmp_path):
-    folder = write_pngs(tmp_path / "new", trained["images"])
-    catalog = DataCatalog({
+def predict_catalog(trained, folder, out, parameters=PREDICT):
+    return DataCatalog({
         "irl_inr_model": MemoryDataset(trained["irl_inr"], copy_mode="assign"),
         "scan_model": MemoryDataset(trained["scan"], copy_mode="assign"),
         "selflabel_model": MemoryDataset(trained["selflabel"], copy_mode="assign"),
@@ -238,17 +253,34 @@ def test_a_kedro_run_streams_both_outputs_to_disk(trained, tmp_path):
         "predicted_poses": MemoryDataset(trained["poses"]),
         "cluster_assignments": MemoryDataset(trained["assignments"]),
         "new_images": NewImagesDataset(str(folder), format="png"),
-        "params:predict": MemoryDataset(PREDICT),
+        "params:predict": MemoryDataset(parameters),
         "params:augmentation": MemoryDataset({"image_size": SIZE}),
-        "predictions": StreamedParquetDataset(str(tmp_path / "out/predictions.parquet")),
-        "new_canonical_images": StreamedNpyDataset(str(tmp_path / "out/canonical_images.npy")),
+        "predictions": StreamedParquetDataset(str(out / "predictions.parquet")),
+        "new_canonical_images": StreamedNpyDataset(str(out / "canonical_images.npy")),
     })
-    SequentialRunner().run(create_pipeline("mnist_u"), catalog)
+
+
+def test_a_kedro_run_streams_both_outputs_to_disk(trained, tmp_path):
+    folder = write_pngs(tmp_path / "new", trained["images"])
+    SequentialRunner().run(create_pipeline("mnist_u"), predict_catalog(trained, folder, tmp_path / "out"))
     _, table, canonical = predict(trained, folder)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out/predictions.parquet"), table)
     assert np.array_equal(np.load(tmp_path / "out/canonical_images.npy"), canonical)
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["canonical_images.npy",
                                                                           "predictions.parquet"]
+
+
+def test_a_kedro_run_without_canonical_images_saves_an_empty_stack_over_the_earlier_one(trained, tmp_path):
+    """The earlier run's canonical images do not stay beside predictions of other images."""
+    folder, out = write_pngs(tmp_path / "new", trained["images"]), tmp_path / "out"
+    SequentialRunner().run(create_pipeline("mnist_u"), predict_catalog(trained, folder, out))
+    expected = pd.read_parquet(out / "predictions.parquet")
+    catalog = predict_catalog(trained, folder, out, {**PREDICT, "canonical_images": False})
+    SequentialRunner().run(create_pipeline("mnist_u"), catalog)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"), expected)
+    canonical = catalog.load("new_canonical_images")
+    assert canonical.shape == (0, SIZE, SIZE) and canonical.dtype == np.float32
+    assert sorted(path.name for path in out.iterdir()) == ["canonical_images.npy", "predictions.parquet"]
 
 
 def test_the_pipeline_reads_each_domains_front_end_parameters():

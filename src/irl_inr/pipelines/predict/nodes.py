@@ -4,7 +4,8 @@ images it has never seen, streamed in batches.
 Per image: the cluster and its probability under the chosen clustering head (exactly as
 ``assign_clusters`` computes them), the pose (rotation, shift) and canonical image from
 the IRL-INR encoder and INR (exactly as ``extract_embeddings`` and ``render_images``
-compute them), and a novelty score with a flag.
+compute them; the canonical image only when ``predict.canonical_images`` is true), and a
+novelty score with a flag.
 
 Novelty score: the Euclidean distance of the image's code z to the nearest cluster's mean
 code, the means taken over the images the clustering stage assigned (their codes from
@@ -231,7 +232,10 @@ def predict_new_images(
     ``source``, ``cluster``, ``confidence`` (the head's max probability),
     ``rotation_radians`` in [0, 2π), ``shift_x_pixels``, ``shift_y_pixels``,
     ``novelty_score``, ``is_novel`` (score above the calibrated threshold)) and the chunk of
-    their canonical images (float32 (B, S, S), the INR at pose 0)."""
+    their canonical images (float32 (B, S, S), the INR at pose 0). With
+    ``predict.canonical_images`` false nothing is rendered: the images' chunk is instead an
+    empty stack (0, S, S) of an output of 0 rows, so ``new_canonical_images`` is saved as
+    an empty stack (rather than left as an earlier run's images)."""
     options = PredictParameters.from_dict(parameters)
     device = resolve_device(options.device)
     model = restore_irl_inr(irl_inr_model).to(device)
@@ -250,9 +254,13 @@ def predict_new_images(
         with thread_limit(options.num_threads):
             data = images_as_tensor(prepare_images(batch, new_image_front_end))
             codes, rotations, translations = encode_in_batches(model, data, options.batch_size, device)
-            canonical = render_in_batches(
-                model, codes, torch.zeros(len(codes)), torch.zeros(len(codes), 2), size, options.batch_size, device
-            )
+            if options.canonical_images:
+                canonical = StreamChunk(start, batches.total, render_in_batches(
+                    model, codes, torch.zeros(len(codes)), torch.zeros(len(codes), 2), size, options.batch_size,
+                    device,
+                ))
+            else:
+                canonical = StreamChunk(0, 0, np.zeros((0, size, size), dtype=np.float32))
             probabilities = cluster_probabilities(encoder, head, data, options.batch_size, device, normalise)
         scores = nearest_centroid_distances(codes.numpy(), centroids)
         shift = normalised_to_pixels(translations, size).numpy().astype(np.float64)
@@ -270,5 +278,5 @@ def predict_new_images(
             },
             columns=list(PREDICTION_COLUMNS),
         )
-        yield StreamChunk(start, batches.total, table), StreamChunk(start, batches.total, canonical)
+        yield StreamChunk(start, batches.total, table), canonical
         start += len(batch)

@@ -18,7 +18,9 @@ class PredictParameters(Parameters):
     mean codes the novelty score measures from); ``novelty_quantile``: the share of the
     calibration images (those the clustering stage assigned) whose novelty score stays at
     or below the threshold, so about ``1 - novelty_quantile`` of images like them are
-    flagged novel by chance."""
+    flagged novel by chance; ``canonical_images``: whether each new image's canonical
+    image is rendered with the INR (false: codes, clusters and poses only, and
+    ``new_canonical_images`` holds no images)."""
 
     section = "predict"
     head: str = "selflabel"
@@ -26,6 +28,7 @@ class PredictParameters(Parameters):
     batch_size: int = 256
     device: str = "auto"
     num_threads: int | None = 1
+    canonical_images: bool = True
 
     def check(self) -> None:
         if self.head not in HEADS:
