@@ -269,8 +269,9 @@ def test_models_of_other_images_are_refused(trained, data, irl_inr, directory):
 
 def test_a_collapsed_selflabel_step_is_reported(trained, data, irl_inr, tmp_path, caplog):
     """A SCAN head that is unsure of cluster 2 (its bias lowered) and an eager, unbalanced
-    self-labelling step: cluster 2 loses all its members, which is logged as a warning and
-    reported as selflabel.empty_clusters."""
+    self-labelling step of the head alone (the rig is tuned on a frozen encoder): cluster 2
+    loses all its members, which is logged as a warning and reported as
+    selflabel.empty_clusters."""
     images, table, _, _ = data
     # Linear heads on raw codes with fresh poses: a head whose logits scale with the codes,
     # where lowering one bias leaves that cluster some members but no confident one.
@@ -280,7 +281,8 @@ def test_a_collapsed_selflabel_step_is_reported(trained, data, irl_inr, tmp_path
     scan, _ = train_scan(irl_inr, images, table, trained["neighbours"], linear)
     rigged = {"config": dict(scan["config"]), "state_dict": {k: v.clone() for k, v in scan["state_dict"].items()}}
     rigged["state_dict"]["heads.bias"][rigged["config"]["best_head"], 2] -= 0.5
-    parameters = tiny(tmp_path, selflabel={"threshold": 0.6, "class_balance": False, "max_shift_pixels": 1.0,
+    parameters = tiny(tmp_path, selflabel={"train_features": False, "threshold": 0.6, "class_balance": False,
+                                           "max_shift_pixels": 1.0,
                                            "contrast": 0.2, "noise_std": 0.05, "cutout_size": 0.25,
                                            "optimisation": {"epochs": 3, "batch_size": 16, "learning_rate": 0.1}})
     with caplog.at_level(logging.WARNING, logger="irl_inr.pipelines.clustering.nodes"):

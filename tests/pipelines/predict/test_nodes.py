@@ -187,7 +187,9 @@ def test_noise_is_more_novel_than_the_training_shapes(trained, tmp_path):
     _, noise_table, _ = predict(trained, write_pngs(tmp_path / "noise", noise))
     assert noise_table["novelty_score"].min() > shapes_table["novelty_score"].max()
     assert noise_table["is_novel"].all()
-    assert shapes_table["is_novel"].mean() <= 0.1 + 1e-9  # novelty_quantile 0.9 on these very codes
+    # novelty_quantile 0.9 of these very images flags 3 of 30; they come back through 8-bit
+    # PNGs, which moves every code a little, so a score at the threshold may cross it
+    assert shapes_table["is_novel"].sum() <= round(0.1 * COUNT) + 2
     np.testing.assert_array_equal(shapes_table["is_novel"], shapes_table["novelty_score"] > reference["threshold"])
 
 

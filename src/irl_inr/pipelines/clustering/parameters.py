@@ -83,12 +83,12 @@ class SelfLabelParameters(TrainedBlock):
 
     section = "clustering.selflabel"
     DEFAULT_OPTIMISATION: ClassVar[dict[str, Any]] = {
-        "epochs": 2, "batch_size": 256, "learning_rate": 1e-3, "betas": [0.9, 0.999], "weight_decay": 1e-4,
+        "epochs": 5, "batch_size": 256, "learning_rate": 1e-4, "betas": [0.9, 0.999], "weight_decay": 1e-4,
         "checkpoint_every": 20,
     }
     threshold: float = 0.9
     class_balance: bool = True
-    train_features: bool = False
+    train_features: bool = True  # fine-tuned with the head (see parameters_clustering.yml)
     rotate: bool = True
     max_shift_pixels: float = 5.0
     contrast: float = 0.0  # strong view's photometric distortion: off (see parameters_clustering.yml)
