@@ -174,3 +174,28 @@ def test_progress_bar_and_log(toy, config, capsys, caplog):
         fit(toy.make_model(), toy.make_data(), _with(config, epochs=2), progress=True)
     assert "epoch 2/2" in capsys.readouterr().err
     assert "epoch 1/2 (step 8" in caplog.text and "recon=" in caplog.text
+
+
+def test_declared_optimiser_groups_are_checked():
+    from irl_inr.training.loop import optimiser_groups
+
+    class Declared(torch.nn.Module):
+        def __init__(self, groups):
+            super().__init__()
+            self.a, self.b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+            self.groups = groups
+
+        def optimiser_groups(self):
+            return self.groups(self)
+
+    built = optimiser_groups(Declared(lambda m: [{"params": list(m.a.parameters()), "learning_rate_scale": 0.5},
+                                                 {"params": list(m.b.parameters())}]), 0.1)
+    assert [group["lr"] for group in built] == pytest.approx([0.05, 0.1])
+    with pytest.raises(ValueError, match="Declared.optimiser_groups: a parameter is in more than one group"):
+        optimiser_groups(Declared(lambda m: [{"params": list(m.a.parameters())}, {"params": [m.a.weight]}]), 0.1)
+    with pytest.raises(ValueError, match="learning_rate_scale must be a positive number, got -1"):
+        optimiser_groups(Declared(lambda m: [{"params": list(m.a.parameters()), "learning_rate_scale": -1}]), 0.1)
+    frozen = Declared(lambda m: [{"params": list(m.a.parameters())}])
+    frozen.a.requires_grad_(False)
+    with pytest.raises(ValueError, match="Declared has no trainable parameters"):
+        optimiser_groups(frozen, 0.1)

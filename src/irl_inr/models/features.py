@@ -75,10 +75,11 @@ class FeatureOwner(nn.Module):
             self.features.eval()
         return self
 
-    def _code(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, d) features of ``images``, scaled to unit length if ``normalise_features``."""
-        features = feature_tensor(self.features(images))
-        return F.normalize(features, dim=1) if self.normalise_features else features
+    def _code(self, images: torch.Tensor, features: nn.Module | None = None) -> torch.Tensor:
+        """(B, d) features of ``images`` by ``features`` (default: the model's own feature
+        extractor), scaled to unit length if ``normalise_features``."""
+        code = feature_tensor((self.features if features is None else features)(images))
+        return F.normalize(code, dim=1) if self.normalise_features else code
 
     def _features(self, images: torch.Tensor) -> torch.Tensor:
         if self.train_features:
@@ -88,10 +89,11 @@ class FeatureOwner(nn.Module):
 
     @torch.no_grad()
     def probabilities_in_batches(
-        self, images: torch.Tensor, batch_size: int, head: nn.Module, dim: int
+        self, images: torch.Tensor, batch_size: int, head: nn.Module, dim: int, features: nn.Module | None = None
     ) -> torch.Tensor:
-        """The softmax of ``head`` over the features of ``images``, ``batch_size`` images at a
-        time, in eval mode (no augmentation); the chunks joined along ``dim``."""
+        """The softmax of ``head`` over the features of ``images`` (by ``features``, default
+        the model's own), ``batch_size`` images at a time, in eval mode (no augmentation);
+        the chunks joined along ``dim``."""
         images = check_images(images, "images")
         batch_size = positive_int(batch_size, "batch_size")
         was_training = self.training
@@ -100,12 +102,12 @@ class FeatureOwner(nn.Module):
             device = next(head.parameters()).device
             chunks = []
             for start in range(0, images.shape[0], batch_size):
-                features = self._code(images[start : start + batch_size].to(device))
-                if not torch.isfinite(features).all():
+                code = self._code(images[start : start + batch_size].to(device), features)
+                if not torch.isfinite(code).all():
                     raise ValueError(
-                        f"features: NaN or infinite features for images {start}..{start + features.shape[0] - 1}"
+                        f"features: NaN or infinite features for images {start}..{start + code.shape[0] - 1}"
                     )
-                chunks.append(torch.softmax(head(features).float(), dim=-1))
+                chunks.append(torch.softmax(head(code).float(), dim=-1))
             return torch.cat(chunks, dim=dim)
         finally:
             self.train(was_training)

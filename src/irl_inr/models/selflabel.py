@@ -34,6 +34,17 @@ class SelfLabelModel(FeatureOwner):
     cross-entropy by inverse pseudo-label frequency (:func:`balanced_class_weights`).
     normalise_features: unit-length features before the head (as the SCAN model it starts from).
 
+    Safeguards of a fine-tuned feature extractor:
+
+    * features_learning_rate_scale: the feature extractor learns at this share of the
+      head's learning rate (a learning-rate split: the head is new, the features are
+      pre-trained and wrecked by a large step; see :meth:`optimiser_groups`);
+    * ema_decay: a *teacher*, the exponential moving average of the features and head
+      (``teacher <- decay * teacher + (1 - decay) * student`` after every step, batch-norm
+      statistics copied), labels the weak views and is the model that :meth:`predict`
+      uses; it is always in eval mode, so pseudo-labels do not follow one batch's
+      statistics or one noisy step. 0: no teacher, the student labels its own weak views.
+
     ``training_losses(images, generator)``: ``batch`` is images (B, C, H, W).  The weak
     view's prediction is computed without gradient.  Returns ``total`` and
     ``confident_share``.
@@ -53,6 +64,8 @@ class SelfLabelModel(FeatureOwner):
         class_balance: bool = True,
         train_features: bool = True,
         normalise_features: bool = False,
+        features_learning_rate_scale: float = 1.0,
+        ema_decay: float = 0.0,
     ) -> None:
         super().__init__()
         if not isinstance(head, nn.Module):
@@ -74,9 +87,22 @@ class SelfLabelModel(FeatureOwner):
         self.cutout_size = non_negative_float(cutout_size, "cutout_size")
         if self.cutout_size > 1:
             raise ValueError(f"cutout_size must be a share of the image side in [0, 1], got {cutout_size!r}")
+        self.features_learning_rate_scale = non_negative_float(
+            features_learning_rate_scale, "features_learning_rate_scale"
+        )
+        if self.features_learning_rate_scale == 0:
+            raise ValueError("features_learning_rate_scale must be > 0 (to freeze the features, set train_features=False)")
+        self.ema_decay = probability(ema_decay, "ema_decay")
+        if self.ema_decay == 1:
+            raise ValueError("ema_decay must be < 1 (1 would keep the teacher at its start forever)")
         self._set_features(features, train_features, normalise_features)
         self.head = head
         self.n_clusters = clusters
+        self.teacher: nn.ModuleDict | None = None
+        if self.ema_decay > 0:
+            self.teacher = nn.ModuleDict({"features": copy.deepcopy(features), "head": copy.deepcopy(head)})
+            self.teacher.requires_grad_(False)
+            self.teacher.eval()
 
     @classmethod
     def from_scan(cls, scan: SCANModel, head: int | None = None, **options: Any) -> "SelfLabelModel":
@@ -97,6 +123,48 @@ class SelfLabelModel(FeatureOwner):
         features.requires_grad_(True)
         return cls(features, scan.heads.head(head), **options)
 
+    def train(self, mode: bool = True):  # noqa: D102 - the teacher stays in eval mode
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()
+        return self
+
+    def optimiser_groups(self) -> list[dict[str, Any]]:
+        """The head at the full learning rate, the features (when trained) at
+        ``features_learning_rate_scale`` of it. The teacher is never optimised."""
+        return [
+            {"params": list(self.head.parameters()), "learning_rate_scale": 1.0},
+            {"params": list(self.features.parameters()), "learning_rate_scale": self.features_learning_rate_scale},
+        ]
+
+    @torch.no_grad()
+    def after_optimiser_step(self) -> None:
+        """Move the teacher towards the student (exponential moving average)."""
+        if self.teacher is None:
+            return
+        for teacher, student in ((self.teacher["features"], self.features), (self.teacher["head"], self.head)):
+            for mine, theirs in zip(teacher.parameters(), student.parameters(), strict=True):
+                mine.lerp_(theirs, 1.0 - self.ema_decay)
+            for mine, theirs in zip(teacher.buffers(), student.buffers(), strict=True):
+                mine.copy_(theirs)
+
+    def _teacher_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, K) logits of the model that labels weak views and predicts: the teacher
+        if there is one, else the student itself."""
+        if self.teacher is None:
+            return self.head(self._code(images))
+        return self.teacher["head"](self._code(images, self.teacher["features"]))
+
+    def prediction_state_dict(self) -> dict[str, torch.Tensor]:
+        """The weights that :meth:`predict` uses, under the student's names
+        (``features.*``, ``head.*``): the teacher's with an EMA, else the student's."""
+        if self.teacher is None:
+            return {k: v for k, v in self.state_dict().items() if not k.startswith("teacher.")}
+        return {
+            **{f"features.{k}": v for k, v in self.teacher["features"].state_dict().items()},
+            **{f"head.{k}": v for k, v in self.teacher["head"].state_dict().items()},
+        }
+
     def training_losses(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Self-labelling losses of a batch of images (B, C, H, W)."""
         if not isinstance(batch, torch.Tensor) or batch.dim() != 4 or not batch.is_floating_point():
@@ -107,11 +175,16 @@ class SelfLabelModel(FeatureOwner):
         strong = posed_views(batch, generator, self.rotate, self.max_shift)
         strong = photometric(strong, generator, self.contrast, self.noise_std, self.cutout_size)
         with torch.no_grad():
-            weak_probs = torch.softmax(self.head(self._code(weak)).float(), dim=-1)
+            weak_probs = torch.softmax(self._teacher_logits(weak).float(), dim=-1)
         strong_logits = self.head(self._features(strong))
         return selflabel_loss(weak_probs, strong_logits, self.threshold, self.n_clusters, self.class_balance)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-        """Cluster probabilities (B, K) in eval mode, without augmentation."""
-        return self.probabilities_in_batches(images, batch_size, self.head, dim=0)
+        """Cluster probabilities (B, K) in eval mode, without augmentation, by the teacher
+        when there is one."""
+        if self.teacher is None:
+            return self.probabilities_in_batches(images, batch_size, self.head, dim=0)
+        return self.probabilities_in_batches(
+            images, batch_size, self.teacher["head"], dim=0, features=self.teacher["features"]
+        )

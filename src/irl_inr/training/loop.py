@@ -5,7 +5,15 @@ A *model* is any ``torch.nn.Module`` with::
     def training_losses(self, batch: Tensor, generator: torch.Generator) -> dict[str, Tensor]
 
 returning scalar loss terms, one of them ``"total"`` (the one minimised); the model
-draws its own random augmentation from ``generator``.
+draws its own random augmentation from ``generator``. Two optional methods:
+
+* ``optimiser_groups()`` -> a list of ``{"params": [...], "learning_rate_scale": s}``:
+  Adam parameter groups, each at ``config.learning_rate * s`` (a learning-rate split,
+  e.g. a pre-trained encoder fine-tuned slower than a new head); default: one group of
+  every parameter that requires a gradient;
+* ``after_optimiser_step()``: called after every optimiser step (e.g. to move an
+  exponential moving average of the weights); whatever it updates must live in the
+  model's ``state_dict`` to be checkpointed and resumed.
 
 Reproducibility (on CPU, bit for bit):
 
@@ -146,6 +154,32 @@ def fit(
         model.train(was_training)
 
 
+def optimiser_groups(model: nn.Module, learning_rate: float) -> list[dict[str, Any]]:
+    """Adam's parameter groups for ``model``: its ``optimiser_groups()`` (each group's
+    ``learning_rate_scale`` times ``learning_rate``) or one group of every parameter
+    that requires a gradient. Empty groups are dropped; none left raises."""
+    name = type(model).__name__
+    declared = getattr(model, "optimiser_groups", None)
+    if declared is None:
+        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "learning_rate_scale": 1.0}]
+    else:
+        groups = list(declared())
+    built, seen = [], set()
+    for group in groups:
+        params = [p for p in group["params"] if p.requires_grad]
+        scale = group.get("learning_rate_scale", 1.0)
+        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale) or scale <= 0:
+            raise ValueError(f"{name}.optimiser_groups: learning_rate_scale must be a positive number, got {scale!r}")
+        if any(id(p) in seen for p in params):
+            raise ValueError(f"{name}.optimiser_groups: a parameter is in more than one group")
+        seen.update(id(p) for p in params)
+        if params:
+            built.append({"params": params, "lr": learning_rate * float(scale)})
+    if not built:
+        raise ValueError(f"{name} has no trainable parameters")
+    return built
+
+
 class _Trainer:
     def __init__(
         self,
@@ -181,11 +215,11 @@ class _Trainer:
         config, model = self.config, self.model
         model.to(self.device)
         model.train()
-        self.parameters = [p for p in model.parameters() if p.requires_grad]
-        if not self.parameters:
-            raise ValueError(f"{type(model).__name__} has no trainable parameters")
+        groups = optimiser_groups(model, config.learning_rate)
+        self.parameters = [p for group in groups for p in group["params"]]
+        self.after_step = getattr(model, "after_optimiser_step", None)
         self.optimizer = torch.optim.Adam(
-            self.parameters,
+            groups,
             lr=config.learning_rate,
             betas=config.betas,
             weight_decay=config.weight_decay,
@@ -346,6 +380,8 @@ class _Trainer:
         if self.config.grad_clip_norm is not None:
             torch.nn.utils.clip_grads_with_norm_(self.parameters, self.config.grad_clip_norm, grad_norm)
         self.optimizer.step()
+        if self.after_step is not None:
+            self.after_step()
         return values
 
     def _validated_terms(self, losses: Any) -> dict[str, torch.Tensor]:

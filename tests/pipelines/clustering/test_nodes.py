@@ -146,6 +146,8 @@ def test_threads_default_to_the_section_and_give_way_to_a_block():
         ({"scan": {"heads": 3}}, r"clustering.scan: unknown parameter\(s\) \['heads'\]"),
         ({"scan": {"optimisation": {"epochs": 0}}}, r"clustering.scan.optimisation: training.epochs = 0"),
         ({"selflabel": {"threshold": 1.5}}, r"clustering.selflabel.threshold = 1.5"),
+        ({"selflabel": {"ema_decay": 1.0}}, r"clustering.selflabel.ema_decay = 1.0: must be < 1"),
+        ({"selflabel": {"features_learning_rate_scale": 0}}, r"clustering.selflabel.features_learning_rate_scale = 0"),
         ({"dti": {"transformations": ["shear"]}}, r"clustering.dti.transformations"),
         ({"device": "tpu"}, r"clustering.scan.optimisation: training.device = 'tpu'"),
         ({"num_threads": 0}, r"clustering.num_threads = 0: must be at least 1"),

@@ -220,6 +220,8 @@ def train_selflabel(
         class_balance=block.class_balance,
         train_features=block.train_features,
         normalise_features=normalises_codes(scan_model),
+        features_learning_rate_scale=float(block.features_learning_rate_scale),
+        ema_decay=float(block.ema_decay),
     )
     logger.info("Self-labelling (threshold %.3g) on %d images; checkpoints in %s", block.threshold, len(data), path)
     result = fit(model, data, optimisation, checkpoint_path=path, progress=options.progress)
@@ -253,7 +255,7 @@ def train_selflabel(
             "empty_clusters": len(empty),
             "train_seconds": _train_seconds(result.history),
         },
-        "state_dict": cpu_state_dict(model),
+        "state_dict": {name: value.detach().to("cpu", copy=True) for name, value in model.prediction_state_dict().items()},
     }
     return selflabel_model, result.history
 

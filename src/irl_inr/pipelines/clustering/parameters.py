@@ -89,6 +89,8 @@ class SelfLabelParameters(TrainedBlock):
     threshold: float = 0.9
     class_balance: bool = True
     train_features: bool = True  # fine-tuned with the head (see parameters_clustering.yml)
+    features_learning_rate_scale: float = 1.0  # the features' learning rate over the head's
+    ema_decay: float = 0.0  # 0: no EMA teacher
     rotate: bool = True
     max_shift_pixels: float = 5.0
     contrast: float = 0.0  # strong view's photometric distortion: off (see parameters_clustering.yml)
@@ -100,6 +102,8 @@ class SelfLabelParameters(TrainedBlock):
         self.check_number("threshold", 0, 1)
         self.check_bool("class_balance")
         self.check_bool("train_features")
+        self.check_number("features_learning_rate_scale", 0, open_low=True)
+        self.check_number("ema_decay", 0, 1, open_high=True)
         self.check_bool("rotate")
         self.check_number("max_shift_pixels", 0)
         self.check_number("contrast", 0, 1, open_high=True)
