@@ -422,3 +422,18 @@ def test_bad_inputs_name_the_argument():
         model.predict(torch.full((2, 2), math.inf), head=0)
     with pytest.raises(ValueError, match="head"):
         model.predict(points, head=10)
+
+
+def test_fine_tuned_features_learn_at_their_share_of_the_heads_rate():
+    from irl_inr.training.loop import optimiser_groups
+
+    points, _, neighbours = two_blobs(per_blob=10, k=3)
+    features = nn.Linear(2, 4)
+    model = SCANModel(features, NeighbourPairs(points, neighbours), 2, 2, rotate=False, train_features=True,
+                      features_learning_rate_scale=0.25)
+    heads, trained = optimiser_groups(model, 0.1)
+    assert trained["lr"] == pytest.approx(0.025) and heads["lr"] == pytest.approx(0.1)
+    assert {id(p) for p in trained["params"]} == {id(p) for p in features.parameters()}
+    assert {id(p) for p in heads["params"]} == {id(p) for p in model.heads.parameters()}
+    frozen = SCANModel(nn.Linear(2, 4), NeighbourPairs(points, neighbours), 2, 2, rotate=False)
+    assert [group["lr"] for group in optimiser_groups(frozen, 0.1)] == [0.1]  # no features to train

@@ -3,6 +3,7 @@ its output, checked on a few images, and kept frozen (no gradients, eval mode) o
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -53,21 +54,43 @@ class FeatureOwner(nn.Module):
     train_features: bool
     normalise_features: bool
 
-    def _set_features(self, features: nn.Module, train_features: bool, normalise_features: bool = False) -> None:
+    def _set_features(
+        self, features: nn.Module, train_features: bool, normalise_features: bool = False,
+        features_learning_rate_scale: float = 1.0,
+    ) -> None:
         if not isinstance(features, nn.Module):
             raise TypeError(f"features must be an nn.Module, got {type(features).__name__}")
         if not isinstance(train_features, bool):
             raise ValueError(f"train_features must be True or False, got {train_features!r}")
         if not isinstance(normalise_features, bool):
             raise ValueError(f"normalise_features must be True or False, got {normalise_features!r}")
+        scale = features_learning_rate_scale
+        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale) or scale <= 0:
+            raise ValueError(
+                f"features_learning_rate_scale must be a finite number > 0, got {scale!r} "
+                "(to freeze the features, set train_features=False)"
+            )
         self.features = features
         self.train_features = train_features
         self.normalise_features = normalise_features
+        self.features_learning_rate_scale = float(scale)
         if not train_features:
             # Frozen: no gradients (the optimiser skips it) and always in eval mode
             # (batch-norm statistics stay those of the pretext training).
             features.requires_grad_(False)
             features.eval()
+
+    def optimiser_groups(self) -> list[dict[str, Any]]:
+        """Adam's groups (see :mod:`irl_inr.training.loop`): the model's own layers (its
+        heads) at the full learning rate, the feature extractor, when trained, at
+        ``features_learning_rate_scale`` of it: a learning-rate split, since the features
+        are pre-trained and a step sized for a new head wrecks them."""
+        feature_parameters = list(self.features.parameters())
+        feature_ids = {id(p) for p in feature_parameters}
+        return [
+            {"params": [p for p in self.parameters() if id(p) not in feature_ids], "learning_rate_scale": 1.0},
+            {"params": feature_parameters, "learning_rate_scale": self.features_learning_rate_scale},
+        ]
 
     def train(self, mode: bool = True):  # noqa: D102 - nn.Module.train, keeping frozen features in eval
         super().train(mode)

@@ -70,6 +70,8 @@ class SCANModel(FeatureOwner):
     features: many epochs then cost no encoder pass. 0: fresh poses through the features
     at every step.
     head_hidden: hidden units of every head (0: linear heads); see :class:`ClusteringHeads`.
+    features_learning_rate_scale: trained features learn at this share of the heads'
+    learning rate (see :meth:`~irl_inr.models.features.FeatureOwner.optimiser_groups`).
 
     ``training_losses(batch, generator)``: ``batch`` is an :class:`AnchorBatch` (``pairs``
     read at some anchor indices).  For each anchor one neighbour is
@@ -94,6 +96,7 @@ class SCANModel(FeatureOwner):
         cached_views: int = 0,
         view_seed: int = 0,
         head_hidden: int = 0,
+        features_learning_rate_scale: float = 1.0,
     ) -> None:
         super().__init__()
         n_clusters = positive_int(n_clusters, "n_clusters", minimum=2)
@@ -119,7 +122,7 @@ class SCANModel(FeatureOwner):
             raise ValueError(f"cached_views must be a non-negative integer, got {cached_views!r}")
         if cached_views and train_features:
             raise ValueError("cached_views needs frozen features (train_features=False)")
-        self._set_features(features, train_features, normalise_features)
+        self._set_features(features, train_features, normalise_features, features_learning_rate_scale)
         feature_dim = probe_features(features, images, feature_dim)
         self.n_clusters, self.n_heads = n_clusters, n_heads
         self.heads = ClusteringHeads(feature_dim, n_clusters, n_heads, head_hidden)

@@ -37,8 +37,8 @@ class SelfLabelModel(FeatureOwner):
     Safeguards of a fine-tuned feature extractor:
 
     * features_learning_rate_scale: the feature extractor learns at this share of the
-      head's learning rate (a learning-rate split: the head is new, the features are
-      pre-trained and wrecked by a large step; see :meth:`optimiser_groups`);
+      head's learning rate (a learning-rate split; see
+      :meth:`~irl_inr.models.features.FeatureOwner.optimiser_groups`);
     * ema_decay: a *teacher*, the exponential moving average of the features and head
       (``teacher <- decay * teacher + (1 - decay) * student`` after every step, batch-norm
       statistics copied), labels the weak views and is the model that :meth:`predict`
@@ -87,15 +87,10 @@ class SelfLabelModel(FeatureOwner):
         self.cutout_size = non_negative_float(cutout_size, "cutout_size")
         if self.cutout_size > 1:
             raise ValueError(f"cutout_size must be a share of the image side in [0, 1], got {cutout_size!r}")
-        self.features_learning_rate_scale = non_negative_float(
-            features_learning_rate_scale, "features_learning_rate_scale"
-        )
-        if self.features_learning_rate_scale == 0:
-            raise ValueError("features_learning_rate_scale must be > 0 (to freeze the features, set train_features=False)")
         self.ema_decay = probability(ema_decay, "ema_decay")
         if self.ema_decay == 1:
             raise ValueError("ema_decay must be < 1 (1 would keep the teacher at its start forever)")
-        self._set_features(features, train_features, normalise_features)
+        self._set_features(features, train_features, normalise_features, features_learning_rate_scale)
         self.head = head
         self.n_clusters = clusters
         self.teacher: nn.ModuleDict | None = None
@@ -128,14 +123,6 @@ class SelfLabelModel(FeatureOwner):
         if self.teacher is not None:
             self.teacher.eval()
         return self
-
-    def optimiser_groups(self) -> list[dict[str, Any]]:
-        """The head at the full learning rate, the features (when trained) at
-        ``features_learning_rate_scale`` of it. The teacher is never optimised."""
-        return [
-            {"params": list(self.head.parameters()), "learning_rate_scale": 1.0},
-            {"params": list(self.features.parameters()), "learning_rate_scale": self.features_learning_rate_scale},
-        ]
 
     @torch.no_grad()
     def after_optimiser_step(self) -> None:

@@ -141,6 +141,7 @@ def train_scan(
         cached_views=block.cached_views,
         view_seed=options.seed,
         head_hidden=block.head_hidden,
+        features_learning_rate_scale=float(block.features_learning_rate_scale),
     )
     logger.info("Training SCAN (%d heads) on %d images; checkpoints in %s", block.n_heads, len(data), path)
     result = fit(model, pairs, optimisation, checkpoint_path=path, progress=options.progress)

@@ -58,6 +58,7 @@ class ScanParameters(TrainedBlock):
     n_heads: int = 10
     entropy_weight: float = 5.0
     train_features: bool = False
+    features_learning_rate_scale: float = 1.0  # trained features: their learning rate over the heads'
     cached_views: int = 8
     head_hidden: int = 128
     rotate: bool = True
@@ -68,6 +69,7 @@ class ScanParameters(TrainedBlock):
         self.check_int("n_heads", 1)
         self.check_number("entropy_weight", 0)
         self.check_bool("train_features")
+        self.check_number("features_learning_rate_scale", 0, open_low=True)
         self.check_int("cached_views", 0)
         self.check_int("head_hidden", 0)
         if self.cached_views and self.train_features:
