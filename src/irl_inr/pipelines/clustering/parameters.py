@@ -85,13 +85,13 @@ class SelfLabelParameters(TrainedBlock):
 
     section = "clustering.selflabel"
     DEFAULT_OPTIMISATION: ClassVar[dict[str, Any]] = {
-        "epochs": 5, "batch_size": 256, "learning_rate": 1e-4, "betas": [0.9, 0.999], "weight_decay": 1e-4,
+        "epochs": 5, "batch_size": 256, "learning_rate": 1e-3, "betas": [0.9, 0.999], "weight_decay": 1e-4,
         "checkpoint_every": 20,
     }
     threshold: float = 0.9
     class_balance: bool = True
     train_features: bool = True  # fine-tuned with the head (see parameters_clustering.yml)
-    features_learning_rate_scale: float = 1.0  # the features' learning rate over the head's
+    features_learning_rate_scale: float = 0.1  # the encoder's learning rate over the head's (a split)
     ema_decay: float = 0.0  # 0: no EMA teacher
     rotate: bool = True
     max_shift_pixels: float = 5.0
