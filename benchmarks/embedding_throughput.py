@@ -1,7 +1,7 @@
 """Embedding throughput of IRL-INR: codes and poses per second, and renders per second.
 
     python benchmarks/embedding_throughput.py --threads 2
-    python benchmarks/embedding_throughput.py --configs paper --fold-bn --channels-last --threads 2
+    python benchmarks/embedding_throughput.py --configs paper --fold-bn --channels-last --pack --threads 2
     python benchmarks/embedding_throughput.py --configs paper --images 65536 --device cuda --bf16 --compile
 
 The embedding stage's two nodes, with their own library functions, for each
@@ -14,8 +14,10 @@ configuration of ``--configs`` (``fast`` and ``paper`` by default):
 The model is freshly initialised (the cost does not depend on the weights), eval mode;
 the inputs are random posed blobs (``train_throughput.blobs``), ``--batch`` at a time.
 ``--warmup-images`` go through first untimed.  Options for the encoder (``irl_inr.inference.inference_copy``;
-both are ``embedding.fast_encoder``): ``--fold-bn`` (batch norms folded into the
-convolutions), ``--channels-last`` (its convolutions in channels-last memory format); ``--compile``
+the three are ``embedding.fast_encoder``): ``--fold-bn`` (batch norms folded into the
+convolutions), ``--channels-last`` (its convolutions in channels-last memory format), ``--pack``
+(needs ``--fold-bn``; CPU: oneDNN convolutions with packed weights and fused ReLUs and residual
+adds); ``--compile``
 (``torch.compile`` of the encoder and the rendering; on failure at the first call the
 eager functions, reported as ``compile_fallback``); ``--bf16``: bfloat16 autocast.
 
@@ -57,6 +59,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     parser.add_argument("--fold-bn", action="store_true", help="fold the encoder's batch norms into its convolutions")
     parser.add_argument("--channels-last", action="store_true", help="the encoder's convolutions channels-last")
+    parser.add_argument("--pack", action="store_true", help="oneDNN packed convolutions, ReLUs and adds fused (CPU)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the encoder and the INR rendering")
     parser.add_argument("--skip-render", action="store_true", help="time codes and poses only")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -82,10 +85,13 @@ def compiled_or_eager(function: Callable, probe: Callable[[Callable], object]) -
 
 def inference_model(model: IRLINR, args: argparse.Namespace) -> IRLINR:
     """The model the benchmark times: eval mode; ``inference_copy`` (what
-    ``embedding.fast_encoder`` uses) with batch norms folded and channels-last as asked."""
-    if not (args.fold_bn or args.channels_last):
+    ``embedding.fast_encoder`` uses) with batch norms folded, channels-last and packed
+    convolutions as asked."""
+    if not (args.fold_bn or args.channels_last or args.pack):
         return model.eval()
-    return inference_copy(model, fold=args.fold_bn, channels_last=args.channels_last)
+    return inference_copy(
+        model, fold=args.fold_bn, channels_last=args.channels_last, pack=args.pack, batch_size=args.batch
+    )
 
 
 def timed(function: Callable[[], object], device: torch.device) -> tuple[object, float, float]:
@@ -181,6 +187,7 @@ def main() -> None:
                 "bf16": args.bf16,
                 "fold_bn": args.fold_bn,
                 "channels_last": args.channels_last,
+                "pack": args.pack,
                 "compile": args.compile,
                 "batch": args.batch,
                 "images": args.images,

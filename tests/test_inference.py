@@ -42,6 +42,11 @@ def test_the_inference_copy_encodes_as_the_model_does():
     expected = encode_in_batches(model.eval(), images, 4, torch.device("cpu"))
     for want, got in zip(expected, encode_in_batches(copy, images, 4, torch.device("cpu"))):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-    plain = inference_copy(model, fold=False, channels_last=False)
+    unpacked = inference_copy(model, pack=False)
+    for want, got in zip(expected, encode_in_batches(unpacked, images, 4, torch.device("cpu"))):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="pack needs fold"):
+        inference_copy(model, fold=False)
+    plain = inference_copy(model, fold=False, channels_last=False, pack=False)
     for want, got in zip(expected, encode_in_batches(plain, images, 4, torch.device("cpu"))):
         assert torch.equal(got, want)

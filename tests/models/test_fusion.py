@@ -1,11 +1,12 @@
-"""Batch norms folded into convolutions: the same outputs as the eval-mode module."""
+"""Batch norms folded into convolutions, and those packed for oneDNN with their ReLUs and
+residual adds fused: the same outputs as the eval-mode module."""
 
 import pytest
 import torch
 from torch import nn
 
-from irl_inr.models.fusion import fold_batch_norm, fold_batch_norms
 from irl_inr.models.encoder import Encoder
+from irl_inr.models.fusion import PackedBasicBlock, PackedConvolution, fold_batch_norm, fold_batch_norms, pack_convolutions
 
 
 def with_running_statistics(module: nn.Module, seed: int = 0) -> nn.Module:
@@ -63,3 +64,34 @@ def test_batch_statistics_cannot_be_folded():
         fold_batch_norm(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4, track_running_stats=False))
     with pytest.raises(ValueError, match="4 channels, the convolution 3 outputs"):
         fold_batch_norm(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(4))
+
+
+@pytest.mark.parametrize(("backbone", "alignment"), [("small_cnn", "moments"), ("resnet18", "none")])
+def test_the_packed_encoder_equals_the_eval_encoder(backbone, alignment):
+    """Packed convolutions with fused ReLUs and residual adds: the eval encoder's codes and
+    poses within 1e-5 relative (float rounding), also for a batch size and image size other
+    than the packing's, and no ReLU or batch norm left in the backbone."""
+    torch.manual_seed(0)
+    encoder = with_running_statistics(Encoder(backbone, 8, 32, alignment=alignment)).eval()
+    nn.init.normal_(encoder.rotation_head.weight, std=0.1)
+    nn.init.normal_(encoder.translation_head.weight, std=0.1)
+    packed = fold_batch_norms(encoder)
+    packed.backbone.to(memory_format=torch.channels_last)
+    packed.memory_format = torch.channels_last
+    pack_convolutions(packed.backbone, (1, 24, 24), batch_size=4)
+    kinds = {type(part) for part in packed.backbone.modules()}
+    assert nn.ReLU not in kinds and nn.Conv2d not in kinds and PackedConvolution in kinds
+    assert (PackedBasicBlock in kinds) == (backbone == "resnet18")
+    for batch, size in [(4, 24), (7, 20)]:
+        images = torch.rand(batch, 1, size, size, generator=torch.Generator().manual_seed(1))
+        kept = images.clone()
+        with torch.inference_mode():
+            expected, got = encoder(images), packed(images)
+        assert torch.equal(images, kept)
+        for name, want, have in zip(expected._fields, expected, got):
+            assert float((have - want).abs().max() / want.abs().max()) < 1e-5, name
+
+
+def test_only_folded_backbones_can_be_packed():
+    with pytest.raises(ValueError, match="fold the batch norms first"):
+        pack_convolutions(Encoder("small_cnn", 8, 32).eval().backbone, (1, 24, 24), batch_size=4)
