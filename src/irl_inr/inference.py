@@ -64,9 +64,12 @@ def inference_copy(
 
 
 def on_cpu_with_onednn(model: nn.Module) -> bool:
-    """Whether ``model``'s parameters are float32 CPU tensors and oneDNN is available:
-    what :func:`~irl_inr.models.fusion.pack_convolutions` runs on."""
-    return torch.backends.mkldnn.is_available() and all(
+    """Whether ``model``'s parameters are float32 CPU tensors and oneDNN is available with
+    the fused-convolution operators: what :func:`~irl_inr.models.fusion.pack_convolutions`
+    runs on (those operators are torch-internal, so another torch build may lack them)."""
+    operators = ("_convolution_pointwise", "_reorder_convolution_weight")
+    available = torch.backends.mkldnn.is_available() and all(hasattr(torch.ops.mkldnn, op) for op in operators)
+    return available and all(
         parameter.device.type == "cpu" and parameter.dtype == torch.float32 for parameter in model.parameters()
     )
 
