@@ -115,7 +115,7 @@ def test_a_frozen_encoders_teacher_keeps_its_features():
     [
         ({"ema_decay": 1.0}, "ema_decay must be < 1"),
         ({"ema_decay": -0.1}, "ema_decay"),
-        ({"features_learning_rate_scale": 0.0}, "features_learning_rate_scale must be a finite number > 0, got 0.0"),
+        ({"features_learning_rate_scale": 0.0}, "features_learning_rate_scale must be > 0, got 0.0"),
         ({"features_learning_rate_scale": float("nan")}, "features_learning_rate_scale"),
     ],
 )

@@ -3,14 +3,13 @@ its output, checked on a few images, and kept frozen (no gradients, eval mode) o
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from irl_inr.models.checks import check_images, positive_int
+from irl_inr.models.checks import check_images, finite_number, positive_int
 
 
 def feature_tensor(output: Any) -> torch.Tensor:
@@ -64,16 +63,11 @@ class FeatureOwner(nn.Module):
             raise ValueError(f"train_features must be True or False, got {train_features!r}")
         if not isinstance(normalise_features, bool):
             raise ValueError(f"normalise_features must be True or False, got {normalise_features!r}")
-        scale = features_learning_rate_scale
-        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale) or scale <= 0:
-            raise ValueError(
-                f"features_learning_rate_scale must be a finite number > 0, got {scale!r} "
-                "(to freeze the features, set train_features=False)"
-            )
+        scale = finite_number(features_learning_rate_scale, "features_learning_rate_scale", positive=True)
         self.features = features
         self.train_features = train_features
         self.normalise_features = normalise_features
-        self.features_learning_rate_scale = float(scale)
+        self.features_learning_rate_scale = scale
         if not train_features:
             # Frozen: no gradients (the optimiser skips it) and always in eval mode
             # (batch-norm statistics stay those of the pretext training).

@@ -146,7 +146,7 @@ class SelfLabelModel(FeatureOwner):
         """The weights that :meth:`predict` uses, under the student's names
         (``features.*``, ``head.*``): the teacher's with an EMA, else the student's."""
         if self.teacher is None:
-            return {k: v for k, v in self.state_dict().items() if not k.startswith("teacher.")}
+            return self.state_dict()
         return {
             **{f"features.{k}": v for k, v in self.teacher["features"].state_dict().items()},
             **{f"head.{k}": v for k, v in self.teacher["head"].state_dict().items()},

@@ -213,6 +213,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return checkpoint
 
 
-def cpu_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
-    """A detached CPU *copy* of ``module.state_dict()`` (never aliases the live weights)."""
-    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in module.state_dict().items()}
+def cpu_state_dict(module: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A detached CPU *copy* of ``module.state_dict()``, or of a state dict given as is
+    (never aliases the live weights)."""
+    state = module.state_dict() if isinstance(module, nn.Module) else module
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in state.items()}

@@ -256,7 +256,7 @@ def train_selflabel(
             "empty_clusters": len(empty),
             "train_seconds": _train_seconds(result.history),
         },
-        "state_dict": {name: value.detach().to("cpu", copy=True) for name, value in model.prediction_state_dict().items()},
+        "state_dict": cpu_state_dict(model.prediction_state_dict()),
     }
     return selflabel_model, result.history
 
