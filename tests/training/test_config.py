@@ -42,6 +42,7 @@ def test_defaults_follow_the_paper():
         ("drop_last", 1),
         ("fused_adam", "yes"),
         ("grad_clip_norm", 0.0),
+        ("learning_rate_schedule", "linear"),
     ],
 )
 def test_invalid_values_name_the_field(field, value):
@@ -66,3 +67,12 @@ def test_fingerprint_fields_leave_out_execution_settings():
     fields = TrainingConfig().fingerprint_fields()
     assert {"epochs", "batch_size", "learning_rate", "betas", "weight_decay", "seed", "drop_last"} <= set(fields)
     assert not set(fields) & {"device", "mixed_precision", "compile", "checkpoint_every", "num_threads", "fused_adam"}
+
+
+def test_cosine_schedule_factor_and_fingerprint():
+    cosine = TrainingConfig(learning_rate_schedule="cosine")
+    assert [cosine.learning_rate_factor(step, 8) for step in (0, 4, 8)] == pytest.approx([1.0, 0.5, 0.0])
+    assert TrainingConfig().learning_rate_factor(7, 8) == 1.0
+    # A constant rate keeps the fingerprint of checkpoints written before the option.
+    assert "learning_rate_schedule" not in TrainingConfig().fingerprint_fields()
+    assert cosine.fingerprint_fields()["learning_rate_schedule"] == "cosine"

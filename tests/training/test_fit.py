@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import pandas as pd
 import pytest
@@ -52,6 +53,20 @@ def test_history_has_one_row_per_epoch(toy, config):
     pd.testing.assert_series_equal(history["recon"] + history["latent_l2"], history["total"], check_names=False)
     assert (result.step, result.epochs_completed, result.completed) == (32, 4, True)
     assert result.resumed_from_step is None and result.device == "cpu"
+
+
+def test_cosine_schedule_anneals_every_group_and_resumes_exactly(tmp_path, toy, config):
+    cosine = _with(config, learning_rate_schedule="cosine")  # 4 epochs x 8 steps
+    result = fit(toy.make_model(), toy.make_data(), cosine, progress=False)
+    # The history logs the rate of each epoch's last step, 8e - 1 of 32.
+    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * (8 * epoch - 1) / 32)) for epoch in (1, 2, 3, 4)]
+    assert result.history["learning_rate"].tolist() == pytest.approx(expected)
+    constant = fit(toy.make_model(), toy.make_data(), config, progress=False)
+    assert not torch.equal(result.state_dict["encoder.weight"], constant.state_dict["encoder.weight"])
+    path = tmp_path / "run.pt"
+    fit(toy.make_model(), toy.make_data(), cosine, path, progress=False, stop_after_steps=13)
+    resumed = fit(toy.make_model(seed=5), toy.make_data(), cosine, path, progress=False)
+    toy.assert_same_weights(resumed.state_dict, result.state_dict)
 
 
 def test_partial_last_batch_and_too_few_samples(toy, config):

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Self
 from irl_inr.parameters import is_int
 
 _CUDA_DEVICE = re.compile(r"cuda(:\d+)?")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,9 @@ class TrainingConfig:
     epochs: int = 100
     batch_size: int = 128
     learning_rate: float = 1e-4
+    # "constant" | "cosine": the rate of step s of S is learning_rate * (1 + cos(pi s / S)) / 2
+    # under "cosine" (every parameter group scaled alike), annealed to zero at the last step
+    learning_rate_schedule: str = "constant"
     betas: tuple[float, float] = (0.5, 0.999)
     weight_decay: float = 0.0
     seed: int = 0
@@ -57,6 +61,8 @@ class TrainingConfig:
         self._check_int("epochs", minimum=1)
         self._check_int("batch_size", minimum=1)
         self._check_float("learning_rate", positive=True)
+        if self.learning_rate_schedule not in SCHEDULES:
+            self._fail("learning_rate_schedule", f"must be one of {list(SCHEDULES)}")
         self._check_betas()
         self._check_float("weight_decay", positive=False)
         self._check_int("seed", minimum=0)
@@ -114,8 +120,20 @@ class TrainingConfig:
         return values
 
     def fingerprint_fields(self) -> dict[str, Any]:
-        """The fields that define the optimisation problem (see ``EXECUTION_FIELDS``)."""
-        return {k: v for k, v in self.to_dict().items() if k not in self.EXECUTION_FIELDS}
+        """The fields that define the optimisation problem (see ``EXECUTION_FIELDS``).  A
+        constant learning rate is left out, so checkpoints written before the schedule was
+        an option keep their fingerprint and stay resumable."""
+        fields = {k: v for k, v in self.to_dict().items() if k not in self.EXECUTION_FIELDS}
+        if fields["learning_rate_schedule"] == "constant":
+            del fields["learning_rate_schedule"]
+        return fields
+
+    def learning_rate_factor(self, step: int, total_steps: int) -> float:
+        """The schedule's factor on every group's rate for optimiser step ``step`` (0-based)
+        of ``total_steps``: 1 when constant, (1 + cos(pi step / total_steps)) / 2 under cosine."""
+        if self.learning_rate_schedule == "constant":
+            return 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
 
     # -- validation helpers ------------------------------------------------------------
 

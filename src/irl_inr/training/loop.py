@@ -217,6 +217,7 @@ class _Trainer:
         model.train()
         groups = optimiser_groups(model, config.learning_rate)
         self.parameters = [p for group in groups for p in group["params"]]
+        self.base_rates = [group["lr"] for group in groups]  # before any schedule or resume
         self.after_step = getattr(model, "after_optimiser_step", None)
         self.optimizer = torch.optim.Adam(
             groups,
@@ -361,6 +362,9 @@ class _Trainer:
         torch.manual_seed(derive_seed(seed, "global" + streams, step))
         self.generator.manual_seed(derive_seed(seed, "augment" + streams, step))
         self.optimizer.zero_grad(set_to_none=True)
+        factor = self.config.learning_rate_factor(step, self.config.epochs * self.batches)
+        for group, rate in zip(self.optimizer.param_groups, self.base_rates, strict=True):
+            group["lr"] = rate * factor
         with autocast_context(self.amp_dtype, self.device):
             if self.shard_aware:
                 losses = self.loss_fn(batch, self.generator, shard=shard)
