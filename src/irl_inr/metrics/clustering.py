@@ -74,6 +74,11 @@ def clustering_accuracy(labels: Any, clusters: Any) -> float:
     return float(matching.matched / matching.counts.sum())
 
 
+# Digits that a rotation-invariant code cannot tell apart but by handwriting: a 6 turned
+# upside down is a 9 (``acc_69``, ``neighbour_acc_69``).
+SIX_NINE = (6, 9)
+
+
 def merged_class_accuracy(labels: Any, clusters: Any, group: Iterable[Any]) -> float:
     """Hungarian accuracy with the labels of ``group`` as one class (:func:`merge_labels`)
     that as many clusters may match as the group has members present, one in the place

@@ -123,6 +123,7 @@ def test_measures_are_numbers_in_range(irl_inr_model, data):
                 "neighbour_acc_canonical_pixels", "pose_error_deg", "pose_error_vs_truth_deg"):
         assert math.isfinite(measures[key]), key
     assert 0 <= measures["neighbour_acc"] <= 1 and 0 <= measures["pose_error_deg"] <= 180
+    assert measures["neighbour_acc"] <= measures["neighbour_acc_69"] <= 1
     assert measures["recon_mse"] == pytest.approx(float(np.mean((reconstructions - images) ** 2)))
 
 
@@ -154,7 +155,7 @@ def test_unlabelled_images_skip_the_measures_that_need_labels_or_angles(irl_inr_
     codes, poses, reconstructions, _ = embed(irl_inr_model, images, table, SMALL)
     with caplog.at_level("WARNING"):
         measures = measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "neighbours": 40})
-    assert not {"neighbour_acc", "neighbour_acc_canonical_pixels", "neighbour_acc_pixels",
+    assert not {"neighbour_acc", "neighbour_acc_69", "neighbour_acc_canonical_pixels", "neighbour_acc_pixels",
                 "pose_error_vs_truth_deg"} & set(measures)
     assert all(math.isfinite(value) for value in measures.values())
     assert "hold one label class: the neighbour_acc measures need labels and are skipped" in caplog.text

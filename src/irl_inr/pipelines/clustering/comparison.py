@@ -39,10 +39,6 @@ logger = logging.getLogger(__name__)
 # The methods of the comparison, in the order of its table.
 BASELINE_METHODS = ("kmeans_pixels", "kmeans_z", "kmeans_z_normalised", "kmeans_canonical", "spectral_neighbours")
 METHODS = (*BASELINE_METHODS, "dti", "scan", "selflabel")
-# Digits that a rotation-invariant code cannot tell apart (``acc_69``).
-SIX_NINE = (6, 9)
-
-
 
 
 def _same_images(ids: np.ndarray, other: np.ndarray, what: str, options: ClusteringParameters) -> None:
@@ -207,7 +203,7 @@ def compare_clusterings(
         empty = int((np.bincount(np.asarray(clusters, dtype=np.int64), minlength=options.n_clusters) == 0).sum())
         scores = {
             **({} if unlabelled else {**metrics.clustering_scores(labels, clusters),
-                                      "acc_69": metrics.merged_class_accuracy(labels, clusters, SIX_NINE)}),
+                                      "acc_69": metrics.merged_class_accuracy(labels, clusters, metrics.SIX_NINE)}),
             "empty_clusters": empty,
             "train_seconds": seconds[method],
         }

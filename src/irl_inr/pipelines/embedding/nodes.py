@@ -119,6 +119,7 @@ def measure_embeddings(
     * ``neighbour_acc``: share of each image's nearest codes with its label (what SCAN
       stands on), beside ``neighbour_acc_canonical_pixels``, the same on pixels
       canonicalised by image moments (the closed-form bar) and on raw pixels;
+      ``neighbour_acc_69``: the codes' share with 6 and 9 as one class (as ``acc_69``);
     * ``pose_error_deg``: median error of the predicted rotation of re-posed copies
       relative to the original (independent of the arbitrary canonical frame), and
       ``pose_error_vs_truth_deg`` against the domain's recorded angles aligned by the median
@@ -165,6 +166,9 @@ def measure_embeddings(
                                ("neighbour_acc_pixels", images.reshape(len(images), -1))):
             neighbours, _ = metrics.nearest_neighbours(features, options.neighbours)
             measures[name] = metrics.neighbour_accuracy(labels, neighbours)
+            if name == "neighbour_acc":
+                merged = metrics.merge_labels(labels, [metrics.SIX_NINE])
+                measures["neighbour_acc_69"] = metrics.neighbour_accuracy(merged, neighbours)
     else:
         logger.warning("The %d embedded images hold one label class: the neighbour_acc measures need labels and "
                        "are skipped", len(semantic_codes))
