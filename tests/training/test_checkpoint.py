@@ -107,6 +107,7 @@ def test_garbage_at_the_checkpoint_path_is_not_overwritten(tmp_path, toy, config
         ({"batch_size": 16}, r"training\.batch_size"),
         ({"epochs": 5}, r"training\.epochs"),
         ({"betas": (0.9, 0.999)}, r"training\.betas"),
+        ({"learning_rate_schedule": "cosine"}, r"training\.learning_rate_schedule"),
     ],
 )
 def test_checkpoint_from_another_config_is_refused(tmp_path, toy, config, change, message):

@@ -73,6 +73,8 @@ def test_cosine_schedule_factor_and_fingerprint():
     cosine = TrainingConfig(learning_rate_schedule="cosine")
     assert [cosine.learning_rate_factor(step, 8) for step in (0, 4, 8)] == pytest.approx([1.0, 0.5, 0.0])
     assert TrainingConfig().learning_rate_factor(7, 8) == 1.0
+    with pytest.raises(ValueError, match="total_steps >= 1"):
+        cosine.learning_rate_factor(0, 0)
     # A constant rate keeps the fingerprint of checkpoints written before the option.
     assert "learning_rate_schedule" not in TrainingConfig().fingerprint_fields()
     assert cosine.fingerprint_fields()["learning_rate_schedule"] == "cosine"

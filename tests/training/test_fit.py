@@ -67,6 +67,14 @@ def test_cosine_schedule_anneals_every_group_and_resumes_exactly(tmp_path, toy, 
     fit(toy.make_model(), toy.make_data(), cosine, path, progress=False, stop_after_steps=13)
     resumed = fit(toy.make_model(seed=5), toy.make_data(), cosine, path, progress=False)
     toy.assert_same_weights(resumed.state_dict, result.state_dict)
+    # A learning-rate split keeps its ratio: the first group, at a tenth, logs a tenth.
+    split = toy.make_model()
+    split.optimiser_groups = lambda: [
+        {"params": list(split.decoder.parameters()), "learning_rate_scale": 0.1},
+        {"params": list(split.encoder.parameters()), "learning_rate_scale": 1.0},
+    ]
+    logged = fit(split, toy.make_data(), cosine, progress=False).history["learning_rate"]
+    assert logged.tolist() == pytest.approx([0.1 * rate for rate in expected])
 
 
 def test_partial_last_batch_and_too_few_samples(toy, config):

@@ -38,8 +38,8 @@ class TrainingConfig:
     epochs: int = 100
     batch_size: int = 128
     learning_rate: float = 1e-4
-    # "constant" | "cosine": the rate of step s of S is learning_rate * (1 + cos(pi s / S)) / 2
-    # under "cosine" (every parameter group scaled alike), annealed to zero at the last step
+    # "constant" | "cosine": the rate of step s (0-based) of S is learning_rate * (1 + cos(pi s / S)) / 2
+    # under "cosine" (every parameter group scaled alike), falling towards 0 (reached after the last step)
     learning_rate_schedule: str = "constant"
     betas: tuple[float, float] = (0.5, 0.999)
     weight_decay: float = 0.0
@@ -131,6 +131,8 @@ class TrainingConfig:
     def learning_rate_factor(self, step: int, total_steps: int) -> float:
         """The schedule's factor on every group's rate for optimiser step ``step`` (0-based)
         of ``total_steps``: 1 when constant, (1 + cos(pi step / total_steps)) / 2 under cosine."""
+        if not (is_int(total_steps) and total_steps >= 1 and is_int(step) and 0 <= step <= total_steps):
+            raise ValueError(f"learning_rate_factor: need 0 <= step <= total_steps, total_steps >= 1; got {step}, {total_steps}")
         if self.learning_rate_schedule == "constant":
             return 1.0
         return 0.5 * (1.0 + math.cos(math.pi * step / total_steps))

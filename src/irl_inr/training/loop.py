@@ -8,9 +8,10 @@ returning scalar loss terms, one of them ``"total"`` (the one minimised); the mo
 draws its own random augmentation from ``generator``. Two optional methods:
 
 * ``optimiser_groups()`` -> a list of ``{"params": [...], "learning_rate_scale": s}``:
-  Adam parameter groups, each at ``config.learning_rate * s`` (a learning-rate split,
-  e.g. a pre-trained encoder fine-tuned slower than a new head); default: one group of
-  every parameter that requires a gradient;
+  Adam parameter groups, each at ``config.learning_rate * s`` times the schedule's factor
+  of the step (``config.learning_rate_schedule``; a learning-rate split, e.g. a
+  pre-trained encoder fine-tuned slower than a new head, keeps its ratio); default: one
+  group of every parameter that requires a gradient;
 * ``after_optimiser_step()``: called after every optimiser step (e.g. to move an
   exponential moving average of the weights); whatever it updates must live in the
   model's ``state_dict`` to be checkpointed and resumed.

@@ -41,7 +41,8 @@ class TrainingResult:
     completed epoch with columns ``epoch`` (1-based), ``step`` (optimiser steps done
     at its end), the mean of each loss term, ``grad_norm`` (mean pre-clipping
     gradient norm), ``seconds`` (wall time of the epoch, summed over resumed
-    segments) and ``learning_rate``. ``completed`` is False when ``stop_after_steps``
+    segments) and ``learning_rate`` (the first parameter group's rate at the epoch's
+    last step). ``completed`` is False when ``stop_after_steps``
     ended the run early. ``resumed_from_step`` is the checkpoint's step, if one was
     loaded."""
 

@@ -100,6 +100,16 @@ def _reposed_codes(model, data, options: EmbeddingParameters, device):
     return codes, rotations, torch.stack(reposed_codes), torch.stack(reposed_rotations), torch.stack(applied)
 
 
+def _has_six_and_nine(image_table: pd.DataFrame) -> bool:
+    """Whether labels 6 and 9 are the digits 6 and 9 (by ``label_name`` where the table has
+    one), so that ``neighbour_acc_69`` means something."""
+    labels = image_table["label"]
+    if "label_name" not in image_table:
+        return bool(labels.isin([6]).any() and labels.isin([9]).any())
+    names = set(zip(labels.astype("int64"), image_table["label_name"].astype(str)))
+    return {(6, "6"), (9, "9")} <= names
+
+
 def measure_embeddings(
     irl_inr_model: dict,
     images: np.ndarray,
@@ -119,7 +129,8 @@ def measure_embeddings(
     * ``neighbour_acc``: share of each image's nearest codes with its label (what SCAN
       stands on), beside ``neighbour_acc_canonical_pixels``, the same on pixels
       canonicalised by image moments (the closed-form bar) and on raw pixels;
-      ``neighbour_acc_69``: the codes' share with 6 and 9 as one class (as ``acc_69``);
+      ``neighbour_acc_69``: the codes' share with 6 and 9 as one class (as ``acc_69``),
+      where the labels include the digits 6 and 9;
     * ``pose_error_deg``: median error of the predicted rotation of re-posed copies
       relative to the original (independent of the arbitrary canonical frame), and
       ``pose_error_vs_truth_deg`` against the domain's recorded angles aligned by the median
@@ -166,7 +177,7 @@ def measure_embeddings(
                                ("neighbour_acc_pixels", images.reshape(len(images), -1))):
             neighbours, _ = metrics.nearest_neighbours(features, options.neighbours)
             measures[name] = metrics.neighbour_accuracy(labels, neighbours)
-            if name == "neighbour_acc":
+            if name == "neighbour_acc" and _has_six_and_nine(image_table):
                 merged = metrics.merge_labels(labels, [metrics.SIX_NINE])
                 measures["neighbour_acc_69"] = metrics.neighbour_accuracy(merged, neighbours)
     else:

@@ -35,7 +35,7 @@ EMBEDDING_MEANINGS = {
     "pose_retrieval_top1": "share of re-posed copies whose nearest original code is their own",
     "pose_retrieval_chance": "the same by chance",
     "neighbour_acc": "share of each image's nearest codes with the same label",
-    "neighbour_acc_69": "the same with 6 and 9 as one class (where the labels are digits)",
+    "neighbour_acc_69": "the same with 6 and 9 as one class",
     "neighbour_acc_canonical_pixels": "the same on moment-canonicalised pixels (closed-form bar)",
     "neighbour_acc_pixels": "the same on raw pixels",
     "pose_error_deg": "median rotation error (degrees) of re-posed copies relative to their original",
