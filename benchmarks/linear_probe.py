@@ -26,7 +26,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from irl_inr.metrics import SIX_NINE
+from irl_inr.metrics.clustering import SIX_NINE
 from irl_inr.moments import canonicalise
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,6 @@ classes, :func:`match_clusters`, and the scores on it), :mod:`.neighbours`,
 from __future__ import annotations
 
 from irl_inr.metrics.clustering import (
-    SIX_NINE,
     ClusterMatching,
     clustering_accuracy,
     clustering_scores,
@@ -29,7 +28,6 @@ from irl_inr.metrics.neighbours import nearest_neighbours, neighbour_accuracy
 from irl_inr.metrics.poses import pose_error_degrees, rotation_offset, translation_error_pixels
 
 __all__ = [
-    "SIX_NINE",
     "ClusterMatching",
     "match_clusters",
     "clustering_accuracy",

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from irl_inr import baselines, metrics
+from irl_inr.metrics.clustering import SIX_NINE
 from irl_inr.inference import cluster_probabilities, finite_codes
 from irl_inr.moments import canonicalise
 from irl_inr.pipelines.clustering.inputs import (
@@ -203,7 +204,7 @@ def compare_clusterings(
         empty = int((np.bincount(np.asarray(clusters, dtype=np.int64), minlength=options.n_clusters) == 0).sum())
         scores = {
             **({} if unlabelled else {**metrics.clustering_scores(labels, clusters),
-                                      "acc_69": metrics.merged_class_accuracy(labels, clusters, metrics.SIX_NINE)}),
+                                      "acc_69": metrics.merged_class_accuracy(labels, clusters, SIX_NINE)}),
             "empty_clusters": empty,
             "train_seconds": seconds[method],
         }

@@ -12,6 +12,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from irl_inr import metrics
+from irl_inr.metrics.clustering import SIX_NINE
 from irl_inr.geometry import normalised_to_pixels, pixels_to_normalised, random_poses, transform_images
 from irl_inr.inference import encode_in_batches, images_as_tensor, inference_copy, render_in_batches
 from irl_inr.models.irl_inr import IRLINR
@@ -178,7 +179,7 @@ def measure_embeddings(
             neighbours, _ = metrics.nearest_neighbours(features, options.neighbours)
             measures[name] = metrics.neighbour_accuracy(labels, neighbours)
             if name == "neighbour_acc" and _has_six_and_nine(image_table):
-                merged = metrics.merge_labels(labels, [metrics.SIX_NINE])
+                merged = metrics.merge_labels(labels, [SIX_NINE])
                 measures["neighbour_acc_69"] = metrics.neighbour_accuracy(merged, neighbours)
     else:
         logger.warning("The %d embedded images hold one label class: the neighbour_acc measures need labels and "
