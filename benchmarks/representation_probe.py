@@ -9,7 +9,8 @@ its codes.
 Reads the images and labels a run wrote (`data/03_primary/mnist_u/`, after `kedro run` or
 `dvc repro`); labels only score the codes.  Prints one JSON line: the overrides, training
 seconds, the 20-NN label agreement of z (cosine, as `neighbour_acc`), the ACC of
-spherical k-means on z (as `kmeans_z_normalised`), the mean cosine between different
+spherical k-means on z (as `kmeans_z_normalised`), both also for the one-pass code
+(`code_rotations_degrees` [0], as probes measured before it), the mean cosine between different
 images, and the loss terms on the first 128 images after training.  README's augmentation
 table is this script's output, one line per recipe (1 thread, seed 0 unless stated).
 """
@@ -67,11 +68,14 @@ def main() -> None:
     with torch.no_grad():
         model.eval()
         codes = torch.cat([model.encode(batch).semantic_code for batch in data.split(256)]).numpy()
+        # The one-pass code, as probes before code_rotations_degrees measured it.
+        single_pass = torch.cat([model.encoder(batch).semantic_code for batch in data.split(256)]).numpy()
         # The loss terms on the first 128 images after training (eval mode, fixed draws):
         # a run stopped inside its first epoch has no epoch row in its history.
         after = model.training_losses(data[:128], torch.Generator().manual_seed(0))
 
     neighbours, _ = metrics.nearest_neighbours(codes, args.neighbours)
+    single_neighbours, _ = metrics.nearest_neighbours(single_pass, args.neighbours)
     unit = codes / np.linalg.norm(codes, axis=1, keepdims=True)
     pairs = np.random.default_rng(0).integers(0, len(unit), size=(2, 2000))
     print(json.dumps({
@@ -82,6 +86,10 @@ def main() -> None:
         "train_seconds": round(seconds, 1),
         "neighbour_acc": round(metrics.neighbour_accuracy(labels, neighbours), 4),
         "kmeans_z_normalised_acc": round(metrics.clustering_accuracy(labels, baselines.spherical_kmeans(codes, 10)), 4),
+        "neighbour_acc_single_pass": round(metrics.neighbour_accuracy(labels, single_neighbours), 4),
+        "kmeans_z_normalised_acc_single_pass": round(
+            metrics.clustering_accuracy(labels, baselines.spherical_kmeans(single_pass, 10)), 4
+        ),
         "between_cos": round(float((unit[pairs[0]] * unit[pairs[1]]).sum(axis=1).mean()), 3),
         "losses_after": {name: round(float(after[name]), 4) for name in ("reconstruction", "consistency", "total")},
     }))  # fmt: skip

@@ -108,11 +108,12 @@ def cluster_probabilities(
     encoder: nn.Module, head: nn.Module, data: torch.Tensor, batch_size: int, device, normalise: bool
 ) -> np.ndarray:
     """Cluster probabilities (N, K) of images under encoder + head (eval mode, no
-    augmentation); the codes are scaled to unit length first when ``normalise``."""
+    augmentation), from the codes as the trained model reads them (``Encoder.encode``),
+    scaled to unit length first when ``normalise``."""
     encoder, head = encoder.to(device).eval(), head.to(device).eval()
     chunks = []
     for start in range(0, len(data), batch_size):
-        codes = encoder(data[start : start + batch_size].to(device)).semantic_code.float()
+        codes = encoder.encode(data[start : start + batch_size].to(device)).semantic_code.float()
         if not torch.isfinite(codes).all():
             raise ValueError(f"the encoder gives NaN or infinite codes for images {start}..{start + len(codes) - 1}")
         if normalise:

@@ -148,6 +148,30 @@ def test_alignment_noise_turns_the_frame_the_backbone_sees():
         Encoder("small_cnn", 4, 8, alignment="none")(image, quarter)
 
 
+def test_encode_averages_the_codes_over_turns_of_the_moment_pose():
+    """With code_rotations, z is the mean of the codes of the passes with each turn as
+    alignment noise, and the pose is the unturned pass's; (0,) is the plain pass."""
+    torch.manual_seed(0)
+    turns = (-0.3, 0.0, 0.3)
+    averaging = Encoder("small_cnn", 4, 8, alignment="moments", code_rotations=turns).eval()
+    plain = Encoder("small_cnn", 4, 8, alignment="moments").eval()
+    plain.load_state_dict(averaging.state_dict())
+    images = torch.cat([asymmetric_blob(), transform_images(asymmetric_blob(), torch.tensor([1.0]))])
+    with torch.no_grad():
+        averaged = averaging.encode(images)
+        passes = [averaging(images, (torch.full((2,), turn), torch.zeros(2, 2))) for turn in turns]
+        single = plain.encode(images)
+    torch.testing.assert_close(averaged.semantic_code, torch.stack([p.semantic_code for p in passes]).mean(0))
+    assert not torch.allclose(averaged.semantic_code, single.semantic_code, atol=1e-4)  # the turns do something
+    torch.testing.assert_close(averaged.rotation, single.rotation)
+    torch.testing.assert_close(averaged.translation, single.translation)
+    torch.testing.assert_close(single.semantic_code, plain(images).semantic_code)
+    with pytest.raises(ValueError, match="code_rotations"):
+        Encoder("small_cnn", 4, 8, alignment="moments", code_rotations=(0.3,))
+    with pytest.raises(ValueError, match="code_rotations"):
+        Encoder("small_cnn", 4, 8, alignment="none", code_rotations=(-0.3, 0.0, 0.3))
+
+
 def test_unknown_names_are_errors():
     with pytest.raises(ValueError, match="backbone"):
         build_backbone("vgg")

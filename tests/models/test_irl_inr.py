@@ -56,7 +56,8 @@ def test_fast_is_the_default_with_augmentation_and_paper_is_the_papers():
     fast = IRLINRConfig.fast()
     assert fast.appearance_augmentation().enabled and not IRLINRConfig().appearance_augmentation().enabled
     plain = {name: 0.0 for name in ("augment_scale", "augment_aspect", "augment_shear", "augment_elastic_pixels", "augment_stroke")}
-    assert dataclasses.replace(fast, **plain) == IRLINRConfig()
+    assert fast.code_rotations_degrees == (-20.0, 0.0, 20.0) and IRLINRConfig().code_rotations_degrees == (0.0,)
+    assert dataclasses.replace(fast, **plain, code_rotations_degrees=(0.0,)) == IRLINRConfig()
     project = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_training.yml").read_text())
     assert IRLINRConfig.from_dict(project["training"]["configurations"]["fast"]["model"]) == fast
     assert not IRLINRConfig.paper().appearance_augmentation().enabled
@@ -103,6 +104,11 @@ def test_from_dict_round_trips_and_turns_lists_into_tuples():
         ("encoder_channels_last", 1),
         ("encoder_recompute_blocks", 1),  # the default backbone is small_cnn
         ("encoder_recompute_blocks", 9),
+        ("code_rotations_degrees", ()),
+        ("code_rotations_degrees", "0"),
+        ("code_rotations_degrees", (-20.0, 20.0)),  # no unturned pass
+        ("code_rotations_degrees", (0.0, 200.0)),
+        ("code_rotations_degrees", (0.0, float("nan"))),
     ],
 )
 def test_bad_values_are_errors_that_name_the_field(field, value):
@@ -114,6 +120,28 @@ def test_alignment_jitter_needs_the_moment_alignment():
     with pytest.raises(ValueError, match="alignment_jitter_degrees"):
         IRLINRConfig(alignment="none")
     IRLINRConfig(**NO_ALIGNMENT)
+
+
+def test_code_rotations_need_the_moment_alignment_and_stay_out_of_training_fields():
+    with pytest.raises(ValueError, match="code_rotations_degrees"):
+        IRLINRConfig(**NO_ALIGNMENT, code_rotations_degrees=[-20, 0, 20])
+    config = IRLINRConfig(code_rotations_degrees=[-20, 0, 20])
+    assert config.code_rotations_degrees == (-20.0, 0.0, 20.0)
+    assert config.training_fields() == IRLINRConfig().training_fields()
+    assert "code_rotations_degrees" not in config.training_fields()
+    assert set(config.training_fields()) | {"code_rotations_degrees"} == set(dataclasses.asdict(config))
+
+
+def test_encode_reads_images_with_the_configured_rotations():
+    """IRLINR.encode is the encoder's averaged read-out, in radians."""
+    torch.manual_seed(0)
+    model = IRLINR(IRLINRConfig(image_size=SIZE, latent_dim=4, code_rotations_degrees=[-20, 0, 20])).eval()
+    images = torch.rand(3, 1, SIZE, SIZE)
+    with torch.no_grad():
+        encoded = model.encode(images)
+        turns = [model.encoder(images, (torch.full((3,), math.radians(a)), torch.zeros(3, 2))) for a in (-20, 0, 20)]
+    torch.testing.assert_close(encoded.semantic_code, torch.stack([t.semantic_code for t in turns]).mean(0))
+    torch.testing.assert_close(encoded.rotation, turns[1].rotation)
 
 
 def test_unknown_keys_are_errors_that_name_them():

@@ -229,11 +229,17 @@ class Encoder(nn.Module):
         standardise_code: bool = True,
         channels_last: bool = False,
         recompute_blocks: int = 0,
+        code_rotations: tuple[float, ...] = (0.0,),
     ) -> None:
         super().__init__()
         if alignment not in ALIGNMENTS:
             raise ValueError(f"unknown alignment {alignment!r}; expected one of {ALIGNMENTS}")
+        if 0.0 not in code_rotations or (alignment != "moments" and any(code_rotations)):
+            raise ValueError(
+                f"code_rotations must include 0 and be (0.0,) unless alignment is 'moments', got {code_rotations}"
+            )
         self.alignment = alignment
+        self.code_rotations = tuple(float(angle) for angle in code_rotations)  # radians, see ``encode``
         self.backbone = build_backbone(backbone, recompute_blocks)
         # Channels-last (N, H, W, C) convolution weights and activations: oneDNN's
         # convolutions and batch norms on CPUs and cuDNN's tensor-core kernels run faster.
@@ -289,3 +295,21 @@ class Encoder(nn.Module):
             # The heads' pose is a residual in the frame the backbone saw.
             rotation, translation = compose_poses(base_pose, (rotation, translation))
         return EncoderOutput(semantic_code, rotation, translation)
+
+    def encode(self, images: torch.Tensor) -> EncoderOutput:
+        """An image's code and pose as a trained model reads them (eval mode): z (B, d) is
+        the mean of the codes of the image un-posed at its closed-form pose turned by each
+        of ``code_rotations`` (training draws one such turn per view, uniform in +-the
+        alignment jitter; this averages over them instead of sampling one), theta and tau
+        are those of the unturned pass.  ``code_rotations`` (0,): one plain pass."""
+        if self.code_rotations == (0.0,):
+            return self(images)
+        batch = images.shape[0]
+        no_shift = images.new_zeros(batch, 2, dtype=torch.float32)
+        passes = [
+            self(images, (images.new_full((batch,), angle, dtype=torch.float32), no_shift))
+            for angle in self.code_rotations
+        ]
+        unturned = passes[self.code_rotations.index(0.0)]
+        semantic_code = torch.stack([encoded.semantic_code for encoded in passes]).mean(0)  # (B, d)
+        return EncoderOutput(semantic_code, unturned.rotation, unturned.translation)

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import torch
 from torch import nn
@@ -97,6 +97,15 @@ class IRLINRConfig:
     # resnet18 only: its first this many (of 8) residual blocks recompute their
     # activations in the backward pass instead of keeping them; 0: none
     encoder_recompute_blocks: int = 0
+    # Inference only (training never reads it): with "moments" alignment an image's code is
+    # the mean of its codes un-posed at the closed-form pose turned by each of these angles,
+    # so the alignment noise the encoder was trained with is averaged out rather than
+    # sampled once; its pose is that of the 0 turn.  (0,): one pass.
+    code_rotations_degrees: tuple[float, ...] = (0.0,)
+
+    # Fields that change what a trained model computes, not what training does: they stay
+    # out of the training checkpoint's identity (``training_fields``).
+    INFERENCE_ONLY: ClassVar[tuple[str, ...]] = ("code_rotations_degrees",)
 
     def __post_init__(self) -> None:
         def fail(name: str, wanted: str) -> None:
@@ -174,6 +183,14 @@ class IRLINRConfig:
             for name in ("alignment_jitter_degrees", "alignment_jitter_pixels"):
                 if getattr(self, name) != 0:
                     fail(name, "0 unless alignment is 'moments'")
+        angles = self.code_rotations_degrees
+        if isinstance(angles, (str, bytes)) or not isinstance(angles, (list, tuple)) or not angles:
+            fail("code_rotations_degrees", "a non-empty list of angles in degrees")
+        if not all(is_number(angle) and -180 <= angle <= 180 for angle in angles) or 0 not in angles:
+            fail("code_rotations_degrees", "a list of angles in [-180, 180] degrees that includes 0")
+        if self.alignment != "moments" and any(angle != 0 for angle in angles):
+            fail("code_rotations_degrees", "[0] unless alignment is 'moments'")
+        object.__setattr__(self, "code_rotations_degrees", tuple(float(angle) for angle in angles))
 
     def appearance_augmentation(self) -> AppearanceAugmentation:
         """The ``augment_*`` fields as the augmentation of the encoder's views."""
@@ -190,6 +207,11 @@ class IRLINRConfig:
         widths = [2 * self.num_frequencies, *self.inr_hidden, 1]
         return [(fan_out, fan_in) for fan_in, fan_out in zip(widths[:-1], widths[1:])]
 
+    def training_fields(self) -> dict[str, Any]:
+        """The fields that training reads (all but ``INFERENCE_ONLY``): the identity of a
+        training checkpoint, so that changing how a trained model is read keeps it resumable."""
+        return {key: value for key, value in dataclasses.asdict(self).items() if key not in self.INFERENCE_ONLY}
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "IRLINRConfig":
         """A config from plain values (e.g. parsed YAML); unknown keys are an error."""
@@ -202,9 +224,10 @@ class IRLINRConfig:
     @classmethod
     def fast(cls) -> "IRLINRConfig":
         """The default of ``conf/base/parameters_training.yml``: MNIST-U in minutes on a CPU,
-        the encoder's views distorted in appearance."""
+        the encoder's views distorted in appearance, codes averaged over three turns."""
         return cls(
-            augment_scale=0.15, augment_aspect=0.1, augment_shear=0.2, augment_elastic_pixels=1.5, augment_stroke=0.5
+            augment_scale=0.15, augment_aspect=0.1, augment_shear=0.2, augment_elastic_pixels=1.5, augment_stroke=0.5,
+            code_rotations_degrees=(-20.0, 0.0, 20.0),
         )
 
     @classmethod
@@ -241,6 +264,7 @@ class IRLINR(nn.Module):
             standardise_code=config.standardise_code,
             channels_last=config.encoder_channels_last,
             recompute_blocks=config.encoder_recompute_blocks,
+            code_rotations=tuple(math.radians(angle) for angle in config.code_rotations_degrees),
         )
         self.inr = INR(
             config.num_frequencies,
@@ -268,8 +292,9 @@ class IRLINR(nn.Module):
             )
 
     def encode(self, images: torch.Tensor) -> EncoderOutput:
-        """images (B, 1, H, W) -> z (B, d), theta (B,), tau (B, 2)."""
-        return self.encoder(images)
+        """images (B, 1, H, W) -> z (B, d), theta (B,), tau (B, 2), as a trained model reads
+        them: ``Encoder.encode`` (the code averaged over ``code_rotations_degrees``)."""
+        return self.encoder.encode(images)
 
     def render(
         self,

@@ -42,6 +42,23 @@ def test_trains_saves_config_and_resumes_from_its_checkpoint(tmp_path, images_an
     assert all(torch.equal(again["state_dict"][k], irl_inr_model["state_dict"][k]) for k in irl_inr_model["state_dict"])
 
 
+def test_code_rotations_keep_the_checkpoint_and_reach_the_saved_model(tmp_path, images_and_table):
+    """How a trained model reads images is not what training optimises: changing
+    code_rotations_degrees resumes the finished checkpoint (the same weights) and is saved
+    with the model, whose codes then change."""
+    images, table = images_and_table
+    plain, _ = train_irl_inr(images, table, tiny_parameters(tmp_path))
+    turned = {**TINY, "model": {**TINY["model"], "code_rotations_degrees": [-20, 0, 20]}}
+    averaged, _ = train_irl_inr(images, table, tiny_parameters(tmp_path, configurations={"tiny": turned}))
+    assert len(list((tmp_path / "checkpoints").glob("irl_inr-tiny-*.pt"))) == 1
+    assert all(torch.equal(averaged["state_dict"][k], plain["state_dict"][k]) for k in plain["state_dict"])
+    assert averaged["config"]["model"]["code_rotations_degrees"] == (-20.0, 0.0, 20.0)
+    batch = torch.from_numpy(images[:4]).unsqueeze(1)
+    with torch.no_grad():
+        codes = [restore_irl_inr(saved).encode(batch).semantic_code for saved in (plain, averaged)]
+    assert not torch.allclose(codes[0], codes[1], atol=1e-4)
+
+
 def test_other_settings_get_their_own_checkpoint(tmp_path, images_and_table):
     images, table = images_and_table
     train_irl_inr(images, table, tiny_parameters(tmp_path))

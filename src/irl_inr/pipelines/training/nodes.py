@@ -37,7 +37,7 @@ def train_irl_inr(images: np.ndarray, image_table: pd.DataFrame, parameters: dic
     torch.manual_seed(optimisation.seed)
     model = IRLINR(model_config)
     path = checkpoint_file(
-        options.checkpoint_dir, f"irl_inr-{options.config}", dataclasses.asdict(model_config),
+        options.checkpoint_dir, f"irl_inr-{options.config}", model_config.training_fields(),
         optimisation.fingerprint_fields(), list(data.shape),
     )
     logger.info("Training IRL-INR (%s) on %d images; checkpoints in %s", options.config, len(data), path)
