@@ -5,6 +5,8 @@ its codes.
     python benchmarks/representation_probe.py                                  # the fast configuration as it is
     python benchmarks/representation_probe.py --model '{"augment_scale": 0}' --optimisation '{"epochs": 8}'
     python benchmarks/representation_probe.py --config paper --steps 20 --threads 2   # a bounded paper run
+    python benchmarks/representation_probe.py --model '{"alignment": "none", "alignment_jitter_degrees": 0,
+        "alignment_jitter_pixels": 0, "code_rotations_degrees": [0]}'   # no moment alignment: one-pass codes only
 
 Reads the images and labels a run wrote (`data/03_primary/mnist_u/`, after `kedro run` or
 `dvc repro`); labels only score the codes.  Prints one JSON line: the overrides, training

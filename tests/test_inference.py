@@ -55,6 +55,8 @@ def test_the_inference_copy_encodes_as_the_model_does():
 def test_cluster_probabilities_and_the_inference_copy_read_the_averaged_code():
     """With code_rotations_degrees, the clustering heads see the mean code over the turns
     (as the embedding does), and the packed inference copy encodes the same mean."""
+    import math
+
     import torch
     import torch.nn.functional as F
 
@@ -62,14 +64,21 @@ def test_cluster_probabilities_and_the_inference_copy_read_the_averaged_code():
     from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 
     torch.manual_seed(0)
-    model = IRLINR(IRLINRConfig(image_size=24, latent_dim=4, code_rotations_degrees=[-20, 0, 20])).eval()
+    # Quarter turns: an untrained encoder's codes move enough to tell the mean from one pass.
+    model = IRLINR(IRLINRConfig(image_size=24, latent_dim=4, code_rotations_degrees=[-90, 0, 90])).eval()
+    with torch.no_grad():  # codes of order 1 (an untrained head gives ~0.01), so the tolerances below are tight
+        model.encoder.code_head.weight.mul_(100)
     images = torch.rand(6, 1, 24, 24, generator=torch.Generator().manual_seed(1))
     head = torch.nn.Linear(4, 3)
     with torch.no_grad():
-        turns = [model.encoder(images, (torch.full((6,), a), torch.zeros(6, 2))) for a in (-0.349066, 0.0, 0.349066)]
+        turns = [model.encoder(images, (torch.full((6,), a), torch.zeros(6, 2))) for a in (-math.pi / 2, 0.0, math.pi / 2)]
         mean_code = torch.stack([t.semantic_code for t in turns]).mean(0)
         expected = torch.softmax(head(F.normalize(mean_code, dim=1)), dim=-1).numpy()
     got = cluster_probabilities(model.encoder, head, images, 4, torch.device("cpu"), normalise=True)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        one_pass = torch.softmax(head(F.normalize(model.encoder(images).semantic_code, dim=1)), dim=-1).numpy()
+    assert np.abs(one_pass - got).max() > 1e-3  # far above the tolerance: the turns are read
     codes, _, _ = encode_in_batches(inference_copy(model), images, 4, torch.device("cpu"))
     torch.testing.assert_close(codes, mean_code, rtol=1e-4, atol=1e-4)
+    assert (codes - turns[1].semantic_code).abs().max() > 1e-2  # 100 times the tolerance

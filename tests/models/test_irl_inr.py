@@ -109,6 +109,7 @@ def test_from_dict_round_trips_and_turns_lists_into_tuples():
         ("code_rotations_degrees", (-20.0, 20.0)),  # no unturned pass
         ("code_rotations_degrees", (0.0, 200.0)),
         ("code_rotations_degrees", (0.0, float("nan"))),
+        ("code_rotations_degrees", (0.0, 20.0, 20.0)),
     ],
 )
 def test_bad_values_are_errors_that_name_the_field(field, value):

@@ -437,3 +437,25 @@ def test_fine_tuned_features_learn_at_their_share_of_the_heads_rate():
     assert {id(p) for p in heads["params"]} == {id(p) for p in model.heads.parameters()}
     frozen = SCANModel(nn.Linear(2, 4), NeighbourPairs(points, neighbours), 2, 2, rotate=False)
     assert [group["lr"] for group in optimiser_groups(frozen, 0.1)] == [0.1]  # no features to train
+
+
+def test_predictions_read_the_encoders_code_averaged_over_its_turns():
+    """SCAN's head choice and predictions and self-labelling's predictions read an IRL-INR
+    encoder's codes as the pipeline does (``Encoder.encode``, the mean over its turns),
+    not one pass; training views stay single passes."""
+    from irl_inr.inference import cluster_probabilities
+    from irl_inr.models.encoder import Encoder
+
+    images, labels = two_shapes(count=24)
+    torch.manual_seed(0)
+    encoder = Encoder("small_cnn", 4, 8, alignment="moments", code_rotations=(-0.35, 0.0, 0.35)).eval()
+    pairs = NeighbourPairs(images, same_label_neighbours(labels, 3))
+    model = SCANModel(encoder, pairs, n_clusters=2, n_heads=2, cached_views=2, normalise_features=True)
+    expected = cluster_probabilities(encoder, model.heads.head(1), images, 8, torch.device("cpu"), normalise=True)
+    got = model.predict(images, head=1).numpy()
+    torch.testing.assert_close(torch.from_numpy(got), torch.from_numpy(expected), rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        one_pass = torch.softmax(model.heads.head(1)(nn.functional.normalize(encoder(images).semantic_code, dim=1)), -1)
+    assert (one_pass - torch.from_numpy(got)).abs().max() > 1e-4  # the turns change the prediction
+    selflabel = SelfLabelModel.from_scan(model, head=1)
+    torch.testing.assert_close(selflabel.predict(images), torch.from_numpy(expected), rtol=1e-5, atol=1e-6)

@@ -236,7 +236,8 @@ class Encoder(nn.Module):
             raise ValueError(f"unknown alignment {alignment!r}; expected one of {ALIGNMENTS}")
         if 0.0 not in code_rotations or (alignment != "moments" and any(code_rotations)):
             raise ValueError(
-                f"code_rotations must include 0 and be (0.0,) unless alignment is 'moments', got {code_rotations}"
+                f"code_rotations (radians) must include 0 and be (0.0,) unless alignment is 'moments', "
+                f"got {code_rotations}"
             )
         self.alignment = alignment
         self.code_rotations = tuple(float(angle) for angle in code_rotations)  # radians, see ``encode``
@@ -297,11 +298,13 @@ class Encoder(nn.Module):
         return EncoderOutput(semantic_code, rotation, translation)
 
     def encode(self, images: torch.Tensor) -> EncoderOutput:
-        """An image's code and pose as a trained model reads them (eval mode): z (B, d) is
-        the mean of the codes of the image un-posed at its closed-form pose turned by each
-        of ``code_rotations`` (training draws one such turn per view, uniform in +-the
+        """An image's code and pose as a trained model reads them: z (B, d) is the mean of
+        the codes of the image un-posed at its closed-form pose turned by each of
+        ``code_rotations`` (training draws one such turn per view, uniform in +-the
         alignment jitter; this averages over them instead of sampling one), theta and tau
-        are those of the unturned pass.  ``code_rotations`` (0,): one plain pass."""
+        are those of the unturned pass.  ``code_rotations`` (0,): one plain pass.  Meant
+        for eval mode: in train mode every turn would update the batch norms' running
+        statistics."""
         if self.code_rotations == (0.0,):
             return self(images)
         batch = images.shape[0]

@@ -92,10 +92,14 @@ class FeatureOwner(nn.Module):
             self.features.eval()
         return self
 
-    def _code(self, images: torch.Tensor, features: nn.Module | None = None) -> torch.Tensor:
+    def _code(self, images: torch.Tensor, features: nn.Module | None = None, evaluation: bool = False) -> torch.Tensor:
         """(B, d) features of ``images`` by ``features`` (default: the model's own feature
-        extractor), scaled to unit length if ``normalise_features``."""
-        code = feature_tensor((self.features if features is None else features)(images))
+        extractor), scaled to unit length if ``normalise_features``.  ``evaluation``: read
+        them as a trained model does, by the extractor's ``encode`` where it has one (the
+        IRL-INR encoder's code averaged over its turns), else by its forward."""
+        extractor = self.features if features is None else features
+        read = getattr(extractor, "encode", extractor) if evaluation else extractor
+        code = feature_tensor(read(images))
         return F.normalize(code, dim=1) if self.normalise_features else code
 
     def _features(self, images: torch.Tensor) -> torch.Tensor:
@@ -109,8 +113,8 @@ class FeatureOwner(nn.Module):
         self, images: torch.Tensor, batch_size: int, head: nn.Module, dim: int, features: nn.Module | None = None
     ) -> torch.Tensor:
         """The softmax of ``head`` over the features of ``images`` (by ``features``, default
-        the model's own), ``batch_size`` images at a time, in eval mode (no augmentation);
-        the chunks joined along ``dim``."""
+        the model's own, read as a trained model reads them), ``batch_size`` images at a
+        time, in eval mode (no augmentation); the chunks joined along ``dim``."""
         images = check_images(images, "images")
         batch_size = positive_int(batch_size, "batch_size")
         was_training = self.training
@@ -119,7 +123,7 @@ class FeatureOwner(nn.Module):
             device = next(head.parameters()).device
             chunks = []
             for start in range(0, images.shape[0], batch_size):
-                code = self._code(images[start : start + batch_size].to(device), features)
+                code = self._code(images[start : start + batch_size].to(device), features, evaluation=True)
                 if not torch.isfinite(code).all():
                     raise ValueError(
                         f"features: NaN or infinite features for images {start}..{start + code.shape[0] - 1}"

@@ -99,7 +99,7 @@ class IRLINRConfig:
     encoder_recompute_blocks: int = 0
     # Inference only (training never reads it): with "moments" alignment an image's code is
     # the mean of its codes un-posed at the closed-form pose turned by each of these angles,
-    # so the alignment noise the encoder was trained with is averaged out rather than
+    # so the rotation noise the encoder was trained with is averaged out rather than
     # sampled once; its pose is that of the 0 turn.  (0,): one pass.
     code_rotations_degrees: tuple[float, ...] = (0.0,)
 
@@ -188,6 +188,8 @@ class IRLINRConfig:
             fail("code_rotations_degrees", "a non-empty list of angles in degrees")
         if not all(is_number(angle) and -180 <= angle <= 180 for angle in angles) or 0 not in angles:
             fail("code_rotations_degrees", "a list of angles in [-180, 180] degrees that includes 0")
+        if len(set(angles)) != len(angles):
+            fail("code_rotations_degrees", "a list of different angles (a repeated one would count twice)")
         if self.alignment != "moments" and any(angle != 0 for angle in angles):
             fail("code_rotations_degrees", "[0] unless alignment is 'moments'")
         object.__setattr__(self, "code_rotations_degrees", tuple(float(angle) for angle in angles))

@@ -59,6 +59,20 @@ def test_code_rotations_keep_the_checkpoint_and_reach_the_saved_model(tmp_path, 
     assert not torch.allclose(codes[0], codes[1], atol=1e-4)
 
 
+def test_a_saved_model_from_before_code_rotations_reads_images_in_one_pass(tmp_path, images_and_table):
+    """A saved model whose config has no code_rotations_degrees (trained before it
+    existed) restores and encodes as it always did: one plain pass."""
+    images, table = images_and_table
+    saved, _ = train_irl_inr(images, table, tiny_parameters(tmp_path))
+    older = {**saved, "config": {**saved["config"], "model": dict(saved["config"]["model"])}}
+    del older["config"]["model"]["code_rotations_degrees"]
+    model = restore_irl_inr(older)
+    batch = torch.from_numpy(images[:4]).unsqueeze(1)
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode(batch).semantic_code, model.encoder(batch).semantic_code)
+    assert model.config.code_rotations_degrees == (0.0,)
+
+
 def test_other_settings_get_their_own_checkpoint(tmp_path, images_and_table):
     images, table = images_and_table
     train_irl_inr(images, table, tiny_parameters(tmp_path))
