@@ -38,13 +38,36 @@ def test_backbones_take_one_channel(backbone, features):
     assert net(torch.rand(2, 1, 20, 20)).shape == (2, features)
 
 
+@pytest.mark.parametrize("image_size, side", [(50, 7), (32, 4), (24, 3), (9, 2)])
+def test_small_cnn_hands_the_head_its_whole_last_map_without_a_layout(image_size, side):
+    whole, pooled = SmallCNN(image_size, layout=None), SmallCNN(image_size, layout=4)
+    pooled.load_state_dict(whole.state_dict())  # the same parameters, only the read-out differs
+    images = torch.rand(2, 1, image_size, image_size)
+    assert whole.out_features == 128 * side * side and pooled.out_features == 128 * 4 * 4
+    features = whole(images)
+    assert features.shape == (2, whole.out_features)
+    # The whole map is the convolutions' output itself: average-pooling it to 4 x 4 gives
+    # the pooled backbone's features exactly.
+    grid = features.reshape(2, 128, side, side)
+    torch.testing.assert_close(torch.nn.functional.adaptive_avg_pool2d(grid, 4).flatten(1), pooled(images))
+
+
+def test_small_cnn_layout_is_a_positive_side_and_reaches_the_head():
+    with pytest.raises(ValueError, match="layout"):
+        SmallCNN(50, layout=0)
+    encoder = Encoder("small_cnn", 4, 8, image_size=50, layout=None)
+    assert encoder.trunk[0].in_features == 128 * 7 * 7
+    assert encoder(torch.rand(3, 1, 50, 50)).semantic_code.shape == (3, 4)
+    assert Encoder("small_cnn", 4, 8).trunk[0].in_features == 128 * 4 * 4  # the default: the 4 x 4 pool
+
+
 def test_resnet18_is_cifar_style():
     net = ResNet18()
     stem = net.layers[0]
     assert (stem.in_channels, stem.out_channels, stem.kernel_size, stem.stride) == (1, 64, (3, 3), (1, 1))
     assert not any(isinstance(m, torch.nn.MaxPool2d) for m in net.modules())
     assert 11.0e6 < sum(p.numel() for p in net.parameters()) < 11.3e6
-    assert sum(p.numel() for p in SmallCNN().parameters()) < 0.2e6
+    assert sum(p.numel() for p in SmallCNN(50).parameters()) < 0.2e6
 
 
 @pytest.mark.parametrize("alignment", ["none", "moments"])

@@ -57,7 +57,8 @@ def test_fast_is_the_default_with_augmentation_and_paper_is_the_papers():
     assert fast.appearance_augmentation().enabled and not IRLINRConfig().appearance_augmentation().enabled
     plain = {name: 0.0 for name in ("augment_scale", "augment_aspect", "augment_shear", "augment_elastic_pixels", "augment_stroke")}
     assert fast.code_rotations_degrees == (-20.0, 0.0, 20.0) and IRLINRConfig().code_rotations_degrees == (0.0,)
-    assert dataclasses.replace(fast, **plain, code_rotations_degrees=(0.0,)) == IRLINRConfig()
+    assert fast.backbone_layout is None and IRLINRConfig().backbone_layout == 4
+    assert dataclasses.replace(fast, **plain, code_rotations_degrees=(0.0,), backbone_layout=4) == IRLINRConfig()
     project = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_training.yml").read_text())
     assert IRLINRConfig.from_dict(project["training"]["configurations"]["fast"]["model"]) == fast
     assert not IRLINRConfig.paper().appearance_augmentation().enabled
@@ -104,6 +105,8 @@ def test_from_dict_round_trips_and_turns_lists_into_tuples():
         ("encoder_channels_last", 1),
         ("encoder_recompute_blocks", 1),  # the default backbone is small_cnn
         ("encoder_recompute_blocks", 9),
+        ("backbone_layout", 0),
+        ("backbone_layout", 2.5),
         ("code_rotations_degrees", ()),
         ("code_rotations_degrees", "0"),
         ("code_rotations_degrees", (-20.0, 20.0)),  # no unturned pass
@@ -298,3 +301,9 @@ def test_speed_options_give_the_same_training_step(reconstruction_pixels, backbo
         assert (fast_grads[name] - grad).abs().max() <= 1e-4 * grad.abs().max(), name
     for ours, theirs in zip(fast_buffers, plain_buffers, strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_backbone_layout_is_small_cnn_only():
+    with pytest.raises(ValueError, match="backbone_layout"):
+        dataclasses.replace(IRLINRConfig.paper(), backbone_layout=None)
+    assert IRLINRConfig(backbone_layout=None).backbone_layout is None

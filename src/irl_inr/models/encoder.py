@@ -183,37 +183,45 @@ class ResNet18(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Three stride-2 3x3 convolutions (32, 64, 128 channels) and a 4x4 average pool that
-    keeps a coarse layout, for fast CPU runs.  (B, 1, H, W) -> (B, 2048)."""
+    """Three stride-2 3x3 convolutions (32, 64, 128 channels), for fast CPU runs, and the
+    last map's spatial layout handed to the head: average-pooled to ``layout`` x ``layout``,
+    or whole (``layout`` None; its side is ceil(S / 8), 7 for 50-pixel images, 4 for 32).
+    (B, 1, S, S) -> (B, 128 * side^2)."""
 
-    out_features = 128 * 4 * 4
-
-    def __init__(self) -> None:
+    def __init__(self, image_size: int, layout: int | None = 4) -> None:
         super().__init__()
+        if layout is not None and layout < 1:
+            raise ValueError(f"the small_cnn layout must be a positive side or None, got {layout}")
         layers: list[nn.Module] = []
-        in_channels = 1
+        in_channels, side = 1, image_size
         for out_channels in (32, 64, 128):
             layers += [
                 nn.Conv2d(in_channels, out_channels, 3, 2, 1, bias=False),
                 GlobalBatchNorm2d(out_channels),
                 nn.ReLU(inplace=True),
             ]
-            in_channels = out_channels
-        layers += [nn.AdaptiveAvgPool2d(4), nn.Flatten()]
-        self.layers = nn.Sequential(*layers)
+            in_channels, side = out_channels, (side + 1) // 2  # a stride-2, padding-1 3x3 convolution
+        if layout is not None:
+            layers.append(nn.AdaptiveAvgPool2d(layout))
+            side = layout
+        self.layers = nn.Sequential(*layers, nn.Flatten())
+        self.out_features = 128 * side * side
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.layers(images)
 
 
-def build_backbone(name: str, recompute_blocks: int = 0) -> nn.Module:
-    """A backbone by name; each has ``out_features``.  ``recompute_blocks``: ResNet-18 only."""
+def build_backbone(
+    name: str, recompute_blocks: int = 0, image_size: int = 50, layout: int | None = 4
+) -> nn.Module:
+    """A backbone by name; each has ``out_features``.  ``recompute_blocks``: ResNet-18 only;
+    ``image_size`` and ``layout``: small_cnn only (:class:`SmallCNN`)."""
     if name == "resnet18":
         return ResNet18(recompute_blocks)
     if recompute_blocks:
         raise ValueError(f"recompute_blocks needs the resnet18 backbone, not {name!r}")
     if name == "small_cnn":
-        return SmallCNN()
+        return SmallCNN(image_size, layout)
     raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES}")
 
 
@@ -230,6 +238,8 @@ class Encoder(nn.Module):
         channels_last: bool = False,
         recompute_blocks: int = 0,
         code_rotations: tuple[float, ...] = (0.0,),
+        image_size: int = 50,
+        layout: int | None = 4,
     ) -> None:
         super().__init__()
         if alignment not in ALIGNMENTS:
@@ -241,7 +251,7 @@ class Encoder(nn.Module):
             )
         self.alignment = alignment
         self.code_rotations = tuple(float(angle) for angle in code_rotations)  # radians, see ``encode``
-        self.backbone = build_backbone(backbone, recompute_blocks)
+        self.backbone = build_backbone(backbone, recompute_blocks, image_size, layout)
         # Channels-last (N, H, W, C) convolution weights and activations: oneDNN's
         # convolutions and batch norms on CPUs and cuDNN's tensor-core kernels run faster.
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format

@@ -51,6 +51,9 @@ class IRLINRConfig:
     latent_dim: int = 32  # d, the size of the semantic code z
     backbone: str = "small_cnn"  # "small_cnn" | "resnet18"
     encoder_head_hidden: int = 256  # width of the encoder's MLP head
+    # small_cnn only: the side of the grid its last feature map is average-pooled to before
+    # the head; None hands the head the whole map (7 x 7 for 50-pixel images, 4 x 4 for 32).
+    backbone_layout: int | None = 4
     alignment: str = "moments"  # "moments" (closed-form pose first) | "none" (paper)
     standardise_code: bool = True  # batch-standardise z (anti-collapse)
     num_frequencies: int = 64  # Fourier features of the INR
@@ -169,6 +172,10 @@ class IRLINRConfig:
             fail("encoder_recompute_blocks", "an integer in 0..8 (ResNet-18's residual blocks)")
         if self.encoder_recompute_blocks and self.backbone != "resnet18":
             fail("encoder_recompute_blocks", "0 unless backbone is 'resnet18'")
+        if self.backbone_layout is not None and not (is_int(self.backbone_layout) and self.backbone_layout >= 1):
+            fail("backbone_layout", "a positive integer or None (the whole last feature map)")
+        if self.backbone != "small_cnn" and self.backbone_layout != 4:
+            fail("backbone_layout", "4 (its default) unless backbone is 'small_cnn'; resnet18 pools to one value per channel")
         for name in ("hypernetwork_rank", "hypernetwork_modulated_layer"):
             if not is_int(getattr(self, name)) or getattr(self, name) < 0:
                 fail(name, "a non-negative integer")
@@ -226,8 +233,10 @@ class IRLINRConfig:
     @classmethod
     def fast(cls) -> "IRLINRConfig":
         """The default of ``conf/base/parameters_training.yml``: MNIST-U in minutes on a CPU,
-        the encoder's views distorted in appearance, codes averaged over three turns."""
+        the backbone's whole last feature map read by the head, the encoder's views distorted
+        in appearance, codes averaged over three turns."""
         return cls(
+            backbone_layout=None,
             augment_scale=0.15, augment_aspect=0.1, augment_shear=0.2, augment_elastic_pixels=1.5, augment_stroke=0.5,
             code_rotations_degrees=(-20.0, 0.0, 20.0),
         )
@@ -267,6 +276,8 @@ class IRLINR(nn.Module):
             channels_last=config.encoder_channels_last,
             recompute_blocks=config.encoder_recompute_blocks,
             code_rotations=tuple(math.radians(angle) for angle in config.code_rotations_degrees),
+            image_size=config.image_size,
+            layout=config.backbone_layout,
         )
         self.inr = INR(
             config.num_frequencies,
