@@ -73,6 +73,22 @@ def test_a_saved_model_from_before_code_rotations_reads_images_in_one_pass(tmp_p
     assert model.config.code_rotations_degrees == (0.0,)
 
 
+def test_a_saved_model_from_before_backbone_layout_restores_with_the_4x4_pool(tmp_path, images_and_table):
+    """A saved model whose config has no backbone_layout (trained when small_cnn always
+    pooled to 4 x 4) restores with that pool, so its head's weights fit, and reads images
+    as it did when it was saved."""
+    images, table = images_and_table
+    saved, _ = train_irl_inr(images, table, tiny_parameters(tmp_path))
+    assert saved["config"]["model"]["backbone_layout"] == 4
+    older = {**saved, "config": {**saved["config"], "model": dict(saved["config"]["model"])}}
+    del older["config"]["model"]["backbone_layout"]
+    model, same = restore_irl_inr(older), restore_irl_inr(saved)
+    assert model.config.backbone_layout == 4 and model.encoder.trunk[0].in_features == 128 * 4 * 4
+    batch = torch.from_numpy(images[:4]).unsqueeze(1)
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode(batch).semantic_code, same.encode(batch).semantic_code)
+
+
 def test_other_settings_get_their_own_checkpoint(tmp_path, images_and_table):
     images, table = images_and_table
     train_irl_inr(images, table, tiny_parameters(tmp_path))
