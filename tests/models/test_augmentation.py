@@ -32,7 +32,7 @@ def test_a_disabled_augmentation_returns_the_views_and_draws_nothing():
     views = torch.rand(4, 1, 16, 16)
     generator = torch.Generator().manual_seed(0)
     state = generator.get_state()
-    assert model._distorted(views, generator, _whole(4)) is views
+    assert model._distorted(views, generator, _whole(4), 2) is views
     assert torch.equal(generator.get_state(), state)
 
 
@@ -116,7 +116,7 @@ def test_the_training_step_encodes_distorted_views_and_reconstructs_the_views():
     loss = model.training_losses(images, torch.Generator().manual_seed(0))["reconstruction"]
 
     with torch.no_grad():
-        views = model._views(images, torch.Generator().manual_seed(0), _whole(4))  # the step's first draws
+        views = model._views(images, torch.Generator().manual_seed(0), _whole(4), 2)  # the step's first draws
         assert (seen[0] - views).abs().max() > 0.1  # the encoder did not see the views themselves
         encoded = model.encoder(seen[0])
         rendered = model.render(encoded.semantic_code, encoded.rotation, encoded.translation, 16, 16)

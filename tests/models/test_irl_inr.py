@@ -12,6 +12,7 @@ import yaml
 
 from irl_inr.geometry import pixel_grid, transform_images
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
+from irl_inr.models.losses import contrastive_loss
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,6 +108,8 @@ def test_from_dict_round_trips_and_turns_lists_into_tuples():
         ("encoder_recompute_blocks", 9),
         ("backbone_layout", 0),
         ("backbone_layout", 2.5),
+        ("contrastive_views", 1),
+        ("contrastive_views", 2.5),
         ("code_rotations_degrees", ()),
         ("code_rotations_degrees", "0"),
         ("code_rotations_degrees", (-20.0, 20.0)),  # no unturned pass
@@ -206,6 +209,30 @@ def test_training_losses_hold_every_term_and_a_weighted_total():
     )
     torch.testing.assert_close(losses["total"], expected)
     assert config.symmetry_weight == 15
+
+
+def test_extra_contrastive_views_are_encoder_only_and_all_in_nt_xent():
+    """With contrastive_views 4 the encoder codes four views of each image; the first two
+    are the two-view step's draws (the same codes in eval mode, where a code depends on
+    its image alone) and the only ones the other terms read; NT-Xent pulls all four together."""
+    images = strokes(8)
+    two, four = tiny_model(), tiny_model(contrastive_views=4)
+    codes = {}
+    for name, model in (("two", two), ("four", four)):
+        model.eval()
+        model.encoder.register_forward_hook(lambda module, inputs, output, name=name: codes.__setitem__(name, output))
+    with torch.no_grad():
+        two_views = two.training_losses(images, torch.Generator().manual_seed(3))
+        four_views = four.training_losses(images, torch.Generator().manual_seed(3))
+    assert codes["two"].semantic_code.shape == (16, 8) and codes["four"].semantic_code.shape == (32, 8)
+    for value, first_two in zip(codes["four"], codes["two"]):
+        torch.testing.assert_close(value[:16], first_two)
+    torch.testing.assert_close(four_views["symmetry"], two_views["symmetry"])
+    views = list(codes["four"].semantic_code.chunk(4))
+    torch.testing.assert_close(four_views["consistency"], contrastive_loss(views, four.config.contrastive_temperature))
+    assert not torch.allclose(four_views["consistency"], two_views["consistency"])
+    with pytest.raises(ValueError, match="contrastive_views"):
+        IRLINRConfig(consistency="cosine", contrastive_views=3)
 
 
 def test_a_training_step_is_reproducible_from_the_generator_seed():

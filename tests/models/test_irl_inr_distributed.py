@@ -56,35 +56,37 @@ def _initialised(model_class: type[IRLINR] = IRLINR) -> IRLINR:
         return model_class(MODEL)
 
 
-@pytest.fixture(scope="module")
-def two_processes(tmp_path_factory) -> list[dict]:
-    """Each rank's final weights and history after the worker's run on 2 processes."""
+@pytest.fixture(scope="module", params=[2, 3], ids=["two views", "three views"])
+def two_processes(request, tmp_path_factory) -> tuple[int, list[dict]]:
+    """The number of contrastive views, and each rank's final weights and history after
+    the worker's run on 2 processes."""
     folder = tmp_path_factory.mktemp("irl_inr_ddp")
     environment = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     environment["OMP_NUM_THREADS"] = "1"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}", str(WORKER), str(folder),
+        f"--master_port={_free_port()}", str(WORKER), str(folder), str(request.param),
     ]  # fmt: skip
     finished = subprocess.run(command, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-4000:]
-    return [torch.load(folder / f"rank{rank}.pt", weights_only=False) for rank in range(2)]
+    return request.param, [torch.load(folder / f"rank{rank}.pt", weights_only=False) for rank in range(2)]
 
 
 def test_two_processes_train_like_one_with_the_same_global_batch(two_processes):
-    one = fit(make_model(), make_data(), CONFIG, progress=False)
+    views, ranks = two_processes
+    one = fit(make_model(views), make_data(), CONFIG, progress=False)
     assert one.step == 3
     initial = make_model().state_dict()
     moved = max((one.state_dict[name] - weights).abs().max().item() for name, weights in initial.items())
     assert moved > 100 * TOLERANCE["atol"]  # the comparison below is far from trivial
-    for rank in two_processes:
+    for rank in ranks:
         assert rank["state_dict"].keys() == one.state_dict.keys()
         for name, weights in one.state_dict.items():
             torch.testing.assert_close(rank["state_dict"][name], weights, **TOLERANCE, msg=f"{name} differs")
         # The loss terms (means over the ranks) and the norm of the averaged gradient.
         history = pd.DataFrame(rank["history"]).drop(columns="seconds")
         pd.testing.assert_frame_equal(history, one.history.drop(columns="seconds"), **TOLERANCE)
-    first, second = (rank["state_dict"] for rank in two_processes)
+    first, second = (rank["state_dict"] for rank in ranks)
     assert all(torch.equal(first[name], second[name]) for name in first), "the ranks' weights diverged"
 
 
@@ -117,5 +119,8 @@ def test_a_part_of_a_batch_needs_the_process_group():
 def test_contrastive_terms_of_equal_shares_average_to_the_whole_batch():
     generator = torch.Generator().manual_seed(0)
     code, other_code = torch.randn(8, 5, generator=generator), torch.randn(8, 5, generator=generator)
-    halves = [contrastive_loss(code, other_code, 0.3, rows=rows) for rows in (slice(0, 4), slice(4, 8))]
-    torch.testing.assert_close(sum(halves) / 2, contrastive_loss(code, other_code, 0.3))
+    halves = [contrastive_loss([code, other_code], 0.3, rows=rows) for rows in (slice(0, 4), slice(4, 8))]
+    torch.testing.assert_close(sum(halves) / 2, contrastive_loss([code, other_code], 0.3))
+    third_view = torch.randn(8, 5, generator=generator)
+    halves = [contrastive_loss([code, other_code, third_view], 0.3, rows=rows) for rows in (slice(0, 4), slice(4, 8))]
+    torch.testing.assert_close(sum(halves) / 2, contrastive_loss([code, other_code, third_view], 0.3))

@@ -9,6 +9,7 @@ so the losses are the same under bfloat16 autocast.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -17,14 +18,22 @@ from irl_inr.geometry import centre_of_mass
 
 
 def _in_float32(loss):
-    """Run ``loss`` with autocast disabled, on float32 copies of its tensor arguments."""
+    """Run ``loss`` with autocast disabled, on float32 copies of its tensor arguments
+    (and of the tensors of a list or tuple argument)."""
+
+    def to_float32(argument):
+        if isinstance(argument, torch.Tensor):
+            return argument.float()
+        if isinstance(argument, (list, tuple)):
+            return type(argument)(to_float32(item) for item in argument)
+        return argument
 
     @functools.wraps(loss)
     def wrapped(*arguments, **options) -> torch.Tensor:
-        with torch.autocast(device_type=arguments[0].device.type, enabled=False):
-            return loss(
-                *(a.float() if isinstance(a, torch.Tensor) else a for a in arguments), **options
-            )
+        first = arguments[0][0] if isinstance(arguments[0], (list, tuple)) and arguments[0] else arguments[0]
+        device_type = first.device.type if isinstance(first, torch.Tensor) else "cpu"
+        with torch.autocast(device_type=device_type, enabled=False):
+            return loss(*(to_float32(argument) for argument in arguments), **options)
 
     return wrapped
 
@@ -45,24 +54,29 @@ def consistency_loss(code: torch.Tensor, other_code: torch.Tensor) -> torch.Tens
 
 @_in_float32
 def contrastive_loss(
-    code: torch.Tensor, other_code: torch.Tensor, temperature: float = 0.2, rows: slice | None = None
+    codes: Sequence[torch.Tensor], temperature: float = 0.2, rows: slice | None = None
 ) -> torch.Tensor:
-    """NT-Xent (SimCLR): each of the 2B codes must pick its other view out of the 2B - 1
-    others by cosine similarity / temperature.  code, other_code (B, d), pairs by row.
-    Unlike ``consistency_loss`` it cannot be met by codes that all agree.
+    """NT-Xent (SimCLR) over V >= 2 views: ``codes`` holds V tensors (B, d), row i of each
+    a view of image i.  Each of the V B codes must pick each of its V - 1 other views out
+    of the V B - 1 others by cosine similarity / temperature; with V > 2 the terms of its
+    positives are averaged (SupCon's multi-positive loss, Khosla et al. 2020, each image
+    its own class).  V = 2 is SimCLR's loss.  Unlike ``consistency_loss`` it cannot be met
+    by codes that all agree.
 
-    ``rows``: average only the terms of the codes of these pairs (both views), the whole
+    ``rows``: average only the terms of the codes of these images (all views), the whole
     batch still serving as negatives: a rank's share of the batch under DDP, so that the
-    mean over equal shares is the mean over the batch; None: all pairs."""
-    batch = code.shape[0]
-    unit = F.normalize(torch.cat([code, other_code]), dim=1)  # (2B, d)
-    pairs = torch.arange(batch, device=code.device)[rows if rows is not None else slice(None)]
-    anchors = torch.cat([pairs, pairs + batch])  # (2R,): rows R of the first views, then of the second
-    logits = unit[anchors] @ unit.T / temperature  # (2R, 2B)
-    itself = anchors.unsqueeze(1) == torch.arange(2 * batch, device=code.device)
+    mean over equal shares is the mean over the batch; None: all images."""
+    views, batch = len(codes), codes[0].shape[0]
+    if views < 2 or any(code.shape != codes[0].shape for code in codes):
+        raise ValueError(f"contrastive_loss needs 2 or more views of the same shape, got {[tuple(c.shape) for c in codes]}")
+    unit = F.normalize(torch.cat(list(codes)), dim=1)  # (V B, d): the first views, then the second, ...
+    images = torch.arange(batch, device=unit.device)[rows if rows is not None else slice(None)]
+    anchors = torch.cat([images + view * batch for view in range(views)])  # (V R,)
+    logits = unit[anchors] @ unit.T / temperature  # (V R, V B)
+    itself = anchors.unsqueeze(1) == torch.arange(views * batch, device=unit.device)
     logits = logits.masked_fill(itself, float("-inf"))
-    other_view = (anchors + batch) % (2 * batch)  # i <-> i + B
-    return F.cross_entropy(logits, other_view)
+    terms = [F.cross_entropy(logits, (anchors + shift * batch) % (views * batch)) for shift in range(1, views)]
+    return sum(terms) / len(terms)
 
 
 @_in_float32

@@ -130,10 +130,11 @@ class BatchShare:
         return self.ranks > 1
 
     def of_views(self, draw: torch.Tensor) -> torch.Tensor:
-        """This share's rows of a draw for the 2 x ``size`` views [first views; second views]."""
+        """This share's rows of a draw for V x ``size`` views [first views; second views; ...]."""
         if not self.is_split:
             return draw
-        return torch.cat([draw[self.start : self.stop], draw[self.size + self.start : self.size + self.stop]])
+        views = draw.shape[0] // self.size
+        return torch.cat([draw[view * self.size + self.start : view * self.size + self.stop] for view in range(views)])
 
     def gather(self, rows: torch.Tensor) -> torch.Tensor:
         """The global batch's tensor from every rank's rows (differentiable); ``rows``
