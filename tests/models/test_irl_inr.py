@@ -62,6 +62,8 @@ def test_fast_is_the_default_with_augmentation_and_paper_is_the_papers():
     assert dataclasses.replace(fast, **plain, code_rotations_degrees=(0.0,), backbone_layout=4) == IRLINRConfig()
     project = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_training.yml").read_text())
     assert IRLINRConfig.from_dict(project["training"]["configurations"]["fast"]["model"]) == fast
+    full = IRLINRConfig.from_dict(project["training"]["configurations"]["full"]["model"])
+    assert full == dataclasses.replace(fast, contrastive_views=6)  # the fast model with six NT-Xent views
     assert not IRLINRConfig.paper().appearance_augmentation().enabled
     paper = IRLINRConfig.paper()
     assert (paper.image_size, paper.latent_dim, paper.num_frequencies) == (50, 32, 256)
