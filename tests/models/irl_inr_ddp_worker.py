@@ -3,9 +3,8 @@
     torchrun --nproc_per_node=2 --master_port PORT irl_inr_ddp_worker.py OUTPUT_DIR [VIEWS]
 
 Every rank trains ``make_model(VIEWS)`` (``contrastive_views``, default 2) on
-``make_data()`` with ``CONFIG`` and writes its
-final weights and history to ``OUTPUT_DIR/rank<r>.pt``; the test trains the same in
-one process.  Every batch-wide part of the training step is on: batch norms in the
+``make_data()`` with ``CONFIG`` and writes its final weights and history to
+``OUTPUT_DIR/rank<r>.pt``; the test trains the same in one process.  Every batch-wide part of the training step is on: batch norms in the
 small CNN, standardised codes, NT-Xent, the variance, covariance and isometry terms
 (the isometry codes span both ranks' rows), moment alignment with jitter, sampled
 reconstruction pixels, and with VIEWS > 2 encoder-only views in NT-Xent."""
@@ -45,11 +44,12 @@ CONFIG = TrainingConfig(epochs=1, batch_size=8, learning_rate=1e-3, seed=11, dev
 
 
 def make_model(views: int = 2) -> IRLINR:
-    """The model (with ``views`` contrastive views) initialised from seed 0 without touching the caller's global RNG, with
-    no parameter whose exact gradient is zero.  Adam turns the rounding noise of such a
-    gradient, which depends on the order of float additions, into a full step of random
-    sign, so two exact implementations part there by the learning rate (measured: one
-    process against itself with weights perturbed by 1e-7 differs by 4e-2 after 3 steps).
+    """The model with ``views`` contrastive views, initialised from seed 0 without touching
+    the caller's global RNG, with no parameter whose exact gradient is zero.  Adam turns
+    the rounding noise of such a gradient, which depends on the order of float additions,
+    into a full step of random sign, so two exact implementations part there by the
+    learning rate (measured: one process against itself with weights perturbed by 1e-7
+    differs by 4e-2 after 3 steps).
     The zeros: the code head's bias, cancelled by the standardisation (frozen here), and
     at the first step the trunk's last bias, while the pose heads start at zero (they
     start small and random here)."""

@@ -366,14 +366,11 @@ class IRLINR(nn.Module):
         process's.  None, or a shard holding the whole batch: the single-process step."""
         config = self.config
         share = BatchShare.of(images, shard)
-        views = self._views(images, generator, share, 2)  # (2b, 1, H, W): first views, then second
-        noise = self._alignment_noise(views, generator, share, 2)
-        seen = self._distorted(views, generator, share, 2)  # what the encoder sees; views stay the targets
+        # (2b, 1, H, W): first views, then second; the encoder sees them distorted, the views stay the targets
+        views, noise, seen = self._encoder_views(images, generator, share, 2)
         if config.contrastive_views > 2:  # encoder-only views, drawn after the two reconstructed ones
-            extra = config.contrastive_views - 2
-            extra_views = self._views(images, generator, share, extra)
-            extra_noise = self._alignment_noise(extra_views, generator, share, extra)
-            seen = torch.cat([seen, self._distorted(extra_views, generator, share, extra)])
+            _, extra_noise, extra_seen = self._encoder_views(images, generator, share, config.contrastive_views - 2)
+            seen = torch.cat([seen, extra_seen])
             if noise is not None:
                 noise = (torch.cat([noise[0], extra_noise[0]]), torch.cat([noise[1], extra_noise[1]]))
         with batch_statistics_over_ranks() if share.is_split else contextlib.nullcontext():
@@ -408,6 +405,15 @@ class IRLINR(nn.Module):
             total = total + config.isometry_weight * losses["isometry"]
         losses["total"] = total
         return losses
+
+    def _encoder_views(
+        self, images: torch.Tensor, generator: torch.Generator, share: BatchShare, count: int
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None, torch.Tensor]:
+        """``count`` re-posed views of every image (count b, 1, H, W), the noise on their
+        closed-form poses (or None) and the views as the encoder sees them, drawn in that order."""
+        views = self._views(images, generator, share, count)
+        noise = self._alignment_noise(views, generator, share, count)
+        return views, noise, self._distorted(views, generator, share, count)
 
     def _views(self, images: torch.Tensor, generator: torch.Generator, share: BatchShare, count: int) -> torch.Tensor:
         """``count`` views of every image, each with its own uniform rotation and shift:
