@@ -108,6 +108,7 @@ def test_garbage_at_the_checkpoint_path_is_not_overwritten(tmp_path, toy, config
         ({"epochs": 5}, r"training\.epochs"),
         ({"betas": (0.9, 0.999)}, r"training\.betas"),
         ({"learning_rate_schedule": "cosine"}, r"training\.learning_rate_schedule"),
+        ({"weight_average_decay": 0.9}, r"training\.weight_average_decay: checkpoint None, now 0\.9"),
     ],
 )
 def test_checkpoint_from_another_config_is_refused(tmp_path, toy, config, change, message):

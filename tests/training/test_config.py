@@ -43,6 +43,10 @@ def test_defaults_follow_the_paper():
         ("fused_adam", "yes"),
         ("grad_clip_norm", 0.0),
         ("learning_rate_schedule", "linear"),
+        ("weight_average_decay", 0.0),
+        ("weight_average_decay", 1.0),
+        ("weight_average_decay", float("nan")),
+        ("weight_average_decay", "0.99"),
     ],
 )
 def test_invalid_values_name_the_field(field, value):
@@ -78,3 +82,9 @@ def test_cosine_schedule_factor_and_fingerprint():
     # A constant rate keeps the fingerprint of checkpoints written before the option.
     assert "learning_rate_schedule" not in TrainingConfig().fingerprint_fields()
     assert cosine.fingerprint_fields()["learning_rate_schedule"] == "cosine"
+
+
+def test_weight_average_fingerprint():
+    # No average keeps the fingerprint of checkpoints written before the option.
+    assert "weight_average_decay" not in TrainingConfig().fingerprint_fields()
+    assert TrainingConfig(weight_average_decay=0.99).fingerprint_fields()["weight_average_decay"] == 0.99

@@ -56,6 +56,11 @@ class TrainingConfig:
     # Adam's fused kernel: one pass over each parameter instead of several, no temporary
     # copy of the optimiser state (same update up to float rounding, ~1 ulp)
     fused_adam: bool = False
+    # Polyak averaging: the run returns the exponentially weighted mean of the weights (and of
+    # the batch norms' statistics) over its steps, with this decay per optimiser step (a
+    # horizon of about 1 / (1 - decay) steps), instead of the last weights (see
+    # :mod:`.averaging`); None: the last weights
+    weight_average_decay: float | None = None
 
     def __post_init__(self) -> None:
         self._check_int("epochs", minimum=1)
@@ -82,6 +87,10 @@ class TrainingConfig:
             self._check_int("num_threads", minimum=1)
         if self.grad_clip_norm is not None:
             self._check_float("grad_clip_norm", positive=True)
+        if self.weight_average_decay is not None:
+            self._check_float("weight_average_decay", positive=True)
+            if self.weight_average_decay >= 1.0:
+                self._fail("weight_average_decay", "must be below 1 (null: no averaging)")
 
     # -- construction and export -------------------------------------------------------
 
@@ -121,11 +130,13 @@ class TrainingConfig:
 
     def fingerprint_fields(self) -> dict[str, Any]:
         """The fields that define the optimisation problem (see ``EXECUTION_FIELDS``).  A
-        constant learning rate is left out, so checkpoints written before the schedule was
-        an option keep their fingerprint and stay resumable."""
+        constant learning rate and no weight average are left out, so checkpoints written
+        before either was an option keep their fingerprint and stay resumable."""
         fields = {k: v for k, v in self.to_dict().items() if k not in self.EXECUTION_FIELDS}
         if fields["learning_rate_schedule"] == "constant":
             del fields["learning_rate_schedule"]
+        if fields["weight_average_decay"] is None:
+            del fields["weight_average_decay"]
         return fields
 
     def learning_rate_factor(self, step: int, total_steps: int) -> float:

@@ -23,7 +23,8 @@ Reproducibility (on CPU, bit for bit):
 * before optimiser step ``s`` (0-based count of steps done), the augmentation
   generator is seeded with ``(seed, "augment", s)`` and torch's global RNG with
   ``(seed, "global", s)`` (so dropout and other global-RNG users replay too);
-* a checkpoint holds the weights, the Adam state and the position (epoch, batch in
+* a checkpoint holds the weights, the Adam state, the weight average (when
+  ``config.weight_average_decay`` asks for one) and the position (epoch, batch in
   epoch), so a resumed run repeats exactly the batches and random draws that the
   uninterrupted run would have made, and ends with identical weights.
 
@@ -68,6 +69,7 @@ from .checkpoint import (
     run_identity,
     save_checkpoint,
 )
+from .averaging import WeightAverage
 from .config import TrainingConfig
 from .device import autocast_context, autocast_dtype, maybe_compile
 from .distributed import (
@@ -227,6 +229,9 @@ class _Trainer:
             weight_decay=config.weight_decay,
             fused=config.fused_adam or None,  # None: torch's default (foreach)
         )
+        self.average = (
+            WeightAverage(model, config.weight_average_decay) if config.weight_average_decay is not None else None
+        )
         self.identity = run_identity(config.fingerprint_fields(), model, self.data.identity_tensor)
         self.fingerprint = fingerprint(self.identity)
         if self.path is not None and self.path.exists():
@@ -267,6 +272,8 @@ class _Trainer:
         try:
             self.model.load_state_dict(checkpoint["model_state"])
             self.optimizer.load_state_dict(checkpoint["optimizer_state"])
+            if self.average is not None:
+                self.average.load_state_dict(checkpoint["average_state"])
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointMismatchError(f"checkpoint {self.path} does not fit this model: {error}") from error
         position = Position(
@@ -387,6 +394,8 @@ class _Trainer:
         self.optimizer.step()
         if self.after_step is not None:
             self.after_step()
+        if self.average is not None:
+            self.average.update(self.model, step + 1)
         return values
 
     def _validated_terms(self, losses: Any) -> dict[str, torch.Tensor]:
@@ -470,6 +479,8 @@ class _Trainer:
             "history": [dict(row) for row in position.history],
             "torch_version": str(torch.__version__),
         }
+        if self.average is not None:
+            payload["average_state"] = self.average.state_dict()
         save_checkpoint(payload, self.path)
         self.saved_step = position.step
         logger.debug("checkpoint written to %s at step %d", self.path, position.step)
@@ -479,7 +490,9 @@ class _Trainer:
     def _result(self) -> TrainingResult:
         position = self.position
         return TrainingResult(
-            state_dict=cpu_state_dict(self.model),
+            state_dict=(
+                self.average.averaged_model_state(self.model) if self.average is not None else cpu_state_dict(self.model)
+            ),
             history=history_frame(position.history),
             step=position.step,
             epochs_completed=position.epoch,
