@@ -8,6 +8,7 @@ from torch import nn
 
 from irl_inr.training import TrainingConfig, fit, load_checkpoint
 from irl_inr.training.averaging import WeightAverage
+from irl_inr.training.checkpoint import cpu_state_dict
 
 
 def _model() -> nn.Module:
@@ -104,6 +105,9 @@ def test_fit_average_is_the_moving_average_of_the_steps(tmp_path, toy, config):
         if visited[0][name].is_floating_point()
     }
     averaged = TrainingConfig(**{**config.to_dict(), "weight_average_decay": decay})
-    result = fit(toy.make_model(), toy.make_data(), averaged, progress=False)
+    model = toy.make_model()
+    result = fit(model, toy.make_data(), averaged, progress=False)
     for name, value in expected.items():
         torch.testing.assert_close(result.state_dict[name], value)
+    # The model trained in place ends holding what fit returns.
+    toy.assert_same_weights(cpu_state_dict(model), result.state_dict)

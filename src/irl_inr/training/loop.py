@@ -110,7 +110,8 @@ def fit(
     ``data``: a float tensor with samples along dim 0 (images are ``(N, C, H, W)``), or a
     data set read by row indices (see :mod:`.data`); it stays where it is, batches are
     gathered there and moved to the training device.
-    ``model`` is moved to the training device and trained in place.
+    ``model`` is moved to the training device and trained in place; it ends holding the
+    returned weights (with ``config.weight_average_decay``, their average over the steps).
     ``checkpoint_path``: checkpoints go here every ``config.checkpoint_every`` steps,
     at the end of every epoch and when ``stop_after_steps`` stops the run; ``None``
     trains without checkpoints. An existing checkpoint from the same run (config,
@@ -489,10 +490,11 @@ class _Trainer:
 
     def _result(self) -> TrainingResult:
         position = self.position
+        if self.average is not None:
+            # The model ends holding what the run returns; its checkpoint keeps the last weights.
+            self.model.load_state_dict(self.average.averaged_model_state(self.model))
         return TrainingResult(
-            state_dict=(
-                self.average.averaged_model_state(self.model) if self.average is not None else cpu_state_dict(self.model)
-            ),
+            state_dict=cpu_state_dict(self.model),
             history=history_frame(position.history),
             step=position.step,
             epochs_completed=position.epoch,
