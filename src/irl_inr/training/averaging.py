@@ -17,6 +17,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from .checkpoint import cpu_state_dict
+
 
 class WeightAverage:
     """The exponentially weighted mean of ``model``'s floating-point state over the optimiser
@@ -49,7 +51,7 @@ class WeightAverage:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The averaged entries (detached CPU copies), for a checkpoint."""
-        return {name: tensor.detach().to("cpu", copy=True) for name, tensor in self.average.items()}
+        return cpu_state_dict(self.average)
 
     def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
         """Restore the averaged entries from :meth:`state_dict`; names and shapes must match."""
@@ -67,7 +69,6 @@ class WeightAverage:
     def averaged_model_state(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """``model``'s ``state_dict`` with the averaged entries in place of the live ones
         (detached CPU copies)."""
-        return {
-            name: (self.average[name] if name in self.average else tensor).detach().to("cpu", copy=True)
-            for name, tensor in model.state_dict().items()
-        }
+        return cpu_state_dict(
+            {name: self.average.get(name, tensor) for name, tensor in model.state_dict().items()}
+        )

@@ -58,6 +58,7 @@ from tqdm.auto import tqdm
 
 from irl_inr.parameters import is_int
 
+from .averaging import WeightAverage
 from .checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
@@ -69,7 +70,6 @@ from .checkpoint import (
     run_identity,
     save_checkpoint,
 )
-from .averaging import WeightAverage
 from .config import TrainingConfig
 from .device import autocast_context, autocast_dtype, maybe_compile
 from .distributed import (
