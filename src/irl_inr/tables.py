@@ -62,3 +62,13 @@ def row_positions(table: pd.DataFrame, ids: np.ndarray, column: str = "image_id"
     an id the table lacks."""
     row_of = pd.Series(np.arange(len(table)), index=table[column].to_numpy())
     return row_of.reindex(np.asarray(ids)).fillna(-1).to_numpy(dtype=np.int64)
+
+
+def has_six_and_nine(table: pd.DataFrame) -> bool:
+    """Whether labels 6 and 9 of ``table`` are the digits 6 and 9 (by ``label_name`` where
+    the table has one), so that a measure with 6 and 9 as one class means something."""
+    labels = table["label"]
+    if "label_name" not in table:
+        return bool(labels.isin([6]).any() and labels.isin([9]).any())
+    names = set(zip(labels.astype("int64"), table["label_name"].astype(str)))
+    return {(6, "6"), (9, "9")} <= names

@@ -14,7 +14,8 @@ import yaml
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from irl_inr import metrics
+from irl_inr import baselines, metrics
+from irl_inr.invariant_features import feature_table
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.pipelines.clustering.figures import plot_cluster_exemplars, plot_confusion_matrix, plot_dti_prototypes
 from irl_inr.pipelines.clustering.comparison import METHODS, assign_clusters, cluster_baselines, compare_clusterings
@@ -74,6 +75,15 @@ def data():
     return images, table, codes_for(table["label"].to_numpy()), poses
 
 
+def closed_form(images: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
+    """The embedding stage's closed-form features of the shapes (two of them)."""
+    return feature_table(images, table["image_id"].to_numpy(), ["radial_profile", "angular_spectrum"], 6, 32, 2)
+
+
+# The methods of these assignments: METHODS with k-means on both closed-form features.
+COMPARED = [*METHODS[:4], "kmeans_radial_profile", "kmeans_angular_spectrum", *METHODS[4:]]
+
+
 @pytest.fixture(scope="module")
 def irl_inr():
     config = IRLINRConfig.from_dict({"image_size": SIZE, "latent_dim": 4, "backbone": "small_cnn",
@@ -106,7 +116,7 @@ def trained(data, irl_inr, directory):
     scan, scan_history = train_scan(irl_inr, images, table, neighbours, parameters)
     selflabel, selflabel_history = train_selflabel(irl_inr, scan, images, table, parameters)
     dti, dti_history = train_dti(images, table, parameters)
-    kmeans, seconds = cluster_baselines(images, table, codes, poses, neighbours, parameters)
+    kmeans, seconds = cluster_baselines(images, table, codes, poses, neighbours, closed_form(images, table), parameters)
     assignments = assign_clusters(irl_inr, scan, selflabel, dti, images, table, kmeans, parameters)
     comparison, measures = compare_clusterings(assignments, seconds, scan, selflabel, dti, mining, parameters)
     return {"neighbours": neighbours, "mining": mining, "scan": scan, "scan_history": scan_history,
@@ -317,9 +327,9 @@ def test_dti_trains_on_a_downsampled_subsample(trained):
 def test_assignments_hold_one_column_per_method(trained, data):
     assignments = trained["assignments"]
     _, table, _, _ = data
-    assert list(assignments.columns) == ["image_id", "label", *METHODS, "selflabel_confidence"]
+    assert list(assignments.columns) == ["image_id", "label", *COMPARED, "selflabel_confidence"]
     assert assignments["image_id"].tolist() == table["image_id"].tolist()
-    for method in METHODS:
+    for method in COMPARED:
         assert assignments[method].between(0, CLASSES - 1).all(), method
     assert assignments["selflabel_confidence"].between(1 / CLASSES, 1).all()
 
@@ -327,28 +337,56 @@ def test_assignments_hold_one_column_per_method(trained, data):
 @pytest.mark.learned
 def test_comparison_scores_every_method_the_same_way(trained):
     comparison, measures = trained["comparison"], trained["measures"]
-    assert comparison["method"].tolist() == list(METHODS)
-    assert list(comparison.columns) == ["method", "acc", "nmi", "ari", "acc_69", "empty_clusters", "train_seconds"]
+    assert comparison["method"].tolist() == COMPARED
+    # The labels are not the digits 6 and 9: no ACC with them merged.
+    assert list(comparison.columns) == ["method", "acc", "nmi", "ari", "empty_clusters", "train_seconds"]
     labels = trained["assignments"]["label"].to_numpy()
-    for method in METHODS:
+    for method in COMPARED:
         expected = metrics.clustering_scores(labels, trained["assignments"][method].to_numpy())
         assert measures[method]["acc"] == pytest.approx(expected["acc"]) and measures[method]["train_seconds"] >= 0
-    assert set(measures) == {*METHODS, "mining"} and measures["mining"] == trained["mining"]
+        assert "acc_69" not in measures[method]
+    assert set(measures) == {*COMPARED, "mining"} and measures["mining"] == trained["mining"]
     assert measures["kmeans_z"]["acc"] == 1.0  # well separated codes
     assert measures["scan"]["train_seconds"] == trained["scan"]["config"]["train_seconds"]
+
+
+def test_acc_69_is_scored_where_the_labels_are_the_digits_6_and_9(trained):
+    """Named digits that include 6 and 9: the merged ACC is there, and it merges those two."""
+    assignments = trained["assignments"]
+    named = np.array([6, 9, 3])[assignments["label"].to_numpy()]
+    digits = assignments.assign(label=named, label_name=named.astype(str))
+    comparison, measures = compare_clusterings(digits, trained["seconds"], trained["scan"], trained["selflabel"],
+                                               trained["dti"], trained["mining"], trained["parameters"])
+    assert "acc_69" in comparison.columns
+    for method in COMPARED:
+        labels, clusters = digits["label"].to_numpy(), digits[method].to_numpy()
+        assert measures[method]["acc_69"] == pytest.approx(metrics.merged_class_accuracy(labels, clusters, (6, 9)))
 
 
 def test_baselines_refuse_codes_of_other_images(data, directory, trained):
     images, table, codes, poses = data
     shuffled = poses.assign(image_id=poses["image_id"].to_numpy()[::-1])
     with pytest.raises(ValueError, match="semantic_codes does not hold the images of clustering.split = 'all'"):
-        cluster_baselines(images, table, codes, shuffled, trained["neighbours"], tiny(directory))
+        cluster_baselines(images, table, codes, shuffled, trained["neighbours"], closed_form(images, table),
+                          tiny(directory))
 
 
-def test_baselines_refuse_neighbours_of_other_images(data, directory, trained):
+def test_baselines_refuse_neighbours_or_features_of_other_images(data, directory, trained):
     images, table, codes, poses = data
+    features = closed_form(images, table)
     with pytest.raises(ValueError, match="scan_neighbours must be .* rerun mine_neighbours"):
-        cluster_baselines(images, table, codes, poses, trained["neighbours"][:-1], tiny(directory))
+        cluster_baselines(images, table, codes, poses, trained["neighbours"][:-1], features, tiny(directory))
+    with pytest.raises(ValueError, match="closed_form_features does not hold the embedded images"):
+        cluster_baselines(images, table, codes, poses, trained["neighbours"], features.iloc[::-1], tiny(directory))
+
+
+def test_kmeans_on_a_closed_form_feature_is_kmeans_on_its_standardised_columns(data, trained):
+    images, table, _, _ = data
+    features = closed_form(images, table)
+    radial = features[[column for column in features.columns if column.startswith("radial_profile_")]].to_numpy()
+    scaled = (radial - radial.mean(axis=0)) / np.where(radial.std(axis=0) > 0, radial.std(axis=0), 1)
+    expected = baselines.kmeans(scaled.astype(np.float32), CLASSES, 2, 0)
+    assert np.array_equal(trained["kmeans"]["kmeans_radial_profile"].to_numpy(), expected)
 
 
 def test_unlabelled_images_are_compared_without_the_scores_that_need_labels(trained, caplog):
@@ -357,9 +395,9 @@ def test_unlabelled_images_are_compared_without_the_scores_that_need_labels(trai
     with caplog.at_level("WARNING"):
         table, measures = compare_clusterings(assignments, trained["seconds"], trained["scan"], trained["selflabel"],
                                               trained["dti"], mining, trained["parameters"])
-    for method in METHODS:
+    for method in COMPARED:
         assert set(measures[method]) == {"empty_clusters", "train_seconds"}, method
-    assert measures["mining"] == mining and table[["acc", "nmi", "ari", "acc_69"]].isna().all().all()
+    assert measures["mining"] == mining and table[["acc", "nmi", "ari"]].isna().all().all()
     assert "one label class: acc, nmi, ari and acc_69 are skipped" in caplog.text
 
 
@@ -391,4 +429,4 @@ def test_pipeline_names_its_nodes_and_datasets():
             "dti_model", "cluster_assignments", "clustering_comparison", "clustering_metrics",
             "confusion_matrix_figure", "cluster_exemplars_figure", "dti_prototypes_figure"} <= pipeline.all_outputs()
     assert pipeline.inputs() == {"semantic_codes", "predicted_poses", "canonical_images", "irl_inr_model",
-                                 "images", "image_table", "params:clustering"}
+                                 "images", "image_table", "closed_form_features", "params:clustering"}

@@ -8,7 +8,9 @@ from matplotlib.figure import Figure
 
 from irl_inr.inference import encode_in_batches, images_as_tensor, render_in_batches
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
+from irl_inr.metrics.readout import linear_probe_accuracy
 from irl_inr.pipelines.embedding.nodes import (
+    compute_closed_form_features,
     extract_embeddings,
     measure_embeddings,
     plot_reconstructions,
@@ -18,7 +20,9 @@ from irl_inr.pipelines.embedding.pipeline import create_pipeline
 from irl_inr.saved_models import restore_irl_inr
 
 SMALL = {"invariance_images": 20, "invariance_poses": 2, "neighbours": 3,
-         "figure_count": 4, "device": "cpu", "max_shift_pixels": 1.0}
+         "figure_count": 4, "device": "cpu", "max_shift_pixels": 1.0,
+         "closed_form_features": ["radial_profile", "angular_spectrum"], "polar_rings": 6, "polar_angles": 32,
+         "angular_frequencies": 2}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +51,16 @@ def data():
     table = pd.DataFrame({"image_id": range(30), "label": labels, "split": ["train"] * 20 + ["test"] * 10,
                           "rotation_radians": rng.uniform(0, 2 * math.pi, 30)})
     return images, table
+
+
+def closed_form(images, table, parameters):
+    return compute_closed_form_features(images, table, parameters)
+
+
+def measure(irl_inr_model, images, table, codes, poses, reconstructions, parameters):
+    """The stage's measures, its closed-form features computed first as the pipeline does."""
+    features = closed_form(images, table, parameters)
+    return measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, features, parameters)
 
 
 def embed(irl_inr_model, images, table, parameters):
@@ -101,7 +115,8 @@ def test_render_refuses_codes_and_poses_of_different_lengths(irl_inr_model, data
 def test_the_stage_renders_in_its_own_node():
     pipeline = create_pipeline()
     assert [node.name for node in pipeline.nodes] == [
-        "extract_embeddings", "render_images", "measure_embeddings", "plot_reconstructions"
+        "compute_closed_form_features", "extract_embeddings", "render_images", "measure_embeddings",
+        "plot_reconstructions",
     ]
     outputs = {node.name: set(node.outputs) for node in pipeline.nodes}
     assert outputs["extract_embeddings"] == {"semantic_codes", "predicted_poses"}
@@ -118,13 +133,45 @@ def test_extract_only_the_chosen_split(irl_inr_model, data):
 def test_measures_are_numbers_in_range(irl_inr_model, data):
     images, table = data
     codes, poses, reconstructions, _ = embed(irl_inr_model, images, table, SMALL)
-    measures = measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, SMALL)
+    measures = measure(irl_inr_model, images, table, codes, poses, reconstructions, SMALL)
     for key in ("recon_mse", "invariance_cos", "between_cos", "pose_retrieval_top1", "neighbour_acc",
                 "neighbour_acc_canonical_pixels", "pose_error_deg", "pose_error_vs_truth_deg"):
         assert math.isfinite(measures[key]), key
     assert 0 <= measures["neighbour_acc"] <= 1 and 0 <= measures["pose_error_deg"] <= 180
     assert "neighbour_acc_69" not in measures  # the labels are not the digits 6 and 9
     assert measures["recon_mse"] == pytest.approx(float(np.mean((reconstructions - images) ** 2)))
+    for key in ("neighbour_acc_radial_profile", "neighbour_acc_angular_spectrum", "linear_probe",
+                "linear_probe_radial_profile", "linear_probe_angular_spectrum"):
+        assert 0 <= measures[key] <= 1, key
+    assert "linear_probe_pixels" not in measures and "linear_probe_canonical_pixels" not in measures
+    assert measures["linear_probe"] == pytest.approx(linear_probe_accuracy(codes, table["label"].to_numpy()))
+
+
+def test_the_closed_form_features_are_those_of_the_embedded_images(data):
+    images, table = data
+    features = closed_form(images, table, {**SMALL, "split": "test"})
+    assert features["image_id"].tolist() == list(range(20, 30))
+    assert len(features.columns) == 1 + 6 + 6 * 3  # image_id, 6 rings, 6 rings x frequencies 0..2
+    assert list(closed_form(images, table, {**SMALL, "closed_form_features": []}).columns) == ["image_id"]
+
+
+def test_closed_form_features_of_other_images_are_refused(irl_inr_model, data):
+    images, table = data
+    codes, poses, reconstructions, _ = embed(irl_inr_model, images, table, SMALL)
+    other = closed_form(images, table, SMALL).iloc[::-1]
+    with pytest.raises(ValueError, match="closed_form_features does not hold the embedded images"):
+        measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, other, SMALL)
+
+
+def test_classes_too_small_for_the_probe_folds_are_left_out(irl_inr_model, data, caplog):
+    images, table = data
+    table = table.assign(label=np.where(np.arange(len(table)) < 3, 2, table["label"]))  # class 2: 3 images
+    codes, poses, reconstructions, _ = embed(irl_inr_model, images, table, SMALL)
+    with caplog.at_level("WARNING"):
+        measures = measure(irl_inr_model, images, table, codes, poses, reconstructions, SMALL)
+    kept = table["label"].to_numpy() != 2
+    assert measures["linear_probe"] == pytest.approx(linear_probe_accuracy(codes[kept], table["label"].to_numpy()[kept]))
+    assert "label class(es) [2] have fewer than embedding.linear_probe_folds = 5 members" in caplog.text
 
 
 def test_six_and_nine_as_one_class(irl_inr_model, data):
@@ -134,10 +181,10 @@ def test_six_and_nine_as_one_class(irl_inr_model, data):
     six_or_nine = np.where(np.arange(len(table)) % 4 == 0, 6, 9)
     digits = table.assign(label=np.where(table["label"] == 0, six_or_nine, 1), label_name=lambda t: t["label"].astype(str))
     codes, poses, reconstructions, _ = embed(irl_inr_model, images, digits, SMALL)
-    measures = measure_embeddings(irl_inr_model, images, digits, codes, poses, reconstructions, SMALL)
+    measures = measure(irl_inr_model, images, digits, codes, poses, reconstructions, SMALL)
     assert measures["neighbour_acc"] < 0.9 and measures["neighbour_acc_69"] == 1
     views = digits.assign(label_name=lambda t: "view " + t["label"].astype(str))  # labels 6 and 9, not digits
-    measures = measure_embeddings(irl_inr_model, images, views, codes, poses, reconstructions, SMALL)
+    measures = measure(irl_inr_model, images, views, codes, poses, reconstructions, SMALL)
     assert "neighbour_acc_69" not in measures
 
 
@@ -147,16 +194,16 @@ def test_nan_codes_and_mismatched_lengths_are_refused(irl_inr_model, data):
     bad = codes.copy()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        measure_embeddings(irl_inr_model, images, table, bad, poses, reconstructions, SMALL)
+        measure(irl_inr_model, images, table, bad, poses, reconstructions, SMALL)
     with pytest.raises(ValueError, match="rerun extract_embeddings"):
-        measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "split": "test"})
+        measure(irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "split": "test"})
 
 
 def test_more_neighbours_than_images_names_the_parameter(irl_inr_model, data):
     images, table = data
     codes, poses, reconstructions, _ = embed(irl_inr_model, images, table, {**SMALL, "split": "test"})
     with pytest.raises(ValueError) as error:
-        measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "split": "test", "neighbours": 20})
+        measure(irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "split": "test", "neighbours": 20})
     assert str(error.value) == (
         "embedding.neighbours = 20: must be below the number of images (10) of embedding.split = 'test'; "
         "set it to at most 9"
@@ -168,9 +215,9 @@ def test_unlabelled_images_skip_the_measures_that_need_labels_or_angles(irl_inr_
     table = table.assign(label=0, rotation_radians=np.nan)
     codes, poses, reconstructions, _ = embed(irl_inr_model, images, table, SMALL)
     with caplog.at_level("WARNING"):
-        measures = measure_embeddings(irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "neighbours": 40})
+        measures = measure(irl_inr_model, images, table, codes, poses, reconstructions, {**SMALL, "neighbours": 40})
     assert not {"neighbour_acc", "neighbour_acc_69", "neighbour_acc_canonical_pixels", "neighbour_acc_pixels",
-                "pose_error_vs_truth_deg"} & set(measures)
+                "neighbour_acc_radial_profile", "linear_probe", "pose_error_vs_truth_deg"} & set(measures)
     assert all(math.isfinite(value) for value in measures.values())
     assert "hold one label class: the neighbour_acc measures need labels and are skipped" in caplog.text
     assert "pose_error_vs_truth_deg is skipped" in caplog.text

@@ -1,7 +1,7 @@
 """The comparison of clustering methods on the same images: the classical baselines, one
 cluster column per method for every image, and every method scored against the labels
-(Hungarian ACC, NMI, ARI, ACC with 6 and 9 as one class, empty clusters, training time).
-The methods' own models are trained by :mod:`.nodes`."""
+(Hungarian ACC, NMI, ARI, ACC with 6 and 9 as one class where the labels are digits,
+empty clusters, training time).  The methods' own models are trained by :mod:`.nodes`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pandas as pd
 from irl_inr import baselines, metrics
 from irl_inr.metrics.clustering import SIX_NINE
 from irl_inr.inference import cluster_probabilities, finite_codes
+from irl_inr.invariant_features import feature_columns, feature_names, standardised
 from irl_inr.moments import canonicalise
 from irl_inr.pipelines.clustering.inputs import (
     check_trained_on,
@@ -24,6 +25,7 @@ from irl_inr.pipelines.clustering.inputs import (
 )
 from irl_inr.pipelines.clustering.parameters import ClusteringParameters
 from irl_inr.runtime import thread_limit
+from irl_inr.tables import has_six_and_nine
 from irl_inr.saved_models import (
     check_trained_from,
     model_digest,
@@ -37,9 +39,18 @@ from irl_inr.training import resolve_device
 
 logger = logging.getLogger(__name__)
 
-# The methods of the comparison, in the order of its table.
+# The methods of the comparison, in the order of its table; k-means on each closed-form
+# feature of the embedding stage (``kmeans_<feature>``) follows kmeans_canonical.
 BASELINE_METHODS = ("kmeans_pixels", "kmeans_z", "kmeans_z_normalised", "kmeans_canonical", "spectral_neighbours")
-METHODS = (*BASELINE_METHODS, "dti", "scan", "selflabel")
+TRAINED_METHODS = ("dti", "scan", "selflabel")
+METHODS = (*BASELINE_METHODS, *TRAINED_METHODS)
+# The columns of the cluster assignments that are not a method's clusters.
+IMAGE_COLUMNS = ("image_id", "label", "label_name")
+
+
+def compared_methods(cluster_assignments: pd.DataFrame) -> list[str]:
+    """The methods of ``cluster_assignments``, in the order of its columns."""
+    return [column for column in cluster_assignments.columns if column not in (*IMAGE_COLUMNS, "selflabel_confidence")]
 
 
 def _same_images(ids: np.ndarray, other: np.ndarray, what: str, options: ClusteringParameters) -> None:
@@ -63,17 +74,20 @@ def cluster_baselines(
     semantic_codes: np.ndarray,
     predicted_poses: pd.DataFrame,
     scan_neighbours: np.ndarray,
+    closed_form_features: pd.DataFrame,
     parameters: dict,
 ) -> tuple[pd.DataFrame, dict]:
     """The classical baselines on the same images (:data:`BASELINE_METHODS`): k-means on raw
     pixels (``kmeans_pixels``), on the IRL-INR codes (``kmeans_z``), on the codes scaled to
     unit length (``kmeans_z_normalised``, spherical k-means: the fair k-means of a
-    contrastive code), on pixels canonicalised by their moments (``kmeans_canonical``, the
-    closed-form invariance bar), and spectral clustering of the very k-NN graph that SCAN
-    mines (``spectral_neighbours``). SCAN must beat the best of them.
+    contrastive code), on pixels canonicalised by their moments (``kmeans_canonical``), on
+    each closed-form rotation-invariant feature of the embedding stage, standardised
+    (``kmeans_<feature>``: the closed-form bar of centred images), and spectral clustering
+    of the very k-NN graph that SCAN mines (``spectral_neighbours``). SCAN must beat the
+    best of them.
 
-    Returns a table ``image_id, label, <method>...`` and each method's seconds
-    (canonicalisation included)."""
+    Returns a table ``image_id, label[, label_name], <method>...`` and each method's
+    seconds (canonicalisation included)."""
     options = ClusteringParameters.from_dict(parameters)
     data, table = selected_images(images, image_table, options)
     codes, code_table = embedded_rows(
@@ -86,6 +100,14 @@ def cluster_baselines(
             f"scan_neighbours must be (N, k) for the {len(codes)} images of clustering.split = {options.split!r}, "
             f"got {scan_neighbours.shape}: rerun mine_neighbours"
         )
+    if not np.array_equal(closed_form_features["image_id"].to_numpy(), predicted_poses["image_id"].to_numpy()):
+        raise ValueError("closed_form_features does not hold the embedded images: rerun compute_closed_form_features")
+    features = {
+        f"kmeans_{name}": standardised(
+            embedded_rows(feature_columns(closed_form_features, name), predicted_poses, options, "closed_form_features")[0]
+        )
+        for name in feature_names(closed_form_features)
+    }
     k, restarts, seed = options.n_clusters, options.kmeans_n_init, options.seed
     clusters, seconds = {}, {}
     with thread_limit(options.num_threads):
@@ -101,12 +123,15 @@ def cluster_baselines(
             baselines.kmeans, canonical.flatten(1).numpy(), k, restarts, seed
         )
         seconds["kmeans_canonical"] += canonical_seconds
+        for method, values in features.items():
+            clusters[method], seconds[method] = _timed(baselines.kmeans, values, k, restarts, seed)
         clusters["spectral_neighbours"], seconds["spectral_neighbours"] = _timed(
             baselines.spectral_neighbour_graph, scan_neighbours, k, seed
         )
+    order = [*BASELINE_METHODS[:4], *features, *BASELINE_METHODS[4:]]
     result = pd.DataFrame(
-        {"image_id": table["image_id"].to_numpy(), "label": table["label"].to_numpy(),
-         **{method: clusters[method] for method in BASELINE_METHODS}}
+        {**{column: table[column].to_numpy() for column in IMAGE_COLUMNS if column in table},
+         **{method: clusters[method] for method in order}}
     )
     logger.info("Baseline seconds: %s", {key: round(value, 2) for key, value in seconds.items()})
     return result, seconds
@@ -122,9 +147,10 @@ def assign_clusters(
     baseline_clusters: pd.DataFrame,
     parameters: dict,
 ) -> pd.DataFrame:
-    """One cluster column per method for every image of ``clustering.split``:
-    ``image_id, label``, one column per method of :data:`METHODS`,
-    plus ``selflabel_confidence`` (the self-label model's max probability)."""
+    """One cluster column per method for every image of ``clustering.split``: the columns of
+    ``baseline_clusters`` (``image_id, label[, label_name]``, the baselines), then ``dti``,
+    ``scan``, ``selflabel`` and ``selflabel_confidence`` (the self-label model's max
+    probability)."""
     options = ClusteringParameters.from_dict(parameters)
     data, table = selected_images(images, image_table, options)
     _same_images(table["image_id"].to_numpy(), baseline_clusters["image_id"].to_numpy(), "baseline_clusters", options)
@@ -158,7 +184,7 @@ def assign_clusters(
     # DTI renders K x R transformed prototypes per image: smaller batches, and its threads.
     with thread_limit(options.training_config("dti").num_threads):
         dti_clusters = dti.assign(dti_data, max(1, options.batch_size // 4), return_reconstructions=False).clusters
-    assignments = baseline_clusters[["image_id", "label", *BASELINE_METHODS]].reset_index(drop=True).assign(
+    assignments = baseline_clusters.reset_index(drop=True).assign(
         dti=dti_clusters.cpu().numpy().astype(np.int64),
         scan=scan.argmax(1).astype(np.int64),
         selflabel=selflabel.argmax(1).astype(np.int64),
@@ -178,9 +204,10 @@ def compare_clusterings(
 ) -> tuple[pd.DataFrame, dict]:
     """Every method scored against the labels on the same images.
 
-    Returns the table ``method, acc, nmi, ari, acc_69, empty_clusters, train_seconds`` (one
-    row per method of :data:`METHODS`) and ``{"<method>": {...}, "mining": {...}}`` for the
-    metrics file (``acc_69``: ACC with 6 and 9 as one class; ``train_seconds``: the
+    Returns the table ``method, acc, nmi, ari[, acc_69], empty_clusters, train_seconds``
+    (one row per method of ``cluster_assignments``: :data:`METHODS` and ``kmeans_<feature>``)
+    and ``{"<method>": {...}, "mining": {...}}`` for the metrics file (``acc_69``: ACC with
+    6 and 9 as one class, only where the labels are the digits; ``train_seconds``: the
     method's own training, k-means fits timed here, the rest the training loop's epoch
     times; self-labelling's excludes the SCAN it starts from). Images of one label class
     have no acc, nmi, ari or acc_69 (empty in the table, absent from the metrics)."""
@@ -188,9 +215,10 @@ def compare_clusterings(
     missing = [name for name in ("label", *METHODS) if name not in cluster_assignments]
     if missing:
         raise ValueError(f"cluster_assignments lacks the column(s) {missing}: rerun assign_clusters")
+    methods = compared_methods(cluster_assignments)
     labels = cluster_assignments["label"].to_numpy()
     seconds = {
-        **{name: float(baseline_seconds[name]) for name in BASELINE_METHODS},
+        **{name: float(baseline_seconds[name]) for name in methods if name not in TRAINED_METHODS},
         "dti": float(dti_model["config"]["train_seconds"]),
         "scan": float(scan_model["config"]["train_seconds"]),
         "selflabel": float(selflabel_model["config"]["train_seconds"]),
@@ -198,13 +226,14 @@ def compare_clusterings(
     unlabelled = is_unlabelled(labels)
     if unlabelled:
         logger.warning("The clustered images hold one label class: acc, nmi, ari and acc_69 are skipped")
+    digits = not unlabelled and has_six_and_nine(cluster_assignments)
     rows, measures = [], {}
-    for method in METHODS:
+    for method in methods:
         clusters = cluster_assignments[method].to_numpy()
         empty = int((np.bincount(np.asarray(clusters, dtype=np.int64), minlength=options.n_clusters) == 0).sum())
         scores = {
-            **({} if unlabelled else {**metrics.clustering_scores(labels, clusters),
-                                      "acc_69": metrics.merged_class_accuracy(labels, clusters, SIX_NINE)}),
+            **({} if unlabelled else metrics.clustering_scores(labels, clusters)),
+            **({"acc_69": metrics.merged_class_accuracy(labels, clusters, SIX_NINE)} if digits else {}),
             "empty_clusters": empty,
             "train_seconds": seconds[method],
         }
@@ -216,6 +245,7 @@ def compare_clusterings(
             measures["selflabel"]["empty_clusters"],
         )
     measures["mining"] = dict(mining_metrics)
-    table = pd.DataFrame(rows, columns=["method", "acc", "nmi", "ari", "acc_69", "empty_clusters", "train_seconds"])
+    columns = ["method", "acc", "nmi", "ari", *(["acc_69"] if digits else []), "empty_clusters", "train_seconds"]
+    table = pd.DataFrame(rows, columns=columns)
     logger.info("Clustering comparison:\n%s", table.to_string(index=False, float_format="%.4f"))
     return table, measures

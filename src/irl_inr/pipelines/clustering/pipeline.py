@@ -36,7 +36,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 cluster_baselines,
                 inputs=[
                     "images", "image_table", "semantic_codes", "predicted_poses", "scan_neighbours",
-                    "params:clustering",
+                    "closed_form_features", "params:clustering",
                 ],
                 outputs=["baseline_clusters", "baseline_seconds"],
                 name="cluster_baselines",

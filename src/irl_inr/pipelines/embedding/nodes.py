@@ -15,11 +15,13 @@ from irl_inr import metrics
 from irl_inr.metrics.clustering import SIX_NINE
 from irl_inr.geometry import normalised_to_pixels, pixels_to_normalised, random_poses, transform_images
 from irl_inr.inference import encode_in_batches, images_as_tensor, inference_copy, render_in_batches
+from irl_inr.invariant_features import feature_columns, feature_names, feature_table, standardised
+from irl_inr.metrics.readout import linear_probe_accuracy
 from irl_inr.models.irl_inr import IRLINR
 from irl_inr.moments import canonicalise
 from irl_inr.pipelines.embedding.parameters import EmbeddingParameters
 from irl_inr.saved_models import restore_irl_inr
-from irl_inr.tables import select_split
+from irl_inr.tables import has_six_and_nine, select_split
 from irl_inr.training import resolve_device
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,19 @@ def render_images(
     return reconstructions, canonical
 
 
+def compute_closed_form_features(images: np.ndarray, image_table: pd.DataFrame, parameters: dict) -> pd.DataFrame:
+    """The closed-form rotation-invariant features of ``embedding.closed_form_features``
+    (radial profile, angular spectrum about the image centre) of every image of
+    ``embedding.split``: one row per image, ``image_id`` then each feature's columns
+    (``irl_inr.invariant_features.feature_table``); only ``image_id`` when the list is empty."""
+    options = EmbeddingParameters.from_dict(parameters)
+    images, table = select_split(images, image_table, options.split)
+    return feature_table(
+        images, table["image_id"].to_numpy(), list(options.closed_form_features), options.polar_rings,
+        options.polar_angles, options.angular_frequencies,
+    )
+
+
 def _reposed_codes(model, data, options: EmbeddingParameters, device):
     """Codes and poses of K seeded re-posed copies of the first ``invariance_images`` images.
 
@@ -101,14 +116,40 @@ def _reposed_codes(model, data, options: EmbeddingParameters, device):
     return codes, rotations, torch.stack(reposed_codes), torch.stack(reposed_rotations), torch.stack(applied)
 
 
-def _has_six_and_nine(image_table: pd.DataFrame) -> bool:
-    """Whether labels 6 and 9 are the digits 6 and 9 (by ``label_name`` where the table has
-    one), so that ``neighbour_acc_69`` means something."""
-    labels = image_table["label"]
-    if "label_name" not in image_table:
-        return bool(labels.isin([6]).any() and labels.isin([9]).any())
-    names = set(zip(labels.astype("int64"), image_table["label_name"].astype(str)))
-    return {(6, "6"), (9, "9")} <= names
+def _probe_classes(labels: np.ndarray, folds: int) -> np.ndarray:
+    """The rows whose class has at least ``folds`` members (the linear read-out's folds
+    need one of each class); smaller classes are left out with a warning."""
+    classes, counts = np.unique(labels, return_counts=True)
+    small = classes[counts < folds]
+    if len(small):
+        logger.warning(
+            "linear_probe: label class(es) %s have fewer than embedding.linear_probe_folds = %d members and are "
+            "left out of the read-out", small.tolist(), folds,
+        )
+    return np.flatnonzero(~np.isin(labels, small))
+
+
+def _label_measures(
+    labels: np.ndarray, features: dict[str, np.ndarray], options: EmbeddingParameters, six_and_nine: bool
+) -> dict:
+    """Per representation (``""`` the code z, else a suffix such as ``_radial_profile``): the
+    share of each image's ``neighbours`` nearest (cosine) with its label
+    (``neighbour_acc<suffix>``) and the linear read-out (``linear_probe<suffix>``; for z
+    and the closed-form features: pixels have their neighbours only)."""
+    measures = {}
+    probe_rows = _probe_classes(labels, options.linear_probe_folds)
+    probed = len(np.unique(labels[probe_rows])) > 1
+    for suffix, values in features.items():
+        neighbours, _ = metrics.nearest_neighbours(values, options.neighbours)
+        measures[f"neighbour_acc{suffix}"] = metrics.neighbour_accuracy(labels, neighbours)
+        if suffix == "" and six_and_nine:
+            merged = metrics.merge_labels(labels, [SIX_NINE])
+            measures["neighbour_acc_69"] = metrics.neighbour_accuracy(merged, neighbours)
+        if probed and suffix not in ("_canonical_pixels", "_pixels"):
+            measures[f"linear_probe{suffix}"] = linear_probe_accuracy(
+                values[probe_rows], labels[probe_rows], options.linear_probe_folds, options.seed
+            )
+    return measures
 
 
 def measure_embeddings(
@@ -118,6 +159,7 @@ def measure_embeddings(
     semantic_codes: np.ndarray,
     predicted_poses: pd.DataFrame,
     reconstructions: np.ndarray,
+    closed_form_features: pd.DataFrame,
     parameters: dict,
 ) -> dict:
     """The measures of a learned code, each beside the number that gives it meaning:
@@ -129,9 +171,14 @@ def measure_embeddings(
       their own (chance: 1 / number of originals);
     * ``neighbour_acc``: share of each image's nearest codes with its label (what SCAN
       stands on), beside ``neighbour_acc_canonical_pixels``, the same on pixels
-      canonicalised by image moments (the closed-form bar) and on raw pixels;
-      ``neighbour_acc_69``: the codes' share with 6 and 9 as one class (as ``acc_69``),
-      where the labels include the digits 6 and 9;
+      canonicalised by image moments, on raw pixels, and ``neighbour_acc_<feature>`` on
+      each closed-form rotation-invariant feature of ``closed_form_features``
+      (standardised; the bar on centred images); ``neighbour_acc_69``: the codes' share
+      with 6 and 9 as one class (as ``acc_69``), where the labels include the digits 6 and 9;
+    * ``linear_probe`` and ``linear_probe_<feature>``: the cross-validated accuracy of a
+      logistic regression on z and on each closed-form feature, all standardised (the
+      labels train this read-out and nothing else: how much of the classes a
+      representation holds at all);
     * ``pose_error_deg``: median error of the predicted rotation of re-posed copies
       relative to the original (independent of the arbitrary canonical frame), and
       ``pose_error_vs_truth_deg`` against the domain's recorded angles aligned by the median
@@ -172,15 +219,16 @@ def measure_embeddings(
         "pose_error_deg": metrics.pose_error_degrees(applied.flatten().numpy(), relative.numpy(), align="none"),
     }
     if labelled:
-        canonical_pixels = canonicalise(data).flatten(1).numpy()
-        for name, features in (("neighbour_acc", semantic_codes),
-                               ("neighbour_acc_canonical_pixels", canonical_pixels),
-                               ("neighbour_acc_pixels", images.reshape(len(images), -1))):
-            neighbours, _ = metrics.nearest_neighbours(features, options.neighbours)
-            measures[name] = metrics.neighbour_accuracy(labels, neighbours)
-            if name == "neighbour_acc" and _has_six_and_nine(image_table):
-                merged = metrics.merge_labels(labels, [SIX_NINE])
-                measures["neighbour_acc_69"] = metrics.neighbour_accuracy(merged, neighbours)
+        if not np.array_equal(closed_form_features["image_id"].to_numpy(), predicted_poses["image_id"].to_numpy()):
+            raise ValueError("closed_form_features does not hold the embedded images: rerun compute_closed_form_features")
+        features = {
+            "": np.asarray(semantic_codes),
+            "_canonical_pixels": canonicalise(data).flatten(1).numpy(),
+            "_pixels": images.reshape(len(images), -1),
+            **{f"_{name}": standardised(feature_columns(closed_form_features, name))
+               for name in feature_names(closed_form_features)},
+        }
+        measures.update(_label_measures(labels, features, options, has_six_and_nine(image_table)))
     else:
         logger.warning("The %d embedded images hold one label class: the neighbour_acc measures need labels and "
                        "are skipped", len(semantic_codes))

@@ -6,7 +6,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from irl_inr.parameters import Parameters
+from irl_inr.invariant_features import FEATURES
+from irl_inr.parameters import Parameters, is_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +25,13 @@ class EmbeddingParameters(Parameters):
     seed: int = 0
     figure_count: int = 12
     fast_encoder: bool = False
+    # Closed-form rotation-invariant features measured beside the code (centred images only:
+    # rings about the image centre), and their polar grid.
+    closed_form_features: list = dataclasses.field(default_factory=list)
+    polar_rings: int = 16
+    polar_angles: int = 64
+    angular_frequencies: int = 4
+    linear_probe_folds: int = 5  # stratified folds of the linear read-out (labels used there only)
 
     def check(self) -> None:
         if self.split not in ("all", "train", "test"):
@@ -33,6 +41,17 @@ class EmbeddingParameters(Parameters):
                 self.fail(name, "must be positive")
         if self.max_shift_pixels < 0:
             self.fail("max_shift_pixels", "must be non-negative")
+        features = self.closed_form_features
+        if isinstance(features, str) or not isinstance(features, list | tuple):
+            self.fail("closed_form_features", f"must be a list of names among {list(FEATURES)} (or empty)")
+        unknown = [name for name in features if name not in FEATURES]
+        if unknown or len(set(features)) != len(features):
+            self.fail("closed_form_features", f"must name different features among {list(FEATURES)}, got {list(features)}")
+        for name, minimum in (("polar_rings", 1), ("polar_angles", 8), ("linear_probe_folds", 2)):
+            if not is_int(getattr(self, name)) or getattr(self, name) < minimum:
+                self.fail(name, f"must be an integer of at least {minimum}")
+        if not is_int(self.angular_frequencies) or not 0 <= self.angular_frequencies <= self.polar_angles // 2:
+            self.fail("angular_frequencies", f"must be an integer in [0, polar_angles / 2 = {self.polar_angles // 2}]")
 
 
 VALIDATORS: dict[str, Callable[[Any], Any]] = {"embedding": EmbeddingParameters.from_dict}

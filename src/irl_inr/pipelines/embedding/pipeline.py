@@ -1,11 +1,13 @@
 """The embedding stage: codes and poses (``extract_embeddings``, the encoder alone), then
 the renders (``render_images``: reconstructions and canonical images, for the measures,
-the figures and the cluster galleries), the measures and the figure.  Codes alone:
+the figures and the cluster galleries), the closed-form rotation-invariant features the
+code is measured against (``compute_closed_form_features``), the measures and the figure.  Codes alone:
 ``kedro run --to-nodes <domain>.extract_embeddings``."""
 
 from kedro.pipeline import Node, Pipeline
 
 from irl_inr.pipelines.embedding.nodes import (
+    compute_closed_form_features,
     extract_embeddings,
     measure_embeddings,
     plot_reconstructions,
@@ -29,10 +31,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="render_images",
             ),
             Node(
+                compute_closed_form_features,
+                inputs=["images", "image_table", "params:embedding"],
+                outputs="closed_form_features",
+                name="compute_closed_form_features",
+            ),
+            Node(
                 measure_embeddings,
                 inputs=[
                     "irl_inr_model", "images", "image_table", "semantic_codes",
-                    "predicted_poses", "reconstructions", "params:embedding",
+                    "predicted_poses", "reconstructions", "closed_form_features", "params:embedding",
                 ],
                 outputs="embedding_metrics",
                 name="measure_embeddings",
