@@ -15,6 +15,11 @@
   stays the undistorted view, so the code must still describe the image (a denoising
   reconstruction), and the pose is unchanged up to the small shift of the principal
   axis that a shear brings.
+* Die states (wafer maps, whose pixels are dies at three levels: no die, good die,
+  defective die): a mirror image, good dies that fail at random and defective dies that
+  pass at random.  A failure pattern is the same pattern mirrored, thinner or with a few
+  more random failures, so agreeing on such views takes a code of the pattern rather
+  than of the wafer's particular dies.
 
 Every draw comes from the generator that the training loop passes to
 ``training_losses``, so a step is reproducible from its seed.
@@ -80,10 +85,22 @@ class AppearanceAugmentation:
     elastic_pixels: float = 0.0  # standard deviation of the smooth displacement, in pixels
     elastic_grid: int = 4  # the displacement is bicubic over a grid x grid lattice of random vectors
     stroke: float = 0.0  # blend towards a 3x3 dilation (> 0) or erosion (< 0), uniform in +-this
+    mirror: bool = False  # mirror (x -> -x about the centre of mass) with probability 1/2
+    # Die states: a share uniform in [0, this] of the good-die pixels turned defective, and
+    # of the defective pixels turned good; pixels are told apart by the nearest of
+    # (0, die_levels[0], die_levels[1]) = (no die, good die, defective die).
+    random_defects: float = 0.0
+    defect_dropout: float = 0.0
+    die_levels: tuple[float, float] = (0.25, 1.0)
 
     @property
     def enabled(self) -> bool:
-        return any((self.scale, self.aspect, self.shear, self.elastic_pixels, self.stroke))
+        return any((self.scale, self.aspect, self.shear, self.elastic_pixels, self.stroke, self.mirror,
+                    self.random_defects, self.defect_dropout))
+
+    @property
+    def changes_dies(self) -> bool:
+        return bool(self.random_defects or self.defect_dropout)
 
 
 class AppearanceDraw(NamedTuple):
@@ -94,32 +111,69 @@ class AppearanceDraw(NamedTuple):
     shear: torch.Tensor  # (B,) U
     lattice: torch.Tensor  # (B, 2, g, g) standard normal: the elastic displacement's lattice
     stroke: torch.Tensor  # (B,) U
+    # Drawn only when their option is on (None otherwise), after the others, so that a
+    # draw without them is the same stream of numbers as before they existed.
+    mirror: torch.Tensor | None = None  # (B,) U: mirrored where < 0
+    dies: torch.Tensor | None = None  # (B, 2) U in [0, 1): shares of random defects and of dropout
+    die_noise: torch.Tensor | None = None  # (B, 1, H, W) U in [0, 1): which pixels change
 
     def rows(self, select: Callable[[torch.Tensor], torch.Tensor]) -> "AppearanceDraw":
         """The draw with ``select`` applied to every tensor (e.g. a process's share of rows)."""
-        return AppearanceDraw(*(select(value) for value in self))
+        return AppearanceDraw(*(None if value is None else select(value) for value in self))
 
 
-def draw_appearance(count: int, augmentation: AppearanceAugmentation, generator: torch.Generator) -> AppearanceDraw:
-    """The random numbers for ``count`` images, on the generator's device."""
+def draw_appearance(
+    count: int,
+    augmentation: AppearanceAugmentation,
+    generator: torch.Generator,
+    image_shape: tuple[int, int] | None = None,
+) -> AppearanceDraw:
+    """The random numbers for ``count`` images of ``image_shape`` (H, W; needed only to
+    change die states), on the generator's device."""
     device, grid = generator.device, augmentation.elastic_grid
 
     def uniform(*shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=generator, device=device) * 2 - 1
 
-    return AppearanceDraw(
+    draw = AppearanceDraw(
         scale=uniform(count),
         aspect=uniform(count),
         shear=uniform(count),
         lattice=torch.randn(count, 2, grid, grid, generator=generator, device=device),
         stroke=uniform(count),
     )
+    if augmentation.mirror:
+        draw = draw._replace(mirror=uniform(count))
+    if augmentation.changes_dies:
+        if image_shape is None:
+            raise ValueError("draw_appearance: image_shape is needed to change die states")
+        draw = draw._replace(
+            dies=torch.rand(count, 2, generator=generator, device=device),
+            die_noise=torch.rand(count, 1, *image_shape, generator=generator, device=device),
+        )
+    return draw
+
+
+def change_dies(images: torch.Tensor, augmentation: AppearanceAugmentation, draw: AppearanceDraw) -> torch.Tensor:
+    """Images (B, C, H, W) whose pixels are die states with good dies turned defective
+    (a share ``draw.dies[:, 0] x random_defects`` of them) and defective dies turned good
+    (a share ``draw.dies[:, 1] x defect_dropout``); pixels nearer to no die than to a good
+    die stay as they are."""
+    good, defective = augmentation.die_levels
+    is_defective = images >= (good + defective) / 2
+    is_good = (images >= good / 2) & ~is_defective
+    add = (draw.die_noise < (draw.dies[:, 0] * augmentation.random_defects).view(-1, 1, 1, 1)) & is_good
+    drop = (draw.die_noise < (draw.dies[:, 1] * augmentation.defect_dropout).view(-1, 1, 1, 1)) & is_defective
+    changed = torch.where(add, torch.full_like(images, defective), images)
+    return torch.where(drop, torch.full_like(images, good), changed)
 
 
 def distort(images: torch.Tensor, augmentation: AppearanceAugmentation, draw: AppearanceDraw) -> torch.Tensor:
     """Distorted copies (B, C, H, W) of images (B, C, H, W) under ``draw`` (B rows)."""
     batch, _, height, width = images.shape
     draw = draw.rows(lambda value: value.to(images.device))
+    if augmentation.changes_dies:
+        images = change_dies(images, augmentation, draw)
     # Geometry: the input point seen at output point p is c + A (p - c) + displacement(p),
     # c the image's centre of mass, A a random scale, aspect and shear.
     scale = torch.exp(augmentation.scale * draw.scale)
@@ -128,6 +182,8 @@ def distort(images: torch.Tensor, augmentation: AppearanceAugmentation, draw: Ap
     linear[:, 0, 0] = scale * aspect
     linear[:, 0, 1] = augmentation.shear * draw.shear
     linear[:, 1, 1] = scale / aspect
+    if augmentation.mirror:  # x -> -x before the rest, for the images drawn < 0
+        linear[:, :, 0] = linear[:, :, 0] * torch.where(draw.mirror < 0, -1.0, 1.0).to(linear.dtype).unsqueeze(1)
     centre = centre_of_mass(images)  # (B, 2) normalised (x, y)
     offset = centre - torch.einsum("bij,bj->bi", linear, centre)
     grid = F.affine_grid(torch.cat([linear, offset.unsqueeze(-1)], dim=-1), list(images.shape), align_corners=False)

@@ -79,6 +79,14 @@ class IRLINRConfig:
     augment_shear: float = 0.0  # shear uniform in +-this
     augment_elastic_pixels: float = 0.0  # standard deviation of a smooth elastic warp, pixels
     augment_stroke: float = 0.0  # blend towards a 3x3 dilation / erosion, uniform in +-this (<= 1)
+    # Die-state maps (wafers): shares (uniform in [0, this] per view) of good dies turned
+    # defective and of defective dies turned good, the levels of a good and a defective die,
+    # and a mirror image (probability 1/2) for the encoder-only views (contrastive_views > 2;
+    # a mirrored view could not be rendered back by a rotation).
+    augment_random_defects: float = 0.0
+    augment_defect_dropout: float = 0.0
+    augment_die_levels: tuple[float, float] = (0.25, 1.0)
+    augment_mirror: bool = False
     reconstruction_pixels: int | None = 500  # pixels per view in the MSE; None: all
     consistency: str = "nt_xent"  # "nt_xent" (contrastive) | "cosine" (paper)
     contrastive_temperature: float = 0.2
@@ -170,8 +178,23 @@ class IRLINRConfig:
         ):
             if not is_number(getattr(self, name)) or getattr(self, name) < 0:
                 fail(name, "a non-negative number")
-        if not is_number(self.augment_stroke) or not 0 <= self.augment_stroke <= 1:
-            fail("augment_stroke", "a number in [0, 1]")
+        for name in ("augment_stroke", "augment_random_defects", "augment_defect_dropout"):
+            if not is_number(getattr(self, name)) or not 0 <= getattr(self, name) <= 1:
+                fail(name, "a number in [0, 1]")
+        levels = self.augment_die_levels
+        if (
+            isinstance(levels, (str, bytes))
+            or not isinstance(levels, (list, tuple))
+            or len(levels) != 2
+            or not all(is_number(level) for level in levels)
+            or not 0 < levels[0] < levels[1]
+        ):
+            fail("augment_die_levels", "two numbers 0 < good die < defective die")
+        object.__setattr__(self, "augment_die_levels", tuple(float(level) for level in levels))
+        if not isinstance(self.augment_mirror, bool):
+            fail("augment_mirror", "true or false")
+        if self.augment_mirror and self.contrastive_views < 3:
+            fail("augment_mirror", "false unless contrastive_views > 2 (only encoder-only views are mirrored)")
         if not is_int(self.contrastive_views) or self.contrastive_views < 2:
             fail("contrastive_views", "an integer of at least 2")
         if self.contrastive_views != 2 and self.consistency != "nt_xent":
@@ -219,6 +242,9 @@ class IRLINRConfig:
             shear=self.augment_shear,
             elastic_pixels=self.augment_elastic_pixels,
             stroke=self.augment_stroke,
+            random_defects=self.augment_random_defects,
+            defect_dropout=self.augment_defect_dropout,
+            die_levels=self.augment_die_levels,
         )
 
     def inr_layer_shapes(self) -> list[tuple[int, int]]:
@@ -369,7 +395,9 @@ class IRLINR(nn.Module):
         # (2b, 1, H, W): first views, then second; the encoder sees them distorted, the views stay the targets
         views, noise, seen = self._encoder_views(images, generator, share, 2)
         if config.contrastive_views > 2:  # encoder-only views, drawn after the two reconstructed ones
-            _, extra_noise, extra_seen = self._encoder_views(images, generator, share, config.contrastive_views - 2)
+            _, extra_noise, extra_seen = self._encoder_views(
+                images, generator, share, config.contrastive_views - 2, mirror=config.augment_mirror
+            )
             seen = torch.cat([seen, extra_seen])
             if noise is not None:
                 noise = (torch.cat([noise[0], extra_noise[0]]), torch.cat([noise[1], extra_noise[1]]))
@@ -407,13 +435,14 @@ class IRLINR(nn.Module):
         return losses
 
     def _encoder_views(
-        self, images: torch.Tensor, generator: torch.Generator, share: BatchShare, count: int
+        self, images: torch.Tensor, generator: torch.Generator, share: BatchShare, count: int, mirror: bool = False
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None, torch.Tensor]:
         """``count`` re-posed views of every image (count b, 1, H, W), the noise on their
-        closed-form poses (or None) and the views as the encoder sees them, drawn in that order."""
+        closed-form poses (or None) and the views as the encoder sees them (half of them
+        mirrored with ``mirror``), drawn in that order."""
         views = self._views(images, generator, share, count)
         noise = self._alignment_noise(views, generator, share, count)
-        return views, noise, self._distorted(views, generator, share, count)
+        return views, noise, self._distorted(views, generator, share, count, mirror)
 
     def _views(self, images: torch.Tensor, generator: torch.Generator, share: BatchShare, count: int) -> torch.Tensor:
         """``count`` views of every image, each with its own uniform rotation and shift:
@@ -444,13 +473,15 @@ class IRLINR(nn.Module):
         rotation, translation = share.of_views(rotation), share.of_views(translation)
         return (rotation * max_angle).to(views.device), (translation * max_shift).to(views.device)
 
-    def _distorted(self, views: torch.Tensor, generator: torch.Generator, share: BatchShare, count: int) -> torch.Tensor:
+    def _distorted(
+        self, views: torch.Tensor, generator: torch.Generator, share: BatchShare, count: int, mirror: bool = False
+    ) -> torch.Tensor:
         """The ``count`` views of every image with their appearance augmented, or the views
         themselves without."""
-        augmentation = self.config.appearance_augmentation()
+        augmentation = dataclasses.replace(self.config.appearance_augmentation(), mirror=mirror)
         if not augmentation.enabled:
             return views
-        draw = draw_appearance(count * share.size, augmentation, generator).rows(share.of_views)
+        draw = draw_appearance(count * share.size, augmentation, generator, views.shape[-2:]).rows(share.of_views)
         return distort(views, augmentation, draw)
 
     def _reconstruction_loss(
