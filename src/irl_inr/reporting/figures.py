@@ -8,10 +8,20 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.colors import Colormap, LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 GREY = "gray"
 FLAG_RED = "#b3261e"
+
+
+def image_colours(anchors: Sequence[Sequence] | None) -> str | Colormap:
+    """How images in [0, 1] are coloured: grey, or ``anchors`` ``[[level, colour], ...]``
+    (levels rising from 0 to 1, colours as matplotlib reads them) with colours blended
+    linearly between the levels, e.g. a wafer map's no die / good die / defective die."""
+    if not anchors:
+        return GREY
+    return LinearSegmentedColormap.from_list("image_colours", [(float(level), colour) for level, colour in anchors])
 
 
 def _hide_axes(axis) -> None:
@@ -22,10 +32,11 @@ def _hide_axes(axis) -> None:
 
 
 def image_rows(
-    rows: Sequence[tuple[str, np.ndarray]], width_inches: float, title: str, column_titles: Sequence[str] = ()
+    rows: Sequence[tuple[str, np.ndarray]], width_inches: float, title: str, column_titles: Sequence[str] = (),
+    colours: str | Colormap = GREY,
 ) -> Figure:
-    """One row of images (each (S, S), shown in [0, 1]) per ``(row title, stack (C, S, S))``;
-    rows may hold fewer images than the longest one (blank cells then)."""
+    """One row of images (each (S, S), shown in [0, 1] in ``colours``) per ``(row title,
+    stack (C, S, S))``; rows may hold fewer images than the longest one (blank cells then)."""
     columns = max(len(stack) for _, stack in rows)
     cell = width_inches / (columns + 1.2)
     figure = Figure(figsize=(width_inches, cell * len(rows) + 0.7), layout="constrained")
@@ -35,7 +46,7 @@ def image_rows(
             axis = axes[row, column]
             _hide_axes(axis)
             if column < len(stack):
-                axis.imshow(stack[column], cmap=GREY, vmin=0.0, vmax=1.0, interpolation="nearest")
+                axis.imshow(stack[column], cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest")
             if row == 0 and column < len(column_titles):
                 axis.set_title(column_titles[column], fontsize=8)
         axes[row, 0].set_ylabel(row_title, fontsize=8, rotation=0, ha="right", va="center")
@@ -131,12 +142,13 @@ def confusion_matrix(
 
 def cluster_gallery(
     averages: np.ndarray | None, exemplars: Sequence[np.ndarray], row_titles: Sequence[str], width_inches: float,
-    title: str, flagged: Sequence[bool] = (), exemplar_columns: int = 0,
+    title: str, flagged: Sequence[bool] = (), exemplar_columns: int = 0, colours: str | Colormap = GREY,
+    exemplar_title: str = "exemplars",
 ) -> Figure:
     """Per cluster, one row: its mean image (averages (K, S, S); ``None``: no mean
     column), then its exemplars (each (E_k, S, S), E_k may be smaller than the widest
-    row; at least ``exemplar_columns`` columns of them); the titles of the rows
-    ``flagged`` true are drawn in red."""
+    row; at least ``exemplar_columns`` columns of them), all in ``colours``; the titles of
+    the rows ``flagged`` true are drawn in red."""
     lead = 0 if averages is None else 1
     columns = lead + max(exemplar_columns, max((len(stack) for stack in exemplars), default=0))
     cell = min(1.0, width_inches / (columns + 2.5))
@@ -151,12 +163,12 @@ def cluster_gallery(
             else:
                 image = stack[column - lead] if column - lead < len(stack) else None
             if image is not None:
-                axis.imshow(image, cmap=GREY, vmin=0.0, vmax=1.0, interpolation="nearest")
+                axis.imshow(image, cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest")
         colour = FLAG_RED if row < len(flagged) and flagged[row] else "black"
         axes[row, 0].set_ylabel(row_titles[row], fontsize=7, rotation=0, ha="right", va="center", color=colour)
     if lead:
         axes[0, 0].set_title("mean", fontsize=8)
     if columns > lead:
-        axes[0, lead].set_title("exemplars", fontsize=8, loc="left")
+        axes[0, lead].set_title(exemplar_title, fontsize=8, loc="left")
     figure.suptitle(title, fontsize=10)
     return figure

@@ -8,7 +8,9 @@ import dataclasses
 import math
 import re
 
-from irl_inr.parameters import Parameters
+from matplotlib.colors import is_color_like
+
+from irl_inr.parameters import Parameters, is_number
 
 MAP_METHODS = ("tsne", "pca")
 
@@ -27,7 +29,12 @@ class ReportingParameters(Parameters):
     total loss fell by more than ``loss_plateau_share`` of its first value over the last
     quarter of the epochs; the interpretation's class traversals look the same when the
     images decoded at the class means differ by less than ``traversal_distinct_ratio``
-    times as much as real images of different classes decoded."""
+    times as much as real images of different classes decoded.
+
+    ``image_colours``: how images are drawn, grey (null) or colours at levels
+    (``[[0.0, "#eeeeee"], [0.25, "#5a9e6f"], [1.0, "#c0392b"]]``: a wafer map's no die,
+    good die and defective die); ``gallery_inputs``: the cluster gallery shows every member
+    as its input image beside its canonical image, not the canonical image alone."""
 
     section = "reporting"
     domain: str
@@ -44,6 +51,8 @@ class ReportingParameters(Parameters):
     purity_warning_below: float = 0.5
     loss_plateau_share: float = 0.02
     traversal_distinct_ratio: float = 0.5
+    image_colours: list | None = None
+    gallery_inputs: bool = False
 
     def check(self) -> None:
         if not isinstance(self.domain, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", self.domain):
@@ -63,9 +72,24 @@ class ReportingParameters(Parameters):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 self.fail(name, "must be a number in [0, 1]")
+        self.check_bool("gallery_inputs")
+        if self.image_colours is not None:
+            self._check_colours()
         for name, minimum in (("map_perplexity", 1.0), ("figure_width_inches", 4.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 self.fail(name, "must be a finite number")
             if value < minimum:
                 self.fail(name, f"must be at least {minimum}")
+
+    def _check_colours(self) -> None:
+        anchors = self.image_colours
+        pairs = isinstance(anchors, list) and len(anchors) >= 2 and all(
+            isinstance(pair, list | tuple) and len(pair) == 2 and is_number(pair[0]) and is_color_like(pair[1])
+            for pair in anchors
+        )
+        if not pairs:
+            self.fail("image_colours", "must be null or a list of at least two [level, colour] pairs")
+        levels = [pair[0] for pair in anchors]
+        if levels[0] != 0 or levels[-1] != 1 or any(low >= high for low, high in zip(levels, levels[1:])):
+            self.fail("image_colours", "levels must rise from 0 to 1")

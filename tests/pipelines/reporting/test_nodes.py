@@ -2,11 +2,14 @@ import base64
 import math
 import re
 
+import matplotlib.colors
+import numpy as np
 import pytest
 from kedro.pipeline import Pipeline
 
 from irl_inr.pipelines.reporting import create_pipeline
 from irl_inr.pipelines.reporting.nodes import build_report, flatten_metrics, merge_metrics
+from irl_inr.reporting import figures
 from tests.reporting.tiny_run import tiny_report_inputs
 
 
@@ -136,3 +139,50 @@ def test_pca_map_and_a_namespaced_pipeline():
     assert {"wm811k.images", "wm811k.image_table", "params:wm811k.reporting"} <= pipeline.inputs()
     assert {"wm811k.provenance", "wm811k.interpretation_traversals", "wm811k.all_reports"} <= pipeline.inputs()
     assert pipeline.outputs() == {"wm811k.metrics", "wm811k.summary"}
+
+
+WAFER_COLOURS = [[0.0, "#eeeeee"], [0.25, "#5a9e6f"], [1.0, "#c0392b"]]
+
+
+def test_image_colours_are_grey_or_the_given_colours_at_their_levels():
+    assert figures.image_colours(None) == figures.GREY
+    colours = figures.image_colours(WAFER_COLOURS)
+    for level, colour in WAFER_COLOURS:
+        np.testing.assert_allclose(colours(level)[:3], matplotlib.colors.to_rgb(colour), atol=1 / 255)
+
+
+@pytest.mark.parametrize(
+    ("colours", "message"),
+    [([[0.0, "white"]], "at least two"), ([[0.0, "white"], [0.5, "red"]], "rise from 0 to 1"),
+     ([[0.0, "white"], [1.0, "not-a-colour"]], "at least two"), ("viridis", "")],
+)
+def test_bad_image_colours_are_refused(colours, message):
+    inputs = tiny_report_inputs()
+    with pytest.raises(ValueError, match=f"reporting.image_colours = .*{message}"):
+        build_report({**inputs["reporting_parameters"], "image_colours": colours})
+
+
+def test_the_gallery_shows_each_member_as_its_input_beside_its_canonical_image(monkeypatch):
+    """With gallery_inputs, each cluster's row holds input, canonical, input, canonical...
+    of its most confident members, in the report's colours."""
+    inputs = tiny_report_inputs()
+    drawn = {}
+    draw = figures.cluster_gallery
+
+    def spy(averages, exemplars, *args, **kwargs):
+        drawn.update(exemplars=exemplars, colours=kwargs.get("colours"))
+        return draw(averages, exemplars, *args, **kwargs)
+
+    monkeypatch.setattr(figures, "cluster_gallery", spy)
+    parameters = {**inputs["reporting_parameters"], "gallery_inputs": True, "image_colours": WAFER_COLOURS}
+    build_report(**{**inputs, "reporting_parameters": parameters})
+    assignments, images = inputs["cluster_assignments"], inputs["images"]
+    canonical = inputs["canonical_images"]
+    poses = inputs["predicted_poses"]
+    for row in drawn["exemplars"]:
+        assert len(row) % 2 == 0 and len(row) > 0
+        for input_image, canonical_image in zip(row[0::2], row[1::2]):
+            member = int(np.flatnonzero([(images[int(i)] == input_image).all() for i in assignments["image_id"]])[0])
+            image_id = int(assignments["image_id"].iloc[member])
+            assert (canonical[int(np.flatnonzero(poses["image_id"].to_numpy() == image_id)[0])] == canonical_image).all()
+    assert isinstance(drawn["colours"], matplotlib.colors.Colormap)

@@ -129,7 +129,7 @@ def build_report(
         )
         sections.append(clustering_section(
             cluster_assignments, clustering_comparison, image_table, canonical_images, predicted_poses,
-            mining_metrics, options,
+            mining_metrics, options, images,
         ))
     sections.extend(extras)
     generated_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -111,10 +111,12 @@ def confusion_verdict(name: str, accuracy: float, purity: np.ndarray, flag_below
 def clustering_section(
     cluster_assignments: pd.DataFrame, clustering_comparison: pd.DataFrame, image_table: pd.DataFrame,
     canonical_images, predicted_poses: pd.DataFrame | None, mining_metrics: Mapping | None,
-    options: ReportingParameters,
+    options: ReportingParameters, images=None,
 ) -> Section:
     """The comparison of methods, the best method's confusion matrix, the purity of each
-    of its clusters, and per cluster its mean canonical image and most confident members."""
+    of its clusters, and per cluster its mean canonical image and most confident members
+    (with ``reporting.gallery_inputs`` and ``images``: each member's input image beside
+    its canonical image)."""
     method = best_method(clustering_comparison)
     require_columns(cluster_assignments, ("image_id", "label", method), "cluster_assignments")
     names = label_names(image_table)
@@ -178,8 +180,12 @@ def clustering_section(
     )
 
     if canonical_images is not None and predicted_poses is not None:
+        inputs = None
+        if options.gallery_inputs and images is not None:
+            inputs = (image_stack(images, len(image_table), "images", "image_table"), id_rows(image_table, "image_table"))
         body += _gallery_html(
             cluster_assignments, canonical_images, predicted_poses, method, matching, purity, len(flagged), options,
+            inputs,
         )
     return Section("Clustering", body)
 
@@ -187,9 +193,11 @@ def clustering_section(
 def _gallery_html(
     cluster_assignments: pd.DataFrame, canonical_images, predicted_poses: pd.DataFrame, method: str,
     matching: metrics.ClusterMatching, purity: pd.DataFrame, mixed: int, options: ReportingParameters,
+    inputs: tuple | None = None,
 ) -> str:
-    """Per cluster, its mean canonical image and most confident members, titled with its
-    size and purity (mixed clusters marked)."""
+    """Per cluster, its mean canonical image and most confident members (each as its input
+    image then its canonical image when ``inputs`` = (images, rows by image id) is given),
+    titled with its size and purity (mixed clusters marked)."""
     require_columns(predicted_poses, ("image_id",), "predicted_poses")
     canonical_images = image_stack(canonical_images, len(predicted_poses), "canonical_images", "predicted_poses")
     ids = cluster_assignments["image_id"].to_numpy()
@@ -205,15 +213,24 @@ def _gallery_html(
         members = np.flatnonzero(clusters == cluster)
         ranked = members[np.argsort(-confidence[members], kind="stable")]
         averages.append(canonical_images[canonical_rows[members]].mean(axis=0))
-        exemplars.append(canonical_images[canonical_rows[ranked[: options.exemplars]]])
+        shown = ranked[: options.exemplars]
+        if inputs is None:
+            exemplars.append(canonical_images[canonical_rows[shown]])
+        else:  # input, canonical, input, canonical, ...
+            images, image_rows = inputs
+            members_inputs = images[rows_for(image_rows, ids[shown], "images", "cluster_assignments")]
+            pairs = np.stack([members_inputs, canonical_images[canonical_rows[shown]]], axis=1)
+            exemplars.append(pairs.reshape(-1, *pairs.shape[2:]))
         row = purity.iloc[position]
         marker = " MIXED" if row["flag"] else ""
         titles.append(f"{cluster}: n={len(members)}{marker}\n{row['largest classes']}")
     ranking = "most confident" if confidence_column in cluster_assignments else "first"
+    shown_as = "input and canonical image" if inputs is not None else "canonical image"
     gallery = figures.cluster_gallery(
         np.stack(averages), exemplars, titles, options.figure_width_inches,
-        f"{method} clusters: mean canonical image and {ranking} members",
-        flagged=purity["flag"].astype(bool).to_numpy(),
+        f"{method} clusters: mean canonical image and {ranking} members ({shown_as})",
+        flagged=purity["flag"].astype(bool).to_numpy(), colours=figures.image_colours(options.image_colours),
+        exemplar_title=f"{ranking} members: " + ("input, canonical (upright) image" if inputs is not None else "canonical image"),
     )
     verdict = (
         f"{mixed} of {len(matching.clusters)} clusters are mixed (marked MIXED, in red): read their members, "
@@ -221,7 +238,8 @@ def _gallery_html(
         else f"all {len(matching.clusters)} clusters hold at least {percent(options.purity_warning_below)} of one class."
     )
     return figure_html(
-        gallery, f"Per {method} cluster: the mean canonical image of its members, then its {ranking} members; the "
+        gallery, f"Per {method} cluster: the mean canonical image of its members, then its {ranking} members "
+        f"({shown_as}); the "
         "label gives the cluster's size and its largest classes with their shares. Look for members that look "
         "alike within a row and a sharp mean image; a blurred mean is a cluster of several shapes.",
         options.figure_dpi, verdict, bool(mixed),

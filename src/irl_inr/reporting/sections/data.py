@@ -30,7 +30,10 @@ def data_section(images, image_table: pd.DataFrame, options: ReportingParameters
         chosen = np.sort(generator.choice(members, size=min(options.samples_per_class, len(members)), replace=False))
         sample_rows.append((name, images[chosen]))
     width = options.figure_width_inches
-    grid = figures.image_rows(sample_rows, width, f"{options.samples_per_class} random images per class")
+    grid = figures.image_rows(
+        sample_rows, width, f"{options.samples_per_class} random images per class",
+        colours=figures.image_colours(options.image_colours),
+    )
 
     poses = {
         "rotation (degrees, clockwise on screen)": np.degrees(image_table["rotation_radians"].to_numpy(dtype=float)),

@@ -98,7 +98,7 @@ def representations_section(
         [("input", images[image_rows_of[:count]]), ("reconstruction", reconstructions[:count]),
          ("canonical", canonical_images[:count])],
         width, "Input, reconstruction at the predicted pose, canonical image (pose 0)",
-        column_titles=[names[int(label)] for label in labels[:count]],
+        column_titles=[names[int(label)] for label in labels[:count]], colours=figures.image_colours(options.image_colours),
     )
     explained = 1.0 - float(np.mean((images[image_rows_of] - reconstructions) ** 2)) / max(float(np.var(images)), 1e-12)
     body = figure_html(
