@@ -17,6 +17,7 @@ from irl_inr.models.encoder import (
     compose_poses,
     unpose,
 )
+from irl_inr.models.irl_inr import IRLINRConfig
 from irl_inr.moments import moment_pose
 
 SIZE = 32
@@ -253,3 +254,19 @@ def test_recompute_blocks_is_resnet18_only_and_at_most_eight():
         build_backbone("small_cnn", recompute_blocks=1)
     with pytest.raises(ValueError, match="recompute_blocks"):
         ResNet18(recompute_blocks=9)
+
+
+def test_the_small_cnn_takes_its_widths_and_depth():
+    """Stages of the given widths, each one stride-2 convolution and depth - 1 stride-1 ones;
+    the defaults keep the state of the three-stage network that saved models hold."""
+    default = SmallCNN(32, layout=None)
+    assert [name for name in default.state_dict() if name.endswith("weight")][:2] == ["layers.0.weight", "layers.1.weight"]
+    assert default.out_features == 128 * 4 * 4
+    deep = SmallCNN(32, layout=None, channels=(16, 48), depth=2)
+    convolutions = [module for module in deep.modules() if isinstance(module, torch.nn.Conv2d)]
+    assert [(conv.out_channels, conv.stride[0]) for conv in convolutions] == [(16, 2), (16, 1), (48, 2), (48, 1)]
+    assert deep(torch.rand(3, 1, 32, 32)).shape == (3, 48 * 8 * 8) and deep.out_features == 48 * 8 * 8
+    with pytest.raises(ValueError, match="IRLINRConfig.backbone_channels"):
+        IRLINRConfig(backbone="resnet18", backbone_channels=[16, 32])
+    with pytest.raises(ValueError, match="IRLINRConfig.backbone_depth"):
+        IRLINRConfig(backbone_depth=0)

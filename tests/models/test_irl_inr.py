@@ -138,7 +138,19 @@ def test_code_rotations_need_the_moment_alignment_and_stay_out_of_training_field
     assert config.code_rotations_degrees == (-20.0, 0.0, 20.0)
     assert config.training_fields() == IRLINRConfig().training_fields()
     assert "code_rotations_degrees" not in config.training_fields()
-    assert set(config.training_fields()) | {"code_rotations_degrees"} == set(dataclasses.asdict(config))
+    later = set(IRLINRConfig.LATER_OPTIONS)
+    assert set(config.training_fields()) | {"code_rotations_degrees"} | later == set(dataclasses.asdict(config))
+
+
+def test_later_options_join_the_training_identity_only_when_set():
+    """Options added after checkpoints were written leave the identity alone at their
+    defaults (those checkpoints stay resumable) and are part of it once set."""
+    plain = IRLINRConfig().training_fields()
+    assert not set(IRLINRConfig.LATER_OPTIONS) & set(plain)
+    assert IRLINRConfig(backbone_channels=[32, 64, 128], augment_die_levels=[0.25, 1.0]).training_fields() == plain
+    changed = IRLINRConfig(backbone_channels=[16, 32], augment_random_defects=0.1).training_fields()
+    assert changed["backbone_channels"] == (16, 32) and changed["augment_random_defects"] == 0.1
+    assert {key: value for key, value in changed.items() if key in plain} == plain
 
 
 def test_encode_reads_images_with_the_configured_rotations():

@@ -183,45 +183,53 @@ class ResNet18(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Three stride-2 3x3 convolutions (32, 64, 128 channels), for fast CPU runs, and the
-    last map's spatial layout handed to the head: average-pooled to ``layout`` x ``layout``,
-    or whole (``layout`` None; its side is ceil(S / 8), 7 for 50-pixel images, 4 for 32).
-    (B, 1, S, S) -> (B, 128 * side^2)."""
+    """Stride-2 3x3 convolutions of ``channels`` (32, 64, 128 by default), each followed by
+    ``depth`` - 1 stride-1 ones of the same width, for fast CPU runs, and the last map's
+    spatial layout handed to the head: average-pooled to ``layout`` x ``layout``, or whole
+    (``layout`` None; its side is S halved once per stage, rounded up: 7 for 50-pixel
+    images, 4 for 32).  (B, 1, S, S) -> (B, channels[-1] * side^2)."""
 
-    def __init__(self, image_size: int, layout: int | None = 4) -> None:
+    def __init__(
+        self, image_size: int, layout: int | None = 4, channels: tuple[int, ...] = (32, 64, 128), depth: int = 1
+    ) -> None:
         super().__init__()
         if layout is not None and layout < 1:
             raise ValueError(f"the small_cnn layout must be a positive side or None, got {layout}")
+        if not channels or depth < 1:
+            raise ValueError(f"the small_cnn needs at least one stage and a depth of 1, got {channels}, {depth}")
         layers: list[nn.Module] = []
         in_channels, side = 1, image_size
-        for out_channels in (32, 64, 128):
-            layers += [
-                nn.Conv2d(in_channels, out_channels, 3, 2, 1, bias=False),
-                GlobalBatchNorm2d(out_channels),
-                nn.ReLU(inplace=True),
-            ]
-            in_channels, side = out_channels, (side + 1) // 2  # a stride-2, padding-1 3x3 convolution
+        for out_channels in channels:
+            for stride in (2, *[1] * (depth - 1)):
+                layers += [
+                    nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False),
+                    GlobalBatchNorm2d(out_channels),
+                    nn.ReLU(inplace=True),
+                ]
+                in_channels = out_channels
+            side = (side + 1) // 2  # a stride-2, padding-1 3x3 convolution
         if layout is not None:
             layers.append(nn.AdaptiveAvgPool2d(layout))
             side = layout
         self.layers = nn.Sequential(*layers, nn.Flatten())
-        self.out_features = 128 * side * side
+        self.out_features = channels[-1] * side * side
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.layers(images)
 
 
 def build_backbone(
-    name: str, recompute_blocks: int = 0, image_size: int = 50, layout: int | None = 4
+    name: str, recompute_blocks: int = 0, image_size: int = 50, layout: int | None = 4,
+    channels: tuple[int, ...] = (32, 64, 128), depth: int = 1,
 ) -> nn.Module:
     """A backbone by name; each has ``out_features``.  ``recompute_blocks``: ResNet-18 only;
-    ``image_size`` and ``layout``: small_cnn only (:class:`SmallCNN`)."""
+    ``image_size``, ``layout``, ``channels`` and ``depth``: small_cnn only (:class:`SmallCNN`)."""
     if name == "resnet18":
         return ResNet18(recompute_blocks)
     if recompute_blocks:
         raise ValueError(f"recompute_blocks needs the resnet18 backbone, not {name!r}")
     if name == "small_cnn":
-        return SmallCNN(image_size, layout)
+        return SmallCNN(image_size, layout, channels, depth)
     raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES}")
 
 
@@ -240,6 +248,8 @@ class Encoder(nn.Module):
         code_rotations: tuple[float, ...] = (0.0,),
         image_size: int = 50,
         layout: int | None = 4,
+        channels: tuple[int, ...] = (32, 64, 128),
+        depth: int = 1,
     ) -> None:
         super().__init__()
         if alignment not in ALIGNMENTS:
@@ -251,7 +261,7 @@ class Encoder(nn.Module):
             )
         self.alignment = alignment
         self.code_rotations = tuple(float(angle) for angle in code_rotations)  # radians, see ``encode``
-        self.backbone = build_backbone(backbone, recompute_blocks, image_size, layout)
+        self.backbone = build_backbone(backbone, recompute_blocks, image_size, layout, channels, depth)
         # Channels-last (N, H, W, C) convolution weights and activations: oneDNN's
         # convolutions and batch norms on CPUs and cuDNN's tensor-core kernels run faster.
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format

@@ -55,6 +55,9 @@ class IRLINRConfig:
     # small_cnn only: the side of the grid its last feature map is average-pooled to before
     # the head; None hands the head the whole map (7 x 7 for 50-pixel images, 4 x 4 for 32).
     backbone_layout: int | None = 4
+    # small_cnn only: the width of each stride-2 stage and the convolutions per stage.
+    backbone_channels: tuple[int, ...] = (32, 64, 128)
+    backbone_depth: int = 1
     alignment: str = "moments"  # "moments" (closed-form pose first) | "none" (paper)
     standardise_code: bool = True  # batch-standardise z (anti-collapse)
     num_frequencies: int = 64  # Fourier features of the INR
@@ -123,6 +126,12 @@ class IRLINRConfig:
     # Fields that change what a trained model computes, not what training does: they stay
     # out of the training checkpoint's identity (``training_fields``).
     INFERENCE_ONLY: ClassVar[tuple[str, ...]] = ("code_rotations_degrees",)
+    # Options added after checkpoints had been written: left out of the identity while at
+    # their default, so that those checkpoints stay resumable.
+    LATER_OPTIONS: ClassVar[tuple[str, ...]] = (
+        "backbone_channels", "backbone_depth", "augment_random_defects", "augment_defect_dropout",
+        "augment_die_levels", "augment_mirror",
+    )
 
     def __post_init__(self) -> None:
         def fail(name: str, wanted: str) -> None:
@@ -207,6 +216,16 @@ class IRLINRConfig:
             fail("encoder_recompute_blocks", "0 unless backbone is 'resnet18'")
         if self.backbone_layout is not None and not (is_int(self.backbone_layout) and self.backbone_layout >= 1):
             fail("backbone_layout", "a positive integer or None (the whole last feature map)")
+        channels = self.backbone_channels
+        if isinstance(channels, (str, bytes)) or not isinstance(channels, (list, tuple)) or not channels or not all(
+            is_int(width) and width >= 1 for width in channels
+        ):
+            fail("backbone_channels", "a non-empty list of positive integers")
+        object.__setattr__(self, "backbone_channels", tuple(channels))
+        if not is_int(self.backbone_depth) or self.backbone_depth < 1:
+            fail("backbone_depth", "a positive integer")
+        if self.backbone != "small_cnn" and (self.backbone_channels != (32, 64, 128) or self.backbone_depth != 1):
+            fail("backbone_channels", "(32, 64, 128) with backbone_depth 1 unless backbone is 'small_cnn'")
         if self.backbone != "small_cnn" and self.backbone_layout != 4:
             fail("backbone_layout", "4 (its default) unless backbone is 'small_cnn'; resnet18 pools to one value per channel")
         for name in ("hypernetwork_rank", "hypernetwork_modulated_layer"):
@@ -253,9 +272,14 @@ class IRLINRConfig:
         return [(fan_out, fan_in) for fan_in, fan_out in zip(widths[:-1], widths[1:])]
 
     def training_fields(self) -> dict[str, Any]:
-        """The fields that training reads (all but ``INFERENCE_ONLY``): the identity of a
-        training checkpoint, so that changing how a trained model is read keeps it resumable."""
-        return {key: value for key, value in dataclasses.asdict(self).items() if key not in self.INFERENCE_ONLY}
+        """The fields that training reads (all but ``INFERENCE_ONLY``, and ``LATER_OPTIONS``
+        at their defaults): the identity of a training checkpoint, so that changing how a
+        trained model is read keeps it resumable."""
+        defaults = {field.name: field.default for field in dataclasses.fields(self)}
+        return {
+            key: value for key, value in dataclasses.asdict(self).items()
+            if key not in self.INFERENCE_ONLY and not (key in self.LATER_OPTIONS and value == defaults[key])
+        }
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "IRLINRConfig":
@@ -314,6 +338,8 @@ class IRLINR(nn.Module):
             code_rotations=tuple(math.radians(angle) for angle in config.code_rotations_degrees),
             image_size=config.image_size,
             layout=config.backbone_layout,
+            channels=config.backbone_channels,
+            depth=config.backbone_depth,
         )
         self.inr = INR(
             config.num_frequencies,
