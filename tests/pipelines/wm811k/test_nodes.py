@@ -91,12 +91,22 @@ def test_a_missing_column_or_count_mismatch_is_an_error():
         ingest_wafers({**raw, "maps": raw["maps"] * 2}, {})
 
 
-def test_published_splits_are_kept_and_the_rest_split_stratified():
-    raw = raw_wafers(["Loc"] * 10 + ["Center"] * 10, splits=["Training", "Test"] + [None] * 18)
-    _, table = ingest_wafers(raw, {"test_fraction": 0.25})
-    assert table["split"].tolist()[:2] == ["train", "test"]
+def test_published_splits_are_kept_on_request_and_the_rest_split_stratified():
+    raw = raw_wafers(["Loc"] * 10 + ["Center"] * 10, splits=["Test", "Training"] + [None] * 18)
+    _, table = ingest_wafers(raw, {"test_fraction": 0.25, "published_split": True})
+    assert table["split"].tolist()[:2] == ["test", "train"] and table["published_split"].tolist()[:2] == ["Test", "Training"]
     rest = table.iloc[2:]
     assert rest.groupby("label_name")["split"].apply(lambda s: (s == "test").sum()).to_dict() == {"Center": 2, "Loc": 2}
+
+
+def test_by_default_every_wafer_is_split_stratified_whatever_was_published():
+    """The published split can be lopsided (22 Training against 1,581 Test wafers in the
+    lots of LSWMD_lots_2k.pkl): by default every wafer gets the seeded stratified split,
+    and the published one stays in its column."""
+    raw = raw_wafers(["Loc"] * 10 + ["Center"] * 10, splits=["Test"] * 20)
+    _, table = ingest_wafers(raw, {"test_fraction": 0.3})
+    assert table.groupby("label_name")["split"].apply(lambda s: (s == "test").sum()).to_dict() == {"Center": 3, "Loc": 3}
+    assert (table["published_split"] == "Test").all()
 
 
 def test_resize_keeps_die_states_and_stretches_the_bounding_box():

@@ -99,8 +99,11 @@ def ordered_classes(names: np.ndarray) -> list[str]:
 def assign_splits(
     published: pd.Series, labels: np.ndarray, options: WaferIngestionParameters, source: str
 ) -> np.ndarray:
-    """'train' / 'test' per wafer: the published ``trianTestLabel`` (Training, Test) where
-    present; elsewhere a seeded split stratified by label, ``test_fraction`` per class."""
+    """'train' / 'test' per wafer: with ``published_split`` the published ``trianTestLabel``
+    (Training, Test) where present, elsewhere (and for every wafer without it) a seeded
+    split stratified by label, ``test_fraction`` per class."""
+    if not options.published_split:
+        published = pd.Series([None] * len(published), index=published.index, dtype=object)
     split = published.map(PUBLISHED_SPLITS).to_numpy(dtype=object)
     other = published.notna().to_numpy() & pd.isna(split)
     if other.any():

@@ -23,13 +23,14 @@ class WaferIngestionParameters(Parameters):
     drop_none: bool = True
     classes: list | None = None
     per_class_cap: int | None = None
+    published_split: bool = False
     test_fraction: float = 0.2
     seed: int = 0
 
     def check(self) -> None:
         if not is_int(self.image_size) or self.image_size < 8:
             self.fail("image_size", "must be at least 8")
-        for name in ("labelled_only", "drop_none"):
+        for name in ("labelled_only", "drop_none", "published_split"):
             if not isinstance(getattr(self, name), bool):
                 self.fail(name, "must be true or false")
         if self.classes is not None:
