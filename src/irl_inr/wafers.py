@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# How a wafer map is drawn, one colour per die state: no die (light grey), good die
+# (green), defective die (red), the convention of wafer-inspection tools.  The report
+# draws intensities with the same colours (wm811k.reporting.image_colours).
+DIE_COLOURS = ("#eeeeee", "#5a9e6f", "#c0392b")
+
 
 def resize_nearest(die_states: np.ndarray, size: int) -> np.ndarray:
     """uint8 (H, W) -> (size, size) by nearest neighbour at pixel centres, so die states

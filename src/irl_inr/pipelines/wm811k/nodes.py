@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib import pyplot as plt
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from irl_inr.geometry import transform_images
@@ -24,7 +25,7 @@ from irl_inr.pipelines.wm811k.parameters import (
     WaferIngestionParameters,
 )
 from irl_inr.tables import stratified_split
-from irl_inr.wafers import encode_die_states, resize_nearest
+from irl_inr.wafers import DIE_COLOURS, encode_die_states, resize_nearest
 
 logger = logging.getLogger(__name__)
 
@@ -203,20 +204,23 @@ def preview_indices(labels: np.ndarray, count: int) -> list[int]:
 
 def preview_wafers(die_maps: np.ndarray, images: np.ndarray, image_table: pd.DataFrame, parameters: dict) -> Figure:
     """Original (top) and rotated (bottom) wafers, a few of every class, with their
-    failure type and rotation."""
+    failure type and rotation, in the die states' colours (``DIE_COLOURS``)."""
     options = WaferAugmentationParameters.from_dict(parameters)
     chosen = preview_indices(image_table["label"].to_numpy(), options.preview_count)
-    originals = encode_die_states(die_maps[chosen], options.die_intensities)
+    # The rotated images' intensities back to die states (nearest level), to colour them alike.
+    levels = np.asarray(options.die_intensities, dtype=np.float32)
+    rotated_states = np.abs(images[chosen][..., None] - levels).argmin(axis=-1)
+    colours = ListedColormap(DIE_COLOURS)
     figure, axes = plt.subplots(2, len(chosen), figsize=(1.6 * len(chosen), 3.8), squeeze=False)
     for column, index in enumerate(chosen):
         row = image_table.iloc[index]
-        axes[0, column].imshow(originals[column], cmap="gray", vmin=0, vmax=1)
-        axes[1, column].imshow(images[index], cmap="gray", vmin=0, vmax=1)
+        axes[0, column].imshow(die_maps[index], cmap=colours, vmin=0, vmax=2, interpolation="nearest")
+        axes[1, column].imshow(rotated_states[column], cmap=colours, vmin=0, vmax=2, interpolation="nearest")
         axes[0, column].set_title(str(row["label_name"]), fontsize=8)
         axes[1, column].set_title(f"{math.degrees(row['rotation_radians']):.0f}°", fontsize=8)
         for axis in axes[:, column]:
             axis.set_axis_off()
-    figure.suptitle("WM-811K: wafer maps (top) and rotated (bottom, clockwise); defective dies brightest")
+    figure.suptitle("WM-811K: wafer maps (top) and rotated (bottom, clockwise); good dies green, defective red")
     figure.tight_layout()
     return figure
 
