@@ -20,6 +20,10 @@ from tests.pipelines.wm811k.wafers import disk_map, python2_style_pickle, wafer_
 SAMPLE_LABELS = {
     "Edge-Ring": 69, "Edge-Loc": 43, "Center": 42, "Loc": 26, "Scratch": 9, "Random": 5, "Donut": 5, "Near-full": 1
 }
+LOTS_2K_LABELS = {
+    "Center": 354, "Edge-Loc": 353, "none": 333, "Loc": 318, "Edge-Ring": 245, "Scratch": 236, "Random": 79,
+    "Near-full": 24, "Donut": 18,
+}
 
 
 def test_the_real_sample_converts_with_its_labels_splits_and_row_ids(shared_data, tmp_path):
@@ -34,6 +38,18 @@ def test_the_real_sample_converts_with_its_labels_splits_and_row_ids(shared_data
     assert pq.ParquetFile(tmp_path / "w.parquet").num_row_groups == 4
     frame = pd.read_pickle(source)  # trusted here: the reference for the maps
     assert all(np.array_equal(a, b) for a, b in zip(frame["waferMap"], maps))
+
+
+def test_the_real_lots_file_converts_with_its_published_counts(shared_data, tmp_path):
+    """Counts from ../shared/data/PROVENANCE.md: 1,960 wafers of 890 lots, 21 map shapes,
+    a plain RangeIndex (the original row ids are not known)."""
+    source = shared_data / "wm811k" / "LSWMD_lots_2k.pkl"
+    assert convert_pickle(source, tmp_path / "w.parquet") == 1960
+    table, maps = read_converted(tmp_path / "w.parquet")
+    assert table["failure_type"].value_counts().to_dict() == LOTS_2K_LABELS
+    assert table["lot_name"].nunique() == 890 and len({m.shape for m in maps}) == 21
+    assert table["row_id"].tolist() == list(range(1960))
+    assert all(m.dtype == np.uint8 and m.max() <= 2 for m in maps)
 
 
 def test_a_python2_style_pickle_reads_like_the_original(tmp_path):

@@ -1,24 +1,10 @@
-"""WM-811K (``LSWMD.pkl``, MIR lab): a restricted unpickler, and a one-off conversion of
-the pickle to Parquet that later runs read instead.
+"""WM-811K (``LSWMD.pkl``, MIR lab): a one-off conversion of the pickle to Parquet that
+later runs read instead.
 
-The dataset is published as a pickled pandas DataFrame, and a pickle runs code when it is
-loaded.  :class:`WaferUnpickler` therefore resolves only the numpy and pandas globals in
-:data:`ALLOWED_GLOBALS` (anything else is a :class:`RefusedGlobalError` naming the file
-and the global) and is only ever given the path the user configured.  Two flavours are
-accepted:
-
-* the file as published: pickled by an old pandas under Python 2, so its byte strings
-  need ``encoding="latin1"``, its indexes live in ``pandas.indexes`` (now
-  ``pandas.core.indexes``) and its arrays in ``numpy.core``;
-* re-pickled copies (pandas 2.x, protocol 5, ``numpy.core`` names), such as the
-  200-wafer sample in ``../shared/data/wm811k``.
-
-Memory: the file is streamed twice and never read whole.  A pickler memoises nearly
-every object it writes (Python 2 every array's raw bytes, as a string, and the tuples
-around them) and a plain unpickler keeps them all until the end, about as much memory
-again as the maps; a first pass over the opcodes finds the few memo entries the pickle
-reads back, and the unpickler keeps only those.  The Parquet file is written in row
-groups, so the peak stays about one copy of the maps.
+The pickle is read by the restricted unpickler of :mod:`irl_inr.io.wm811k_pickle` (its
+names are re-exported here), which accepts the file as published (old pandas, Python 2)
+and copies re-pickled by pandas 2.x and 3.x.  The Parquet file is written in row groups,
+so the peak memory stays about one copy of the maps.
 
 Parquet layout (one row per wafer, in file order): ``row_id`` (the DataFrame's index,
 the original row), ``lot_name``, ``wafer_index``, ``die_size``, ``published_split``
@@ -35,13 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import logging
 import math
 import os
-import pickle
-import pickletools
 from pathlib import Path
 from typing import Any
 
@@ -49,139 +32,33 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pandas.compat import pickle_compat
 
 from irl_inr.io.atomic import write_atomically
+from irl_inr.io.wm811k_pickle import (
+    ALLOWED_GLOBALS,
+    REQUIRED_COLUMNS,
+    RefusedGlobalError,
+    RefusedValueError,
+    WaferFormatError,
+    WaferUnpickler,
+    fetched_memo_keys,
+    read_wafer_frame,
+)
+
+__all__ = [
+    "ALLOWED_GLOBALS", "REQUIRED_COLUMNS", "RefusedGlobalError", "RefusedValueError", "WaferFormatError",
+    "WaferUnpickler", "fetched_memo_keys", "read_wafer_frame", "unwrap_text", "checked_die_states", "SCHEMA",
+    "SourceKey", "file_sha256", "edges_sha256", "convert_pickle", "converted_metadata", "is_current",
+    "read_converted",
+]
 
 logger = logging.getLogger(__name__)
 
-# (module, name) as a pickle may spell it -> (module, name) where it lives now.
-ALLOWED_GLOBALS: dict[tuple[str, str], tuple[str, str]] = {
-    # numpy arrays, dtypes and scalars (numpy.core is numpy._core since numpy 2)
-    ("numpy", "ndarray"): ("numpy", "ndarray"),
-    ("numpy", "dtype"): ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
-    # the DataFrame, its block manager and blocks
-    ("pandas.core.frame", "DataFrame"): ("pandas.core.frame", "DataFrame"),
-    ("pandas", "DataFrame"): ("pandas.core.frame", "DataFrame"),
-    ("pandas.core.internals", "BlockManager"): ("pandas.core.internals.managers", "BlockManager"),
-    ("pandas.core.internals.managers", "BlockManager"): ("pandas.core.internals.managers", "BlockManager"),
-    ("pandas._libs.internals", "_unpickle_block"): ("pandas._libs.internals", "_unpickle_block"),
-    ("pandas.core.internals.blocks", "new_block"): ("pandas._libs.internals", "_unpickle_block"),
-    # indexes, under their pandas 0.x names too
-    ("pandas.core.indexes.base", "_new_Index"): ("pandas.core.indexes.base", "_new_Index"),
-    ("pandas.core.indexes.base", "Index"): ("pandas.core.indexes.base", "Index"),
-    ("pandas", "Index"): ("pandas.core.indexes.base", "Index"),
-    ("pandas.core.indexes.range", "RangeIndex"): ("pandas.core.indexes.range", "RangeIndex"),
-    ("pandas", "RangeIndex"): ("pandas.core.indexes.range", "RangeIndex"),
-    ("pandas.core.indexes.numeric", "Int64Index"): ("pandas.core.indexes.base", "Index"),
-    ("pandas.indexes.base", "_new_Index"): ("pandas.core.indexes.base", "_new_Index"),
-    ("pandas.indexes.base", "Index"): ("pandas.core.indexes.base", "Index"),
-    ("pandas.indexes.range", "RangeIndex"): ("pandas.core.indexes.range", "RangeIndex"),
-    ("pandas.indexes.numeric", "Int64Index"): ("pandas.core.indexes.base", "Index"),
-    # block placements are slices
-    ("builtins", "slice"): ("builtins", "slice"),
-    ("__builtin__", "slice"): ("builtins", "slice"),
-}
-
-# Columns of LSWMD.pkl that the conversion reads (``trianTestLabel`` is spelt so).
-REQUIRED_COLUMNS = ("waferMap", "dieSize", "lotName", "waferIndex", "trianTestLabel", "failureType")
 DIE_STATES = (0, 1, 2)  # no die, good die, defective die
 FORMAT_VERSION = 1
 METADATA_KEY = b"irl_inr.wm811k"
 _READ_BUFFER_BYTES = 1 << 20
 _EDGE_BYTES = 1 << 20  # hashed at each end of a pickle for its cache key
-
-
-class RefusedGlobalError(pickle.UnpicklingError):
-    """The pickle names a global outside :data:`ALLOWED_GLOBALS`."""
-
-
-class WaferFormatError(ValueError):
-    """The file is not a WM-811K wafer table, or one of its rows is damaged."""
-
-
-class _SelectiveMemo(dict):
-    """The unpickler's memo, keeping only the entries the pickle reads back.
-
-    A pickler memoises nearly every object it writes (Python 2 every array's raw bytes
-    and the tuples around them), and the memo keeps them all alive to the end: for
-    LSWMD.pkl about as much memory again as the file.  ``len`` counts every key ever
-    assigned, as protocol 4's MEMOIZE numbers entries by it."""
-
-    def __init__(self, fetched: frozenset[int]) -> None:
-        super().__init__()
-        self._fetched = fetched
-        self._size = 0
-
-    def __setitem__(self, key: int, value: Any) -> None:
-        self._size = max(self._size, key + 1)
-        if key in self._fetched:
-            super().__setitem__(key, value)
-
-    def __len__(self) -> int:
-        return self._size
-
-
-_GET_OPCODES = frozenset({"GET", "BINGET", "LONG_BINGET"})
-
-
-def fetched_memo_keys(handle) -> frozenset[int]:
-    """The memo keys a pickle reads back (GET opcodes), found by scanning its opcodes
-    from ``handle`` without building any object."""
-    return frozenset(arg for opcode, arg, _ in pickletools.genops(handle) if opcode.name in _GET_OPCODES)
-
-
-class WaferUnpickler(pickle_compat.Unpickler):
-    """pandas' compatibility unpickler (old block managers, moved classes) restricted to
-    :data:`ALLOWED_GLOBALS`, reading Python 2 strings as latin-1 and memoising only
-    ``fetched`` keys (see :func:`fetched_memo_keys`)."""
-
-    def __init__(self, handle, path: str | os.PathLike, fetched: frozenset[int]) -> None:
-        super().__init__(handle, encoding="latin1")
-        self.path = Path(path)
-        self.memo = _SelectiveMemo(fetched)
-
-    def find_class(self, module: str, name: str) -> Any:
-        target = ALLOWED_GLOBALS.get((module, name))
-        if target is None:
-            raise RefusedGlobalError(
-                f"{self.path}: refused to load the global {module}.{name}: a WM-811K pickle needs only the numpy "
-                f"and pandas classes in irl_inr.io.wm811k.ALLOWED_GLOBALS"
-            )
-        return getattr(importlib.import_module(target[0]), target[1])
-
-
-def read_wafer_frame(path: str | os.PathLike) -> pd.DataFrame:
-    """Unpickle the wafer DataFrame at ``path`` with :class:`WaferUnpickler`, streaming
-    from the file; checks that it is a DataFrame holding :data:`REQUIRED_COLUMNS`."""
-    path = Path(path)
-    try:
-        with open(path, "rb", buffering=_READ_BUFFER_BYTES) as handle:
-            fetched = fetched_memo_keys(handle)
-            handle.seek(0)
-            frame = WaferUnpickler(handle, path, fetched).load()
-    except RefusedGlobalError:
-        raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError) as error:
-        raise WaferFormatError(f"{path}: not a readable WM-811K pickle ({type(error).__name__}: {error})") from error
-    if not isinstance(frame, pd.DataFrame):
-        raise WaferFormatError(f"{path}: expected a pickled pandas DataFrame, found {type(frame).__name__}")
-    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
-    if missing:
-        raise WaferFormatError(
-            f"{path}: missing column(s) {missing}; found {[str(column) for column in frame.columns]}, "
-            f"expected {list(REQUIRED_COLUMNS)}"
-        )
-    extra = [str(column) for column in frame.columns if column not in REQUIRED_COLUMNS]
-    if extra:
-        logger.info("%s: ignoring column(s) that WM-811K does not define: %s", path, extra)
-    return frame
 
 
 def unwrap_text(value: Any, path: Path, row_id: int, column: str) -> str | None:
