@@ -1,3 +1,4 @@
+import hashlib
 import os
 import pickle
 
@@ -10,7 +11,10 @@ from irl_inr.io.wm811k import (
     RefusedGlobalError,
     WaferFormatError,
     convert_pickle,
+    convert_unless_current,
+    converted_metadata,
     fetched_memo_keys,
+    file_sha256,
     is_current,
     read_converted,
     read_wafer_frame,
@@ -192,3 +196,55 @@ def test_a_failed_conversion_keeps_the_earlier_cache(tmp_path):
         convert_pickle(bad, converted, rows_per_group=1)  # two row groups were written before the bad one
     assert converted.read_bytes() == before and is_current(good, converted)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.pkl", "good.pkl", "w.parquet"]
+
+
+def test_the_parquet_records_the_whole_files_sha256(tmp_path):
+    path = write_python2_style_pickle(wafer_frame(["Center", "Loc"]), tmp_path / "LSWMD.pkl")
+    convert_pickle(path, tmp_path / "w.parquet")
+    recorded = converted_metadata(tmp_path / "w.parquet")
+    assert recorded["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() == file_sha256(path)
+    assert recorded["size"] == path.stat().st_size and recorded["source"] == str(path)
+
+
+def test_a_pickle_of_another_size_is_stale_without_being_hashed(tmp_path, monkeypatch):
+    path = write_python2_style_pickle(wafer_frame(["Center"]), tmp_path / "LSWMD.pkl")
+    convert_pickle(path, tmp_path / "w.parquet")
+    write_python2_style_pickle(wafer_frame(["Center", "Loc"]), path)
+
+    def no_hashing(*args):
+        raise AssertionError("hashed although the size already differs")
+
+    monkeypatch.setattr("irl_inr.io.wm811k.file_sha256", no_hashing)
+    assert not is_current(path, tmp_path / "w.parquet")
+
+
+def test_the_same_content_reuses_the_conversion_wherever_it_lies_and_whenever_touched(tmp_path):
+    frame = wafer_frame(["Center", "Loc"])
+    first = write_python2_style_pickle(frame, tmp_path / "LSWMD.pkl")
+    converted = tmp_path / "w.parquet"
+    assert convert_unless_current(first, converted) is True
+    copy = write_python2_style_pickle(frame, tmp_path / "elsewhere.pkl")
+    os.utime(copy, ns=(7, 7))
+    assert convert_unless_current(copy, converted) is False and convert_unless_current(first, converted) is False
+    write_python2_style_pickle(wafer_frame(["Random", "Loc"]), first)  # same size, new content
+    assert convert_unless_current(first, converted) is True
+    assert read_converted(converted)[0]["failure_type"].tolist() == ["Random", "Loc"]
+
+
+def test_a_pickle_changed_while_being_converted_leaves_the_earlier_cache(tmp_path, monkeypatch):
+    path = write_python2_style_pickle(wafer_frame(["Center", "Loc"]), tmp_path / "LSWMD.pkl")
+    converted = tmp_path / "w.parquet"
+    convert_pickle(path, converted)
+    before = converted.read_bytes()
+    write_python2_style_pickle(wafer_frame(["Donut", "Loc"]), path)
+
+    def read_then_change(pickle_path):
+        frame = read_wafer_frame(pickle_path)
+        write_python2_style_pickle(wafer_frame(["Scratch", "Loc", "Loc"]), path)  # another writer, meanwhile
+        return frame
+
+    monkeypatch.setattr("irl_inr.io.wm811k.read_wafer_frame", read_then_change)
+    with pytest.raises(WaferFormatError, match=r"LSWMD.pkl: the file changed while it was being converted"):
+        convert_pickle(path, converted)
+    assert converted.read_bytes() == before
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["LSWMD.pkl", "w.parquet"]
