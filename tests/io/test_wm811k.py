@@ -70,6 +70,28 @@ def test_a_python2_style_pickle_reads_like_the_original(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(frame["waferMap"], maps))
 
 
+@pytest.mark.parametrize(
+    ("range_index", "spelling"),
+    [
+        (False, b"pandas.indexes.numeric\nInt64Index\n"),  # pandas 0.x, as in the published file
+        (False, b"pandas.core.indexes.numeric\nInt64Index\n"),  # pandas 1.x
+        (True, b"pandas.indexes.range\nRangeIndex\n"),
+        (True, b"pandas.core.indexes.range\nRangeIndex\n"),  # pandas 1.x and 2.x
+    ],
+)
+def test_the_index_classes_of_older_pandas_read(tmp_path, range_index, spelling):
+    frame = wafer_frame(["Center", "Loc", "Edge-Ring"])
+    frame = frame.reset_index(drop=True) if range_index else frame
+    data = python2_style_pickle(frame)
+    today = b"pandas\nRangeIndex\n" if range_index else b"pandas.indexes.base\nIndex\n"
+    assert data.count(b"c" + today) == 1
+    path = tmp_path / "LSWMD.pkl"
+    path.write_bytes(data.replace(b"c" + today, b"c" + spelling))
+    loaded = read_wafer_frame(path)
+    assert loaded.index.tolist() == frame.index.tolist() and loaded.index.dtype == np.int64
+    assert isinstance(loaded.index, pd.RangeIndex) == range_index
+
+
 def test_a_copy_repickled_by_todays_pandas_with_a_range_index_reads(tmp_path):
     frame = wafer_frame(["Center", "Edge-Loc"]).reset_index(drop=True)
     path = tmp_path / "LSWMD.pkl"
