@@ -28,8 +28,8 @@ class WaferPickleDataset(AbstractDataset[None, dict]):
     ``filepath`` is the pickle, the only one this dataset ever unpickles.  The first load
     converts it to ``converted_filepath`` (Parquet, replaced atomically once the conversion
     succeeded); later loads read that file as long as the pickle's content is the one it was
-    converted from (the SHA-256 of the whole pickle, hashed on every load: about 2 s for
-    the 2 GB ``LSWMD.pkl`` when it is in the page cache), and convert again otherwise.  A
+    converted from (the SHA-256 of the whole pickle, hashed on every load: about 2.5 s for
+    the 2 GB ``LSWMD.pkl`` in the page cache, 5-20 s from disk), and convert again otherwise.  A
     refused or damaged pickle is one DatasetError naming it, and leaves the Parquet file as
     it was."""
 

@@ -17,9 +17,9 @@ the whole file (:class:`SourceKey`, hashed before the file is read for the conve
 and the Parquet file is reused only while the pickle hashes to it.  Size and modification
 time cannot prove a file unchanged (an edit can keep both), so the only shortcut is the
 one that is safe: a different size is a different file, converted again without hashing
-first.  Hashing streams the file in 1 MiB blocks at about 0.85-1.2 GiB/s here (2-core AMD
-EPYC with SHA instructions, file in the page cache): about 2 s for the 2 GB ``LSWMD.pkl``
-on every run, or the time to read it from disk when it is not cached (see
+first.  Hashing streams the file in 1 MiB blocks at about 1.2 GiB/s of CPU (2-core AMD
+EPYC with SHA instructions): for the 2 GB ``LSWMD.pkl`` about 1.8 CPU s on every load,
+2.5 s wall when it is in the page cache, 5-20 s when read from this machine's disk (see
 benchmarks/README.md).  The Parquet file replaces an earlier one only once the whole
 conversion has succeeded, and not at all if the pickle changed while it was read.
 """
