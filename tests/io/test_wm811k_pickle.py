@@ -4,8 +4,10 @@ needed by a plain table and loads, and what abuses it, or names anything else, i
 with the file and the global."""
 
 import contextlib
+import io
 import os
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -260,3 +262,32 @@ def test_a_pandas3_table_carrying_a_payload_is_refused_before_it_runs(tmp_path, 
     with pytest.raises(RefusedGlobalError, match=r"evil\.pkl: refused to load the global posix\.mkdir"):
         read_wafer_frame(path)
     assert not marker.exists()
+
+
+def _sets_an_attribute_of(module: str, name: str, attribute: str) -> bytes:
+    """Protocol 2: the global ``module.name``, then BUILD with the state (None, {attribute: "set"})."""
+    def text(value: str) -> bytes:
+        return b"X" + len(value).to_bytes(4, "little") + value.encode()
+
+    return b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"N}" + text(attribute) + text("set") + b"s\x86b."
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("pandas.core.indexes.base", "Index"), ("pandas.arrays", "ArrowStringArray"), ("pandas", "StringDtype"),
+     ("pyarrow.lib", "type_for_alias"), ("pandas.core.indexes.base", "_new_Index")],
+    ids=".".join,
+)
+def test_a_pickle_cannot_set_attributes_of_an_allowed_global(tmp_path, module, name):
+    """Setting, say, pandas.Index.is_unique would change the class for the whole process."""
+    path = tmp_path / "crafted.pkl"
+    path.write_bytes(_sets_an_attribute_of(module, name, "irl_inr_marker"))
+    target = WaferUnpickler(io.BytesIO(), path, frozenset()).find_class(module, name)
+    try:
+        with pytest.raises(RefusedGlobalError, match=rf"crafted\.pkl: refused to set attributes of the global "
+                                                     rf"{re.escape(module)}\.{name}: a pickle may only fill in"):
+            read_wafer_frame(path)
+        assert not hasattr(target, "irl_inr_marker")
+    finally:
+        if hasattr(target, "irl_inr_marker"):
+            delattr(target, "irl_inr_marker")

@@ -3,8 +3,10 @@
 The dataset is published as a pickled pandas DataFrame, and a pickle runs code when it is
 loaded: it names the functions that rebuild its objects and ``pickle.load`` calls them.
 :class:`WaferUnpickler` therefore resolves only the globals in :data:`ALLOWED_GLOBALS`
-(anything else is a :class:`RefusedGlobalError` naming the file and the global) and is
-only ever given the path the user configured.  The list holds what a plain DataFrame of
+(anything else is a :class:`RefusedGlobalError` naming the file and the global, and so
+is a pickle that sets attributes of an allowed class or function, which would change it
+for the whole process, rather than of an object it built) and is only ever given the path
+the user configured.  The list holds what a plain DataFrame of
 the LSWMD layout names when it was pickled by
 
 * the old pandas under Python 2 that wrote the published file: its byte strings need
@@ -224,12 +226,19 @@ def fetched_memo_keys(handle) -> frozenset[int]:
 class WaferUnpickler(pickle_compat.Unpickler):
     """pandas' compatibility unpickler (old block managers, moved classes) restricted to
     :data:`ALLOWED_GLOBALS`, reading Python 2 strings as latin-1 and memoising only
-    ``fetched`` keys (see :func:`fetched_memo_keys`)."""
+    ``fetched`` keys (see :func:`fetched_memo_keys`).
+
+    BUILD (set an object's state) is refused on a class or on a global it handed out: a
+    pickle fills in the objects it builds, while setting attributes of, say, ``pandas.Index``
+    would change that class for the rest of the process."""
+
+    dispatch = pickle_compat.Unpickler.dispatch.copy()
 
     def __init__(self, handle, path: str | os.PathLike, fetched: frozenset[int]) -> None:
         super().__init__(handle, encoding="latin1")
         self.path = Path(path)
         self.memo = _SelectiveMemo(fetched)
+        self._globals: dict[int, str] = {}  # id of each global handed out -> its name
 
     def find_class(self, module: str, name: str) -> Any:
         target = ALLOWED_GLOBALS.get((module, name))
@@ -238,7 +247,21 @@ class WaferUnpickler(pickle_compat.Unpickler):
                 f"{self.path}: refused to load the global {module}.{name}: a WM-811K pickle needs only the numpy "
                 f"and pandas classes in irl_inr.io.wm811k_pickle.ALLOWED_GLOBALS"
             )
-        return getattr(importlib.import_module(target[0]), target[1])
+        resolved = getattr(importlib.import_module(target[0]), target[1])
+        self._globals[id(resolved)] = f"{module}.{name}"
+        return resolved
+
+    def load_build(self) -> None:
+        target = self.stack[-2]  # [..., object, state]
+        if isinstance(target, type) or id(target) in self._globals:
+            name = self._globals.get(id(target), getattr(target, "__qualname__", type(target).__name__))
+            raise RefusedGlobalError(
+                f"{self.path}: refused to set attributes of the global {name}: a pickle may only fill in objects "
+                f"it built"
+            )
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
 
 
 def read_wafer_frame(path: str | os.PathLike) -> pd.DataFrame:
