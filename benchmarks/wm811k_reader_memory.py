@@ -12,16 +12,22 @@ and ``failureType`` (nested byte-string arrays like ``array([[b'Edge-Loc']])``, 
 (0, 0) array for the ~79% unlabelled wafers; labelled wafers drawn with the published
 label counts).  It is written as pandas 0.x under Python 2 wrote it: protocol 2, every
 byte string (each map's raw data included) a memoised ``BINSTRING``, numpy and pandas
-globals under their old module names (``--flavour python2``, default); ``--flavour
-pandas2`` writes today's ``DataFrame.to_pickle`` instead (protocol 5).  The index is a
-RangeIndex; pandas 3 pickles it as ``pandas.RangeIndex``, which the reader's allow-list
-did not hold when this was written, so ``pandas2`` then stops at a RefusedGlobalError.
+globals under their old module names (``--flavour python2``, default).  ``--flavour
+pandas2`` writes the installed pandas' ``DataFrame.to_pickle`` (protocol 5) of object
+columns, as pandas 2.x holds them (module names as the installed pandas spells them);
+``--flavour pandas3`` the same with pandas 3's default ``str`` columns (column labels and
+``lotName`` as Arrow strings, whose arrays the reader validates).  The index is a
+RangeIndex (``pandas.RangeIndex``, allowed).
 
 Then, each in a fresh child process (its ``VmHWM`` is the peak resident set):
-``convert`` (``irl_inr.io.wm811k.convert_pickle``: the restricted, streamed reader and
-the Parquet conversion), ``read_parquet`` (``read_converted`` of the result) and, with
+``sha256`` (``irl_inr.io.wm811k.file_sha256``: the whole-file hash that keys the Parquet
+cache, computed on every load; ``mb_per_s`` and ``cpu_mb_per_s``, in MiB as every "mb"
+here), ``convert`` (``irl_inr.io.wm811k.convert_pickle``: the hash, the restricted,
+streamed reader and the Parquet conversion), ``read_parquet`` (``read_converted`` of the result) and, with
 ``--read-only-too``, ``read_pickle`` (``read_wafer_frame`` alone).  Prints one JSON line
 for the built file and one per step, with the peak RSS relative to the pickle's size.
+The ``sha256`` step runs first, so the file is as warm in the page cache as the writer
+left it; a cold read is bounded by the disk instead.
 """
 
 from __future__ import annotations
@@ -64,11 +70,11 @@ OLD_GLOBALS = {
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=ROWS)
-    parser.add_argument("--flavour", choices=["python2", "pandas2"], default="python2")
+    parser.add_argument("--flavour", choices=["python2", "pandas2", "pandas3"], default="python2")
     parser.add_argument("--workdir", type=Path, default=None, help="parent of the temporary folder")
     parser.add_argument("--read-only-too", action="store_true", help="also measure read_wafer_frame on its own")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--step", choices=["convert", "read_parquet", "read_pickle"], help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=["sha256", "convert", "read_parquet", "read_pickle"], help=argparse.SUPPRESS)
     parser.add_argument("--pickle", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--parquet", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -77,7 +83,9 @@ def parse_args() -> argparse.Namespace:
 # ------------------------------------------------------------------------ the synthetic file
 
 
-def synthetic_wafer_frame(rows: int, seed: int) -> pd.DataFrame:
+def synthetic_wafer_frame(rows: int, seed: int, text_columns: str = "object") -> pd.DataFrame:
+    """``text_columns``: "object" (the published layout, pandas 2.x) or "str" (pandas 3's
+    default for labels and ``lotName``: Arrow strings)."""
     rng = np.random.default_rng(seed)
     heights = np.clip(np.round(np.exp(rng.normal(np.log(45), 0.3, rows))), 25, 212).astype(int)
     widths = np.clip(np.round(heights * rng.uniform(0.9, 1.1, rows)), 25, 212).astype(int)
@@ -120,8 +128,8 @@ def synthetic_wafer_frame(rows: int, seed: int) -> pd.DataFrame:
             "failureType": failure_cells,
         }
     )
-    frame.columns = pd.Index(list(frame.columns), dtype=object)
-    frame["lotName"] = frame["lotName"].astype(object)
+    frame.columns = pd.Index(list(frame.columns), dtype=text_columns)
+    frame["lotName"] = frame["lotName"].astype(text_columns)
     return frame
 
 
@@ -161,7 +169,7 @@ class Python2StylePickler(pickle._Pickler):
 
 
 def write_pickle(frame: pd.DataFrame, path: Path, flavour: str) -> None:
-    if flavour == "pandas2":
+    if flavour in ("pandas2", "pandas3"):
         frame.to_pickle(path)
         return
     with open(path, "wb", buffering=1 << 20) as handle:
@@ -183,11 +191,14 @@ def status_mb(field: str) -> float:
 
 def run_step(args: argparse.Namespace) -> None:
     """In the child: one step, then its peak RSS, wall and CPU seconds as JSON."""
-    from irl_inr.io.wm811k import convert_pickle, read_converted, read_wafer_frame
+    from irl_inr.io.wm811k import convert_pickle, file_sha256, read_converted, read_wafer_frame
 
     baseline_mb = status_mb("VmRSS")
     start, cpu_start = time.perf_counter(), time.process_time()
-    if args.step == "convert":
+    if args.step == "sha256":
+        file_sha256(args.pickle)
+        rows = None
+    elif args.step == "convert":
         rows = convert_pickle(args.pickle, args.parquet)
     elif args.step == "read_pickle":
         rows = len(read_wafer_frame(args.pickle))
@@ -219,6 +230,9 @@ def measure(step: str, pickle_path: Path, parquet_path: Path, pickle_mb: float) 
             (result["peak_rss_mb"] - result["rss_after_imports_mb"]) / pickle_mb, 3
         ),
     }
+    if step == "sha256":
+        record["mb_per_s"] = round(pickle_mb / result["seconds"], 1)
+        record["cpu_mb_per_s"] = round(pickle_mb / max(result["cpu_seconds"], 1e-9), 1)
     if parquet_path.exists():
         record["parquet_mb"] = round(parquet_path.stat().st_size / 2**20, 1)
     print(json.dumps(record), flush=True)
@@ -232,7 +246,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wm811k_bench_", dir=args.workdir) as folder:
         pickle_path, parquet_path = Path(folder) / "LSWMD.pkl", Path(folder) / "LSWMD.parquet"
         start = time.perf_counter()
-        frame = synthetic_wafer_frame(args.rows, args.seed)
+        frame = synthetic_wafer_frame(args.rows, args.seed, "str" if args.flavour == "pandas3" else "object")
         generate_s = time.perf_counter() - start
         sides = np.array([wafer.shape for wafer in frame["waferMap"]])
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -261,6 +275,7 @@ def main() -> None:
             ),
             flush=True,
         )
+        measure("sha256", pickle_path, parquet_path, pickle_mb)
         if args.read_only_too:
             measure("read_pickle", pickle_path, parquet_path, pickle_mb)
         measure("convert", pickle_path, parquet_path, pickle_mb)

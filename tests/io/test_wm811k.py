@@ -1,3 +1,4 @@
+import hashlib
 import os
 import pickle
 
@@ -10,7 +11,10 @@ from irl_inr.io.wm811k import (
     RefusedGlobalError,
     WaferFormatError,
     convert_pickle,
+    convert_unless_current,
+    converted_metadata,
     fetched_memo_keys,
+    file_sha256,
     is_current,
     read_converted,
     read_wafer_frame,
@@ -19,6 +23,10 @@ from tests.pipelines.wm811k.wafers import disk_map, python2_style_pickle, wafer_
 
 SAMPLE_LABELS = {
     "Edge-Ring": 69, "Edge-Loc": 43, "Center": 42, "Loc": 26, "Scratch": 9, "Random": 5, "Donut": 5, "Near-full": 1
+}
+LOTS_2K_LABELS = {
+    "Center": 354, "Edge-Loc": 353, "none": 333, "Loc": 318, "Edge-Ring": 245, "Scratch": 236, "Random": 79,
+    "Near-full": 24, "Donut": 18,
 }
 
 
@@ -36,6 +44,18 @@ def test_the_real_sample_converts_with_its_labels_splits_and_row_ids(shared_data
     assert all(np.array_equal(a, b) for a, b in zip(frame["waferMap"], maps))
 
 
+def test_the_real_lots_file_converts_with_its_published_counts(shared_data, tmp_path):
+    """Counts from ../shared/data/PROVENANCE.md: 1,960 wafers of 890 lots, 21 map shapes,
+    a plain RangeIndex (the original row ids are not known)."""
+    source = shared_data / "wm811k" / "LSWMD_lots_2k.pkl"
+    assert convert_pickle(source, tmp_path / "w.parquet") == 1960
+    table, maps = read_converted(tmp_path / "w.parquet")
+    assert table["failure_type"].value_counts().to_dict() == LOTS_2K_LABELS
+    assert table["lot_name"].nunique() == 890 and len({m.shape for m in maps}) == 21
+    assert table["row_id"].tolist() == list(range(1960))
+    assert all(m.dtype == np.uint8 and m.max() <= 2 for m in maps)
+
+
 def test_a_python2_style_pickle_reads_like_the_original(tmp_path):
     frame = wafer_frame(["Center", None, "Edge-Loc", "none"], splits=["Training", "Test", None, "Training"])
     path = write_python2_style_pickle(frame, tmp_path / "LSWMD.pkl")
@@ -48,6 +68,28 @@ def test_a_python2_style_pickle_reads_like_the_original(tmp_path):
     assert table["published_split"].tolist()[:2] == ["Training", "Test"] and pd.isna(table["published_split"][2])
     assert table["row_id"].tolist() == frame.index.tolist()
     assert all(np.array_equal(a, b) for a, b in zip(frame["waferMap"], maps))
+
+
+@pytest.mark.parametrize(
+    ("range_index", "spelling"),
+    [
+        (False, b"pandas.indexes.numeric\nInt64Index\n"),  # pandas 0.x, as in the published file
+        (False, b"pandas.core.indexes.numeric\nInt64Index\n"),  # pandas 1.x
+        (True, b"pandas.indexes.range\nRangeIndex\n"),
+        (True, b"pandas.core.indexes.range\nRangeIndex\n"),  # pandas 1.x and 2.x
+    ],
+)
+def test_the_index_classes_of_older_pandas_read(tmp_path, range_index, spelling):
+    frame = wafer_frame(["Center", "Loc", "Edge-Ring"])
+    frame = frame.reset_index(drop=True) if range_index else frame
+    data = python2_style_pickle(frame)
+    today = b"pandas\nRangeIndex\n" if range_index else b"pandas.indexes.base\nIndex\n"
+    assert data.count(b"c" + today) == 1
+    path = tmp_path / "LSWMD.pkl"
+    path.write_bytes(data.replace(b"c" + today, b"c" + spelling))
+    loaded = read_wafer_frame(path)
+    assert loaded.index.tolist() == frame.index.tolist() and loaded.index.dtype == np.int64
+    assert isinstance(loaded.index, pd.RangeIndex) == range_index
 
 
 def test_a_copy_repickled_by_todays_pandas_with_a_range_index_reads(tmp_path):
@@ -176,3 +218,55 @@ def test_a_failed_conversion_keeps_the_earlier_cache(tmp_path):
         convert_pickle(bad, converted, rows_per_group=1)  # two row groups were written before the bad one
     assert converted.read_bytes() == before and is_current(good, converted)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.pkl", "good.pkl", "w.parquet"]
+
+
+def test_the_parquet_records_the_whole_files_sha256(tmp_path):
+    path = write_python2_style_pickle(wafer_frame(["Center", "Loc"]), tmp_path / "LSWMD.pkl")
+    convert_pickle(path, tmp_path / "w.parquet")
+    recorded = converted_metadata(tmp_path / "w.parquet")
+    assert recorded["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() == file_sha256(path)
+    assert recorded["size"] == path.stat().st_size and recorded["source"] == str(path)
+
+
+def test_a_pickle_of_another_size_is_stale_without_being_hashed(tmp_path, monkeypatch):
+    path = write_python2_style_pickle(wafer_frame(["Center"]), tmp_path / "LSWMD.pkl")
+    convert_pickle(path, tmp_path / "w.parquet")
+    write_python2_style_pickle(wafer_frame(["Center", "Loc"]), path)
+
+    def no_hashing(*args):
+        raise AssertionError("hashed although the size already differs")
+
+    monkeypatch.setattr("irl_inr.io.wm811k.file_sha256", no_hashing)
+    assert not is_current(path, tmp_path / "w.parquet")
+
+
+def test_the_same_content_reuses_the_conversion_wherever_it_lies_and_whenever_touched(tmp_path):
+    frame = wafer_frame(["Center", "Loc"])
+    first = write_python2_style_pickle(frame, tmp_path / "LSWMD.pkl")
+    converted = tmp_path / "w.parquet"
+    assert convert_unless_current(first, converted) is True
+    copy = write_python2_style_pickle(frame, tmp_path / "elsewhere.pkl")
+    os.utime(copy, ns=(7, 7))
+    assert convert_unless_current(copy, converted) is False and convert_unless_current(first, converted) is False
+    write_python2_style_pickle(wafer_frame(["Random", "Loc"]), first)  # same size, new content
+    assert convert_unless_current(first, converted) is True
+    assert read_converted(converted)[0]["failure_type"].tolist() == ["Random", "Loc"]
+
+
+def test_a_pickle_changed_while_being_converted_leaves_the_earlier_cache(tmp_path, monkeypatch):
+    path = write_python2_style_pickle(wafer_frame(["Center", "Loc"]), tmp_path / "LSWMD.pkl")
+    converted = tmp_path / "w.parquet"
+    convert_pickle(path, converted)
+    before = converted.read_bytes()
+    write_python2_style_pickle(wafer_frame(["Donut", "Loc"]), path)
+
+    def read_then_change(pickle_path):
+        frame = read_wafer_frame(pickle_path)
+        write_python2_style_pickle(wafer_frame(["Scratch", "Loc", "Loc"]), path)  # another writer, meanwhile
+        return frame
+
+    monkeypatch.setattr("irl_inr.io.wm811k.read_wafer_frame", read_then_change)
+    with pytest.raises(WaferFormatError, match=r"LSWMD.pkl: the file changed while it was being converted"):
+        convert_pickle(path, converted)
+    assert converted.read_bytes() == before
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["LSWMD.pkl", "w.parquet"]

@@ -1,47 +1,37 @@
-"""WM-811K (``LSWMD.pkl``, MIR lab): a restricted unpickler, and a one-off conversion of
-the pickle to Parquet that later runs read instead.
+"""WM-811K (``LSWMD.pkl``, MIR lab): a one-off conversion of the pickle to Parquet that
+later runs read instead, and the check that the Parquet file still matches the pickle.
 
-The dataset is published as a pickled pandas DataFrame, and a pickle runs code when it is
-loaded.  :class:`WaferUnpickler` therefore resolves only the numpy and pandas globals in
-:data:`ALLOWED_GLOBALS` (anything else is a :class:`RefusedGlobalError` naming the file
-and the global) and is only ever given the path the user configured.  Two flavours are
-accepted:
-
-* the file as published: pickled by an old pandas under Python 2, so its byte strings
-  need ``encoding="latin1"``, its indexes live in ``pandas.indexes`` (now
-  ``pandas.core.indexes``) and its arrays in ``numpy.core``;
-* re-pickled copies (pandas 2.x, protocol 5, ``numpy.core`` names), such as the
-  200-wafer sample in ``../shared/data/wm811k``.
-
-Memory: the file is streamed twice and never read whole.  A pickler memoises nearly
-every object it writes (Python 2 every array's raw bytes, as a string, and the tuples
-around them) and a plain unpickler keeps them all until the end, about as much memory
-again as the maps; a first pass over the opcodes finds the few memo entries the pickle
-reads back, and the unpickler keeps only those.  The Parquet file is written in row
-groups, so the peak stays about one copy of the maps.
+The pickle is read by the restricted unpickler of :mod:`irl_inr.io.wm811k_pickle` (its
+names are re-exported here), which accepts the file as published (old pandas, Python 2)
+and copies re-pickled by pandas 2.x and 3.x.  The Parquet file is written in row groups,
+so the peak memory stays about one copy of the maps.
 
 Parquet layout (one row per wafer, in file order): ``row_id`` (the DataFrame's index,
 the original row), ``lot_name``, ``wafer_index``, ``die_size``, ``published_split``
 (``trianTestLabel`` unwrapped, null when empty), ``failure_type`` (``failureType``
 unwrapped, null = unlabelled), ``map_height``, ``map_width`` and ``die_states`` (the
-map's bytes, uint8 row by row: 0 no die, 1 good die, 2 defective die).  The
-schema metadata records the source file's path, size, modification time, SHA-256 of its
-first and last MiB and SHA-256 of all of it (:class:`SourceKey`), so another or a changed
-pickle is converted again.  The Parquet file replaces an earlier one only once the whole
-conversion has succeeded.
+map's bytes, uint8 row by row: 0 no die, 1 good die, 2 defective die).
+
+The cache is keyed by the pickle's content: the schema metadata records the SHA-256 of
+the whole file (:class:`SourceKey`, hashed before the file is read for the conversion),
+and the Parquet file is reused only while the pickle hashes to it.  Size and modification
+time cannot prove a file unchanged (an edit can keep both), so the only shortcut is the
+one that is safe: a different size is a different file, converted again without hashing
+first.  Hashing streams the file in 1 MiB blocks at about 1.2 GiB/s of CPU (2-core AMD
+EPYC with SHA instructions): for the 2 GB ``LSWMD.pkl`` about 1.8 CPU s on every load,
+2.5 s wall when it is in the page cache, 5-20 s when read from this machine's disk (see
+benchmarks/README.md).  The Parquet file replaces an earlier one only once the whole
+conversion has succeeded, and not at all if the pickle changed while it was read.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import logging
 import math
 import os
-import pickle
-import pickletools
 from pathlib import Path
 from typing import Any
 
@@ -49,139 +39,32 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pandas.compat import pickle_compat
 
 from irl_inr.io.atomic import write_atomically
+from irl_inr.io.wm811k_pickle import (
+    ALLOWED_GLOBALS,
+    REQUIRED_COLUMNS,
+    RefusedGlobalError,
+    RefusedValueError,
+    WaferFormatError,
+    WaferUnpickler,
+    fetched_memo_keys,
+    read_wafer_frame,
+)
+
+__all__ = [
+    "ALLOWED_GLOBALS", "REQUIRED_COLUMNS", "RefusedGlobalError", "RefusedValueError", "WaferFormatError",
+    "WaferUnpickler", "fetched_memo_keys", "read_wafer_frame", "unwrap_text", "checked_die_states", "SCHEMA",
+    "SourceKey", "file_sha256", "convert_pickle", "convert_unless_current", "converted_metadata", "is_current",
+    "read_converted",
+]
 
 logger = logging.getLogger(__name__)
 
-# (module, name) as a pickle may spell it -> (module, name) where it lives now.
-ALLOWED_GLOBALS: dict[tuple[str, str], tuple[str, str]] = {
-    # numpy arrays, dtypes and scalars (numpy.core is numpy._core since numpy 2)
-    ("numpy", "ndarray"): ("numpy", "ndarray"),
-    ("numpy", "dtype"): ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
-    # the DataFrame, its block manager and blocks
-    ("pandas.core.frame", "DataFrame"): ("pandas.core.frame", "DataFrame"),
-    ("pandas", "DataFrame"): ("pandas.core.frame", "DataFrame"),
-    ("pandas.core.internals", "BlockManager"): ("pandas.core.internals.managers", "BlockManager"),
-    ("pandas.core.internals.managers", "BlockManager"): ("pandas.core.internals.managers", "BlockManager"),
-    ("pandas._libs.internals", "_unpickle_block"): ("pandas._libs.internals", "_unpickle_block"),
-    ("pandas.core.internals.blocks", "new_block"): ("pandas._libs.internals", "_unpickle_block"),
-    # indexes, under their pandas 0.x names too
-    ("pandas.core.indexes.base", "_new_Index"): ("pandas.core.indexes.base", "_new_Index"),
-    ("pandas.core.indexes.base", "Index"): ("pandas.core.indexes.base", "Index"),
-    ("pandas", "Index"): ("pandas.core.indexes.base", "Index"),
-    ("pandas.core.indexes.range", "RangeIndex"): ("pandas.core.indexes.range", "RangeIndex"),
-    ("pandas", "RangeIndex"): ("pandas.core.indexes.range", "RangeIndex"),
-    ("pandas.core.indexes.numeric", "Int64Index"): ("pandas.core.indexes.base", "Index"),
-    ("pandas.indexes.base", "_new_Index"): ("pandas.core.indexes.base", "_new_Index"),
-    ("pandas.indexes.base", "Index"): ("pandas.core.indexes.base", "Index"),
-    ("pandas.indexes.range", "RangeIndex"): ("pandas.core.indexes.range", "RangeIndex"),
-    ("pandas.indexes.numeric", "Int64Index"): ("pandas.core.indexes.base", "Index"),
-    # block placements are slices
-    ("builtins", "slice"): ("builtins", "slice"),
-    ("__builtin__", "slice"): ("builtins", "slice"),
-}
-
-# Columns of LSWMD.pkl that the conversion reads (``trianTestLabel`` is spelt so).
-REQUIRED_COLUMNS = ("waferMap", "dieSize", "lotName", "waferIndex", "trianTestLabel", "failureType")
 DIE_STATES = (0, 1, 2)  # no die, good die, defective die
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # the Parquet layout; records of every version hold the whole file's SHA-256
 METADATA_KEY = b"irl_inr.wm811k"
-_READ_BUFFER_BYTES = 1 << 20
-_EDGE_BYTES = 1 << 20  # hashed at each end of a pickle for its cache key
-
-
-class RefusedGlobalError(pickle.UnpicklingError):
-    """The pickle names a global outside :data:`ALLOWED_GLOBALS`."""
-
-
-class WaferFormatError(ValueError):
-    """The file is not a WM-811K wafer table, or one of its rows is damaged."""
-
-
-class _SelectiveMemo(dict):
-    """The unpickler's memo, keeping only the entries the pickle reads back.
-
-    A pickler memoises nearly every object it writes (Python 2 every array's raw bytes
-    and the tuples around them), and the memo keeps them all alive to the end: for
-    LSWMD.pkl about as much memory again as the file.  ``len`` counts every key ever
-    assigned, as protocol 4's MEMOIZE numbers entries by it."""
-
-    def __init__(self, fetched: frozenset[int]) -> None:
-        super().__init__()
-        self._fetched = fetched
-        self._size = 0
-
-    def __setitem__(self, key: int, value: Any) -> None:
-        self._size = max(self._size, key + 1)
-        if key in self._fetched:
-            super().__setitem__(key, value)
-
-    def __len__(self) -> int:
-        return self._size
-
-
-_GET_OPCODES = frozenset({"GET", "BINGET", "LONG_BINGET"})
-
-
-def fetched_memo_keys(handle) -> frozenset[int]:
-    """The memo keys a pickle reads back (GET opcodes), found by scanning its opcodes
-    from ``handle`` without building any object."""
-    return frozenset(arg for opcode, arg, _ in pickletools.genops(handle) if opcode.name in _GET_OPCODES)
-
-
-class WaferUnpickler(pickle_compat.Unpickler):
-    """pandas' compatibility unpickler (old block managers, moved classes) restricted to
-    :data:`ALLOWED_GLOBALS`, reading Python 2 strings as latin-1 and memoising only
-    ``fetched`` keys (see :func:`fetched_memo_keys`)."""
-
-    def __init__(self, handle, path: str | os.PathLike, fetched: frozenset[int]) -> None:
-        super().__init__(handle, encoding="latin1")
-        self.path = Path(path)
-        self.memo = _SelectiveMemo(fetched)
-
-    def find_class(self, module: str, name: str) -> Any:
-        target = ALLOWED_GLOBALS.get((module, name))
-        if target is None:
-            raise RefusedGlobalError(
-                f"{self.path}: refused to load the global {module}.{name}: a WM-811K pickle needs only the numpy "
-                f"and pandas classes in irl_inr.io.wm811k.ALLOWED_GLOBALS"
-            )
-        return getattr(importlib.import_module(target[0]), target[1])
-
-
-def read_wafer_frame(path: str | os.PathLike) -> pd.DataFrame:
-    """Unpickle the wafer DataFrame at ``path`` with :class:`WaferUnpickler`, streaming
-    from the file; checks that it is a DataFrame holding :data:`REQUIRED_COLUMNS`."""
-    path = Path(path)
-    try:
-        with open(path, "rb", buffering=_READ_BUFFER_BYTES) as handle:
-            fetched = fetched_memo_keys(handle)
-            handle.seek(0)
-            frame = WaferUnpickler(handle, path, fetched).load()
-    except RefusedGlobalError:
-        raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError) as error:
-        raise WaferFormatError(f"{path}: not a readable WM-811K pickle ({type(error).__name__}: {error})") from error
-    if not isinstance(frame, pd.DataFrame):
-        raise WaferFormatError(f"{path}: expected a pickled pandas DataFrame, found {type(frame).__name__}")
-    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
-    if missing:
-        raise WaferFormatError(
-            f"{path}: missing column(s) {missing}; found {[str(column) for column in frame.columns]}, "
-            f"expected {list(REQUIRED_COLUMNS)}"
-        )
-    extra = [str(column) for column in frame.columns if column not in REQUIRED_COLUMNS]
-    if extra:
-        logger.info("%s: ignoring column(s) that WM-811K does not define: %s", path, extra)
-    return frame
+_HASH_BLOCK_BYTES = 1 << 20  # 1 MiB reads: as fast as larger blocks or hashlib.file_digest here
 
 
 def unwrap_text(value: Any, path: Path, row_id: int, column: str) -> str | None:
@@ -289,52 +172,52 @@ def _row_group(frame: pd.DataFrame, path: Path) -> pa.Table:
 
 @dataclasses.dataclass(frozen=True)
 class SourceKey:
-    """What identifies a pickle: its absolute path, size, modification time and the
-    SHA-256 of its first and last MiB (cheap), and the SHA-256 of all of it (read again
-    only when nothing but the modification time differs, after a touch or a copy)."""
+    """What a conversion records about its pickle.  ``sha256`` (of the whole file) is the
+    cache key; ``size`` rules a conversion out cheaply; ``mtime_ns`` and ``ctime_ns``
+    (the status-change time, which any write sets and ``os.utime`` cannot set back) tell
+    whether the file changed while it was converted; ``path`` is for people reading the
+    record (a copy or a touch keeps the content, and so the key)."""
 
     path: str
     size: int
     mtime_ns: int
-    edges_sha256: str
+    ctime_ns: int
     sha256: str
 
     @classmethod
     def of(cls, path: str | os.PathLike) -> SourceKey:
-        stat = Path(path).stat()
-        return cls(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, edges_sha256(path), file_sha256(path))
+        """Stat, then hash (before the file is read for a conversion): a file that changes
+        afterwards no longer matches ``sha256``, and is converted again on the next run."""
+        path = Path(path)
+        size, mtime_ns, ctime_ns = _stat_signature(path)
+        return cls(str(path.resolve()), size, mtime_ns, ctime_ns, file_sha256(path))
+
+    def matches_stat_of(self, path: Path) -> bool:
+        """Whether ``path`` still has the size and times it had when this key was taken."""
+        return _stat_signature(path) == (self.size, self.mtime_ns, self.ctime_ns)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of the whole file, read in 1 MiB blocks (never held whole)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_READ_BUFFER_BYTES), b""):
+        for block in iter(lambda: handle.read(_HASH_BLOCK_BYTES), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def edges_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of the file's first and last MiB (the whole file when it is smaller)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        digest.update(handle.read(_EDGE_BYTES))
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(_EDGE_BYTES, size - _EDGE_BYTES))
-        digest.update(handle.read(_EDGE_BYTES))
-    return digest.hexdigest()
+def _stat_signature(path: Path) -> tuple[int, int, int]:
+    """Size, modification and status-change times: any write to the file changes one."""
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
-def convert_pickle(
-    pickle_path: str | os.PathLike, parquet_path: str | os.PathLike, rows_per_group: int = 20_000
-) -> int:
-    """Read the pickle once (restricted, streamed) and write it to ``parquet_path``
-    atomically, ``rows_per_group`` wafers per row group.  Returns the number of wafers."""
-    pickle_path, parquet_path = Path(pickle_path), Path(parquet_path)
-    key = SourceKey.of(pickle_path)
+def _convert(pickle_path: Path, parquet_path: Path, rows_per_group: int, key: SourceKey) -> int:
+    """The conversion, recording ``key``, which was computed before the pickle is read.
+    Fails, leaving ``parquet_path`` as it was, if the pickle's size or times changed since
+    the key was taken (a best effort: a write within the same clock tick keeps them)."""
     frame = read_wafer_frame(pickle_path)
-    metadata = {
-        "format": FORMAT_VERSION, "source": str(pickle_path), "rows": len(frame), **dataclasses.asdict(key)
-    }
+    metadata = {"format": FORMAT_VERSION, "source": str(pickle_path), "rows": len(frame), **dataclasses.asdict(key)}
     schema = SCHEMA.with_metadata({METADATA_KEY: json.dumps(metadata).encode()})
 
     def write(temporary: Path) -> None:
@@ -344,10 +227,37 @@ def convert_pickle(
             for start in range(0, len(frame), rows_per_group):
                 group = _row_group(frame.iloc[start : start + rows_per_group], pickle_path)
                 writer.write_table(group.replace_schema_metadata(schema.metadata))
+        if not key.matches_stat_of(pickle_path):
+            raise WaferFormatError(f"{pickle_path}: the file changed while it was being converted; run again")
 
     write_atomically(parquet_path, write)  # an earlier conversion stays until this one is complete
     logger.info("WM-811K: converted %d wafers from %s to %s", len(frame), pickle_path, parquet_path)
     return len(frame)
+
+
+def convert_pickle(
+    pickle_path: str | os.PathLike, parquet_path: str | os.PathLike, rows_per_group: int = 20_000
+) -> int:
+    """Read the pickle once (restricted, streamed) and write it to ``parquet_path``
+    atomically, ``rows_per_group`` wafers per row group, recording the pickle's
+    :class:`SourceKey`.  Returns the number of wafers."""
+    pickle_path = Path(pickle_path)
+    return _convert(pickle_path, Path(parquet_path), rows_per_group, SourceKey.of(pickle_path))
+
+
+def convert_unless_current(
+    pickle_path: str | os.PathLike, parquet_path: str | os.PathLike, rows_per_group: int = 20_000
+) -> bool:
+    """Convert the pickle unless ``parquet_path`` was converted from a file with the same
+    content; hashes the pickle once either way.  Returns whether it converted."""
+    pickle_path, parquet_path = Path(pickle_path), Path(parquet_path)
+    key = SourceKey.of(pickle_path)
+    recorded = converted_metadata(parquet_path)
+    if recorded is not None and recorded.get("format") == FORMAT_VERSION and recorded.get("sha256") == key.sha256:
+        return False
+    logger.info("WM-811K: converting %s to %s (no conversion of this content yet)", pickle_path, parquet_path)
+    _convert(pickle_path, parquet_path, rows_per_group, key)
+    return True
 
 
 def converted_metadata(parquet_path: str | os.PathLike) -> dict | None:
@@ -360,20 +270,14 @@ def converted_metadata(parquet_path: str | os.PathLike) -> dict | None:
 
 
 def is_current(pickle_path: str | os.PathLike, parquet_path: str | os.PathLike) -> bool:
-    """Whether ``parquet_path`` was converted from this pickle as it is now: the same path,
-    size and first and last MiB, and the same modification time or (after a touch) the
-    same SHA-256."""
-    if not Path(parquet_path).exists():
-        return False
-    recorded = converted_metadata(parquet_path)
+    """Whether ``parquet_path`` was converted from a file with the pickle's content (its
+    SHA-256); a different size answers no without reading the pickle."""
+    recorded = converted_metadata(parquet_path) if Path(parquet_path).exists() else None
     if recorded is None or recorded.get("format") != FORMAT_VERSION:
         return False
-    stat = Path(pickle_path).stat()
-    if (str(Path(pickle_path).resolve()), stat.st_size) != (recorded.get("path"), recorded.get("size")):
+    if Path(pickle_path).stat().st_size != recorded.get("size"):
         return False
-    if edges_sha256(pickle_path) != recorded.get("edges_sha256"):
-        return False
-    return stat.st_mtime_ns == recorded.get("mtime_ns") or file_sha256(pickle_path) == recorded.get("sha256")
+    return file_sha256(pickle_path) == recorded.get("sha256")
 
 
 def read_converted(parquet_path: str | os.PathLike) -> tuple[pd.DataFrame, list[np.ndarray]]:
