@@ -166,3 +166,31 @@ def test_bad_inputs_name_the_argument():
         moment_pose(np.zeros((1, 1, 8, 8)))
     with pytest.raises(TypeError, match="images"):
         moment_pose(torch.zeros(1, 1, 8, 8, dtype=torch.uint8))
+
+
+def _wafer_with_blob(angle: float, size: int = 32) -> torch.Tensor:
+    """A dim disc filling the image and a bright blob half-way to its edge at ``angle``
+    (radians, clockwise on screen from +x): (1, 1, size, size)."""
+    grid = pixel_grid(size, size).reshape(size, size, 2)
+    radius = grid.norm(dim=-1)
+    centre = torch.tensor([math.cos(angle), math.sin(angle)]) * 0.5
+    blob = torch.exp(-((grid - centre) ** 2).sum(-1) / 0.01)
+    return (0.25 * (radius < 0.95) + blob).clamp(max=1.0).reshape(1, 1, size, size)
+
+
+def test_moments_about_the_centre_turn_without_moving():
+    """About the image centre: no translation, and the rotation follows the blob round the
+    wafer, so un-posing puts every blob at the same place, still half-way to the edge."""
+    rotations, canonical = [], []
+    for angle in (0.3, 1.7, 4.0):
+        image = _wafer_with_blob(angle)
+        rotation, translation = moment_pose(image, about_centre=True)
+        assert torch.equal(translation, torch.zeros(1, 2))
+        rotations.append(float(rotation))
+        canonical.append(transform_images(image, -rotation))
+    turns = np.diff(rotations)
+    np.testing.assert_allclose(np.remainder(turns, 2 * math.pi), [1.4, 2.3], atol=0.05)
+    blobs = [centre_of_mass((image - 0.3).clamp_min(0)) for image in canonical]  # the blob alone
+    for blob in blobs:
+        torch.testing.assert_close(blob, blobs[0], atol=0.03, rtol=0)  # every blob at one place
+    assert 0.4 < float(blobs[0].norm()) < 0.6  # still half-way out: about the centre of mass it would be at 0

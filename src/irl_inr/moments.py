@@ -67,7 +67,7 @@ def _check_images(images: torch.Tensor, name: str = "images") -> None:
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
-def moment_pose(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def moment_pose(images: torch.Tensor, about_centre: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Pose of each image read off its intensity moments.
 
     images: (B, C, H, W) floating point, usually C = 1, non-negative intensities.
@@ -79,26 +79,32 @@ def moment_pose(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     empty (all-zero) image gets rotation 0 and translation (0, 0).  Computed in
     float64 on detached inputs (no gradient flows through the pose), in blocks of
     ``_CHUNK`` images.
+
+    ``about_centre``: for images centred by construction (a wafer, a particle): the
+    moments are taken about the image centre, not the centre of mass, and the
+    translation is (0, 0), so un-posing turns the image about its centre and keeps where
+    things lie relative to it (a defect at the edge stays at the edge).
     """
     _check_images(images)
     if images.shape[0] == 0:
         return images.new_zeros(0), images.new_zeros(0, 2)
     rotations, translations = [], []
     for start in range(0, images.shape[0], _CHUNK):
-        rotation, translation = _moment_pose_chunk(images[start : start + _CHUNK].detach())
+        rotation, translation = _moment_pose_chunk(images[start : start + _CHUNK].detach(), about_centre)
         rotations.append(rotation)
         translations.append(translation)
     return torch.cat(rotations).to(images.dtype), torch.cat(translations).to(images.dtype)
 
 
-def _moment_pose_chunk(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _moment_pose_chunk(images: torch.Tensor, about_centre: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`moment_pose` of a validated, non-empty batch, in float64."""
     batch, _, height, width = images.shape
     work = images.to(torch.float64)
     mass = work.clamp_min(0).sum(dim=1).reshape(batch, -1)  # (B, H*W)
     total = mass.sum(dim=1)  # (B,)
     empty = total <= 0
-    centre = centre_of_mass(work)  # (B, 2); origin for empty images
+    # (B, 2): the centre of mass (the origin for empty images), or the image centre
+    centre = work.new_zeros(batch, 2) if about_centre else centre_of_mass(work)
 
     grid = pixel_grid(height, width, device=images.device).to(torch.float64)  # (P, 2)
     weights = mass / total.clamp_min(1e-300).unsqueeze(1)  # (B, P), sums to 1

@@ -172,6 +172,22 @@ def test_alignment_noise_turns_the_frame_the_backbone_sees():
         Encoder("small_cnn", 4, 8, alignment="none")(image, quarter)
 
 
+def test_the_centred_alignment_turns_the_image_about_its_centre_only():
+    """moments_centred: the backbone sees the image turned back by its moment rotation about
+    the image centre, never shifted; the pose the encoder reports starts from that rotation."""
+    encoder = Encoder("small_cnn", latent_dim=4, head_hidden=8, alignment="moments_centred").eval()
+    image = asymmetric_blob()
+    seen = []
+    encoder.backbone.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    with torch.no_grad():
+        encoded = encoder(image)
+    rotation, translation = moment_pose(image, about_centre=True)
+    assert torch.equal(translation, torch.zeros(1, 2))
+    torch.testing.assert_close(seen[0], transform_images(image, -rotation), atol=1e-5, rtol=0)
+    torch.testing.assert_close(encoded.rotation, rotation)  # zero-initialised residual heads
+    torch.testing.assert_close(encoded.translation, torch.zeros(1, 2))
+
+
 def test_encode_averages_the_codes_over_turns_of_the_moment_pose():
     """With code_rotations, z is the mean of the codes of the passes with each turn as
     alignment noise, and the pose is the unturned pass's; (0,) is the plain pass."""

@@ -15,6 +15,10 @@ Two ways to look at the image (``alignment``):
   invariant by construction up to resampling and to images whose axis or skew is ill
   defined.  The heads then predict a residual pose in that frame, composed on top of the
   closed-form one.
+* ``"moments_centred"``: the same for images centred by construction (wafer maps,
+  particles): the moments are taken about the image centre and the closed-form pose is
+  a rotation about it, so where things lie relative to the centre reaches the backbone
+  (a defect at the wafer's edge stays at the edge instead of being moved to the middle).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from irl_inr.geometry import rotation_matrices, transform_images
 from irl_inr.moments import moment_pose
 from irl_inr.training.collectives import normalise_over_ranks, statistics_over_ranks
 
-ALIGNMENTS = ("none", "moments")
+ALIGNMENTS = ("none", "moments", "moments_centred")
 BACKBONES = ("resnet18", "small_cnn")
 
 
@@ -254,10 +258,9 @@ class Encoder(nn.Module):
         super().__init__()
         if alignment not in ALIGNMENTS:
             raise ValueError(f"unknown alignment {alignment!r}; expected one of {ALIGNMENTS}")
-        if 0.0 not in code_rotations or (alignment != "moments" and any(code_rotations)):
+        if 0.0 not in code_rotations or (alignment == "none" and any(code_rotations)):
             raise ValueError(
-                f"code_rotations (radians) must include 0 and be (0.0,) unless alignment is 'moments', "
-                f"got {code_rotations}"
+                f"code_rotations (radians) must include 0 and be (0.0,) without an alignment, got {code_rotations}"
             )
         self.alignment = alignment
         self.code_rotations = tuple(float(angle) for angle in code_rotations)  # radians, see ``encode``
@@ -295,16 +298,16 @@ class Encoder(nn.Module):
     ) -> EncoderOutput:
         """images (B, 1, H, W) -> z (B, d), theta (B,), tau (B, 2).
 
-        ``alignment_noise`` (rotation (B,), translation (B, 2)), for training with
-        ``"moments"`` alignment: a small pose composed onto the closed-form one before
+        ``alignment_noise`` (rotation (B,), translation (B, 2)), for training with a
+        moment alignment: a small pose composed onto the closed-form one before
         un-posing, so that the backbone learns codes that tolerate its errors."""
-        if self.alignment == "moments":
-            base_pose = moment_pose(images)
+        if self.alignment != "none":
+            base_pose = moment_pose(images, about_centre=self.alignment == "moments_centred")
             if alignment_noise is not None:
                 base_pose = compose_poses(base_pose, alignment_noise)
             seen = unpose(images, *base_pose)
         elif alignment_noise is not None:
-            raise ValueError("alignment_noise needs the 'moments' alignment")
+            raise ValueError("alignment_noise needs a moment alignment (moments or moments_centred)")
         else:
             seen = images
         hidden = self.trunk(self.backbone(seen.contiguous(memory_format=self.memory_format)))  # (B, head_hidden)
@@ -312,7 +315,7 @@ class Encoder(nn.Module):
         cos_sin = self.rotation_head(hidden).float()  # (B, 2)
         rotation = torch.atan2(cos_sin[:, 1], cos_sin[:, 0])  # (B,)
         translation = self.translation_head(hidden).float()  # (B, 2)
-        if self.alignment == "moments":
+        if self.alignment != "none":
             # The heads' pose is a residual in the frame the backbone saw.
             rotation, translation = compose_poses(base_pose, (rotation, translation))
         return EncoderOutput(semantic_code, rotation, translation)

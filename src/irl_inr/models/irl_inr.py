@@ -58,7 +58,9 @@ class IRLINRConfig:
     # small_cnn only: the width of each stride-2 stage and the convolutions per stage.
     backbone_channels: tuple[int, ...] = (32, 64, 128)
     backbone_depth: int = 1
-    alignment: str = "moments"  # "moments" (closed-form pose first) | "none" (paper)
+    # "moments" (closed-form pose first) | "moments_centred" (its rotation about the image
+    # centre alone, for centred images) | "none" (paper)
+    alignment: str = "moments"
     standardise_code: bool = True  # batch-standardise z (anti-collapse)
     num_frequencies: int = 64  # Fourier features of the INR
     fourier_scale: float = 2.0  # sigma of B ~ N(0, sigma^2)
@@ -238,10 +240,10 @@ class IRLINRConfig:
             out, inp = layer_shapes[self.hypernetwork_modulated_layer]
             if not 1 <= self.hypernetwork_rank <= min(out, inp):
                 fail("hypernetwork_rank", f"an integer in 1..{min(out, inp)} (the modulated layer is {out} x {inp})")
-        if self.alignment != "moments":
+        if self.alignment == "none":
             for name in ("alignment_jitter_degrees", "alignment_jitter_pixels"):
                 if getattr(self, name) != 0:
-                    fail(name, "0 unless alignment is 'moments'")
+                    fail(name, "0 without an alignment")
         angles = self.code_rotations_degrees
         if isinstance(angles, (str, bytes)) or not isinstance(angles, (list, tuple)) or not angles:
             fail("code_rotations_degrees", "a non-empty list of angles in degrees")
@@ -249,8 +251,8 @@ class IRLINRConfig:
             fail("code_rotations_degrees", "a list of angles in [-180, 180] degrees that includes 0")
         if len(set(angles)) != len(angles):
             fail("code_rotations_degrees", "a list of different angles (a repeated one would count twice)")
-        if self.alignment != "moments" and any(angle != 0 for angle in angles):
-            fail("code_rotations_degrees", "[0] unless alignment is 'moments'")
+        if self.alignment == "none" and any(angle != 0 for angle in angles):
+            fail("code_rotations_degrees", "[0] without an alignment")
         object.__setattr__(self, "code_rotations_degrees", tuple(float(angle) for angle in angles))
 
     def appearance_augmentation(self) -> AppearanceAugmentation:
