@@ -17,6 +17,7 @@ from kedro.runner import SequentialRunner
 from PIL import Image
 
 from irl_inr.cryo_em.preprocess import preprocess_stack
+from irl_inr.invariant_features import feature_table
 from irl_inr.datasets.new_images import NewImagesDataset, RawImageBatch, StreamedNpyDataset, StreamedParquetDataset
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.pipelines.clustering.comparison import assign_clusters, cluster_baselines
@@ -93,7 +94,8 @@ def trained(tmp_path_factory):
     scan, _ = train_scan(irl_inr, images, table, neighbours, clustering)
     selflabel, _ = train_selflabel(irl_inr, scan, images, table, clustering)
     dti, _ = train_dti(images, table, clustering)
-    kmeans, _ = cluster_baselines(images, table, codes, poses, neighbours, clustering)
+    no_closed_form_features = feature_table(images, table["image_id"].to_numpy(), [], 1, 1, 0)
+    kmeans, _ = cluster_baselines(images, table, codes, poses, neighbours, no_closed_form_features, clustering)
     assignments = assign_clusters(irl_inr, scan, selflabel, dti, images, table, kmeans, clustering)
     return {"images": images, "irl_inr": irl_inr, "scan": scan, "selflabel": selflabel, "codes": codes,
             "poses": poses, "canonical": canonical, "assignments": assignments,
