@@ -16,10 +16,20 @@ def test_the_own_sections_are_valid_and_name_themselves():
         assert validate(parameters[section]).section == f"wm811k.{section}"
 
 
-def test_n_clusters_is_the_number_of_classes_kept_from_the_sample(shared_data, tmp_path):
+def test_n_clusters_is_the_number_of_defect_types_of_the_real_lots(shared_data, tmp_path):
+    """The defaults keep every defect type of LSWMD_lots_2k.pkl (none dropped): eight, as
+    many as clusters, and a train split the interpretation can learn from."""
     parameters = domain_parameters()
-    raw = WaferPickleDataset(str(shared_data / "wm811k" / "LSWMD_sample.pkl"), str(tmp_path / "w.parquet")).load()
+    raw = WaferPickleDataset(str(shared_data / "wm811k" / "LSWMD_lots_2k.pkl"), str(tmp_path / "w.parquet")).load()
     _, table = ingest_wafers(raw, parameters["ingestion"])
-    assert table["label"].nunique() == parameters["clustering"]["n_clusters"] == 7
-    assert len(table) == 199 and "Near-full" not in set(table["label_name"])
-    assert (table["split"] == "train").sum() > parameters["interpretation"]["optimisation"]["batch_size"]
+    assert table["label"].nunique() == parameters["clustering"]["n_clusters"] == 8
+    assert len(table) == 1627 and "none" not in set(table["label_name"])
+    assert (table["split"] == "train").sum() > 1000
+
+
+def test_the_encoders_die_levels_are_the_augmentations_good_and_defective_intensities():
+    parameters = domain_parameters()
+    good_and_defective = parameters["augmentation"]["die_intensities"][1:]
+    for name, configuration in parameters["training"]["configurations"].items():
+        levels = configuration["model"].get("augment_die_levels")
+        assert levels is None or levels == good_and_defective, name
