@@ -3,6 +3,7 @@ the parameter files and their checks."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,14 @@ def test_predict_reads_the_trained_domain_and_writes_through_the_catalog(pipelin
     assert {f"{domain}.irl_inr_model", f"{domain}.new_images"} <= pipeline.inputs()
     validate_parameters({section: config["parameters"][domain][section.split(".")[1]]
                          for section in sections_used(pipeline.datasets())})
+
+
+def test_kedro_viz_shows_every_node_s_own_file(pipelines):
+    """kedro-viz names a node function's file with ``inspect.getfile(node.func)`` (a
+    ``functools.partial`` gets none): a node function under a decorator
+    (``torch.no_grad()``) would show torch's ``_contextlib.py``."""
+    source = (PROJECT_ROOT / "src" / "irl_inr").resolve()
+    functions = [node for pipeline in pipelines.values() for node in pipeline.nodes if inspect.isfunction(node.func)]
+    elsewhere = sorted({f"{node.name}: {inspect.getfile(node.func)}" for node in functions
+                        if source not in Path(inspect.getfile(node.func)).resolve().parents})
+    assert len(functions) > 100 and elsewhere == []
