@@ -9,11 +9,14 @@ from kedro.io.core import DatasetError
 from irl_inr.console import (
     QUIET_LOGGERS,
     VERBOSE_VARIABLE,
+    DataCheckError,
     ParameterError,
     QuietConsole,
+    remember_node,
     report_error,
     user_error_message,
 )
+from irl_inr.training.checkpoint import START_AFRESH, CheckpointMismatchError
 
 
 def _raised(error: BaseException, cause: BaseException | None = None) -> BaseException:
@@ -74,6 +77,7 @@ def test_an_unexpected_error_keeps_its_traceback():
 
 @pytest.mark.parametrize("message, shown", [
     ("Completed node: mnist_u.train_dti", False),
+    ("Node %s failed with error: \n%s", False),
     ("Completed 4 out of 25 tasks", True),
     ("Running node: train_dti", True),
     ("epoch %d/%d (step %d, %.1fs): %s", False),
@@ -89,3 +93,52 @@ def test_logging_yml_keeps_back_exactly_the_loggers_verbose_brings_back():
     kept_back = {name for name, options in config["loggers"].items()
                  if options.get("level") in ("WARNING", "ERROR") and name != "matplotlib"}
     assert kept_back == set(QUIET_LOGGERS)
+
+
+def _node(function, inputs, tags, namespace="wm811k"):
+    from kedro.pipeline import Node, Pipeline
+
+    (node,) = Pipeline([Node(function, inputs=inputs, outputs="out", name=function.__name__, tags=tags)],
+                       namespace=namespace).nodes
+    return node
+
+
+def ingest(raw, parameters):
+    return raw
+
+
+def train(images, table, parameters):
+    return images
+
+
+def test_data_that_do_not_fit_the_parameters_are_one_line():
+    error = _raised(DataCheckError("cryo_em: too few images for these settings: 7 images, where they need at least 256"))
+    message = user_error_message(error)
+    assert message.startswith("The images do not fit the parameters: cryo_em: too few images")
+    assert "Change them in conf/base/parameters_*.yml" in message
+
+
+def test_a_front_end_node_s_value_error_is_one_line_naming_the_node():
+    error = _raised(ValueError("LSWMD.pkl: row 7: unknown failure type 'Blob' (1 row(s) in all)"))
+    remember_node(error, _node(ingest, ["raw_wafers", "params:ingestion"], ["ingestion"]))
+    assert user_error_message(error) == (
+        "The data cannot be used (node wm811k.ingest): LSWMD.pkl: row 7: unknown failure type 'Blob' (1 row(s) in "
+        "all). Correct the file or the parameter it names."
+    )
+
+
+def test_a_value_error_of_a_later_stage_keeps_its_traceback():
+    error = _raised(ValueError("shapes differ"))
+    remember_node(error, _node(train, ["images", "image_table", "params:training"], ["training"]))
+    assert user_error_message(error) is None
+
+
+def test_a_checkpoint_that_cannot_be_resumed_names_the_checkpoint_dir_of_the_node_s_domain():
+    error = _raised(CheckpointMismatchError(
+        "checkpoint data/06_models/checkpoints/irl_inr-fast-0.pt was written by a different run and is refused: "
+        f"data content differ(s). {START_AFRESH}"
+    ))
+    remember_node(error, _node(train, ["images", "image_table", "params:training"], ["training"], "mnist_u"))
+    message = user_error_message(error)
+    assert message.startswith("Training cannot resume its checkpoint (node mnist_u.train): checkpoint data/06_models")
+    assert message.endswith("Delete it, or set mnist_u.training.checkpoint_dir to another folder, to start afresh.")

@@ -11,9 +11,9 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 from irl_inr import settings
-from irl_inr.config import lay_domains_over_stage_defaults
+from irl_inr.config import lay_domains_over_stage_defaults, runtime_parameter_names
 from irl_inr.hooks import sections_used
-from irl_inr.parameter_registry import DOMAINS, validate_parameters
+from irl_inr.parameter_registry import DOMAINS, check_section_names, validate_parameters
 from irl_inr.pipeline_registry import STAGES, register_pipelines
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -157,3 +157,33 @@ def test_kedro_viz_shows_every_node_s_own_file(pipelines):
     elsewhere = sorted({f"{node.name}: {inspect.getfile(node.func)}" for node in functions
                         if source not in Path(inspect.getfile(node.func)).resolve().parents})
     assert len(functions) > 100 and elsewhere == []
+
+
+def test_the_catalog_s_runtime_parameters_are_known_top_level_names():
+    assert runtime_parameter_names(PROJECT_ROOT / "conf") >= {
+        "download_mnist", "new_images", "cryo_em_star", "cryo_em_volume", "wm811k_pickle"}
+
+
+def test_every_parameter_name_of_the_project_s_files_is_known(config):
+    check_section_names(config["parameters"], runtime_parameter_names(PROJECT_ROOT / "conf"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"trainig": {"config": "paper"}}, "trainig: unknown parameter section (did you mean training?)"),
+        ({"mnist_u": {"ingestoin": {"max_images": 50}}},
+         "mnist_u.ingestoin: unknown parameter section (did you mean mnist_u.ingestion?)"),
+        ({"cryo_em": {"simulaton": {}}}, "cryo_em.simulaton: unknown parameter section (did you mean cryo_em.simulation?)"),
+        ({"wm811k_pickel": "x.pkl"}, "wm811k_pickel: unknown parameter section (did you mean wm811k_pickle?)"),
+    ],
+)
+def test_a_misspelt_section_is_named_with_the_closest_known_one(config, changes, message):
+    parameters = {**config["parameters"], **changes}
+    if "mnist_u" in changes or "cryo_em" in changes:
+        (domain,) = set(changes) & set(DOMAINS)
+        parameters[domain] = {**config["parameters"][domain], **changes[domain]}
+    with pytest.raises(ValueError) as caught:
+        check_section_names(parameters, runtime_parameter_names(PROJECT_ROOT / "conf"))
+    assert str(caught.value).startswith(message)
+

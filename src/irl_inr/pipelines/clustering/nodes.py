@@ -41,7 +41,6 @@ from irl_inr.models.neighbour_pairs import NeighbourPairs
 from irl_inr.models.scan import SCANModel
 from irl_inr.models.selflabel import SelfLabelModel
 from irl_inr.pipelines.clustering.inputs import (
-    check_label_classes,
     check_trained_on,
     downsampled,
     mining_codes,
@@ -89,7 +88,7 @@ def mine_neighbours(
             f"clustering.split = {options.split!r} selects {len(codes)} images of semantic_codes, fewer than "
             f"clustering.n_clusters = {options.n_clusters}"
         )
-    check_label_classes(table, options, "predicted_poses")
+    options.check_label_classes(table, "predicted_poses")
     with thread_limit(options.num_threads):
         neighbours, _ = metrics.nearest_neighbours(codes, k, metric="cosine", backend="faiss")
     mining = mining_measures(table, neighbours, k)

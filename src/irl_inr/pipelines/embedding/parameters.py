@@ -6,7 +6,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from irl_inr.parameters import Parameters
+import pandas as pd
+
+from irl_inr.parameters import ImageRequirement, Parameters
+from irl_inr.tables import is_unlabelled, rows_of_split
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +36,14 @@ class EmbeddingParameters(Parameters):
                 self.fail(name, "must be positive")
         if self.max_shift_pixels < 0:
             self.fail("max_shift_pixels", "must be non-negative")
+
+    def check_images(self, table: pd.DataFrame) -> list[ImageRequirement]:
+        rows = rows_of_split(table, self.split)
+        needs = [ImageRequirement("embedding.split", self.split, self.split, 1, "the codes of these images")]
+        if not is_unlabelled(table["label"].to_numpy()[rows]):
+            needs.append(ImageRequirement("embedding.neighbours", self.neighbours, self.split, self.neighbours + 1,
+                                          "the neighbours whose labels neighbour_acc compares"))
+        return needs
 
 
 VALIDATORS: dict[str, Callable[[Any], Any]] = {"embedding": EmbeddingParameters.from_dict}

@@ -26,7 +26,7 @@ from irl_inr.models.interpretation import InvertibleInterpretationNetwork
 from irl_inr.pipelines.interpretation.parameters import InterpretationParameters
 from irl_inr.saved_models import interpretation_flow, restore_interpretation, restore_irl_inr
 from irl_inr.tables import rows_of_split
-from irl_inr.training import checkpoint_file, fit
+from irl_inr.training import checkpoint_file, fit, state_signature
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +63,15 @@ def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, 
     if len(train) == 0:
         raise ValueError("image_table has no 'train' rows to fit the interpretation network on")
     num_classes = int(labels.max()) + 1
-    if options.supervised and len(np.unique(labels[train])) < 2:
-        raise ValueError(
-            "interpretation.supervised = True: needs at least 2 label classes among the train rows; "
-            "set it to false for an unsupervised flow"
-        )
+    supervised = options.is_supervised(labels[train])
     config = {
         "dim": int(codes.shape[1]),
         "blocks": options.blocks,
         "hidden": options.hidden,
         "scale_bound": float(options.scale_bound),
         "permutation_seed": options.permutation_seed,
-        "num_classes": num_classes if options.supervised else None,
-        "class_dims": options.class_dims if options.supervised else 0,
+        "num_classes": num_classes if supervised else None,
+        "class_dims": options.class_dims if supervised else 0,
     }
     data = codes[train]
     if optimisation.batch_size > len(data):
@@ -84,16 +80,18 @@ def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, 
         logger.info("interpretation: batch_size %d > %d train codes; using one batch of all of them",
                     optimisation.batch_size, len(data))
         optimisation = dataclasses.replace(optimisation, batch_size=len(data))
-    if options.supervised:
+    if supervised:
         data = torch.cat([data, torch.from_numpy(labels[train]).float().unsqueeze(1)], dim=1)  # (n, d + 1)
     torch.manual_seed(options.seed)
     flow = interpretation_flow(config)
     flow.train()
     with torch.no_grad():
         flow(codes[train])  # actnorm's data-dependent start, on every train code
-    path = checkpoint_file(options.checkpoint_dir, "interpretation", config, optimisation.fingerprint_fields(), data)
+    path = checkpoint_file(
+        options.checkpoint_dir, "interpretation", config, optimisation.fingerprint_fields(), state_signature(flow), data
+    )
     logger.info("Training the interpretation flow on %d codes (%s); checkpoint %s", len(data),
-                "supervised" if options.supervised else "unsupervised", path)
+                "supervised" if supervised else "unsupervised", path)
     result = fit(flow, data, optimisation, checkpoint_path=path, progress=options.progress)
     label_names = _label_names(image_table, num_classes)
     return {
