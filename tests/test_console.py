@@ -1,17 +1,21 @@
 """What a run prints: the quiet console and one clear line for an expected user error."""
 
+import io
 import logging
+import sys
 
 import pytest
 import yaml
 from kedro.io.core import DatasetError
 
 from irl_inr.console import (
+    EPOCH_LINE,
     QUIET_LOGGERS,
     VERBOSE_VARIABLE,
     DataCheckError,
     ParameterError,
     QuietConsole,
+    quiet_messages,
     remember_node,
     report_error,
     user_error_message,
@@ -80,12 +84,31 @@ def test_an_unexpected_error_keeps_its_traceback():
     ("Node %s failed with error: \n%s", False),
     ("Completed 4 out of 25 tasks", True),
     ("Running node: train_dti", True),
-    ("epoch %d/%d (step %d, %.1fs): %s", False),
+    ("epoch %d/%d (step %d, %.1fs): %s", True),
     ("training IRLINR on cpu (float32, eager): 8 epochs x 39 steps", True),
 ])
 def test_the_console_filter_keeps_back_only_repeated_lines(message, shown):
     record = logging.LogRecord("kedro.runner.sequential_runner", logging.INFO, __file__, 1, message, None, None)
     assert QuietConsole().filter(record) is shown
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("stderr_terminal", "log_terminal", "epoch_lines"), [
+    (True, True, False),   # `make run` in a terminal: the bar shows the epochs
+    (True, False, True),   # `make run > run.log`: the bar on the terminal, the epochs in the log
+    (False, False, True),  # `make run > run.log 2>&1`, CI: no bar, one line per epoch
+])
+def test_the_line_per_epoch_is_kept_back_only_where_the_bar_is_drawn(monkeypatch, stderr_terminal, log_terminal,
+                                                                     epoch_lines):
+    monkeypatch.setattr(sys, "stderr", _Terminal() if stderr_terminal else io.StringIO())
+    handler = logging.StreamHandler(_Terminal() if log_terminal else io.StringIO())
+    record = logging.LogRecord("irl_inr.training.loop", logging.INFO, __file__, 1, EPOCH_LINE + " %d, %.1fs): %s",
+                               None, None)
+    assert QuietConsole(quiet_messages(handler)).filter(record) is epoch_lines
 
 
 def test_logging_yml_keeps_back_exactly_the_loggers_verbose_brings_back():

@@ -23,6 +23,7 @@ from pathlib import Path
 from kedro.io.core import DatasetError
 
 from irl_inr.training.checkpoint import CheckpointError
+from irl_inr.training.progress import draws_progress_bars, is_terminal
 
 VERBOSE_VARIABLE = "IRL_INR_VERBOSE"
 # Known harmless warnings of the libraries (message start), hidden unless verbose: torch
@@ -73,12 +74,14 @@ QUIET_LOGGERS = (
     "kedro.io", "kedro.framework", "kedro.validation", "kedro_viz", "kedro_viz.integrations.kedro.run_hooks", "faiss",
 )
 # Messages kept back from the console unless verbose: "Completed node: x" (the "Completed
-# n out of m tasks" line that follows says the same), the runner's note on async mode,
-# the training loop's line per epoch (its progress bar shows the same means; the losses
-# of every epoch are in the stage's *_history.csv and the report), and Kedro's "Node x
-# failed with error: ..." (an expected error gets its one line, any other its traceback,
-# which holds the same message).
-QUIET_MESSAGES = ("Completed node:", "Using synchronous mode", "epoch %d/%d (step", "Node %s failed with error")
+# n out of m tasks" line that follows says the same), the runner's note on async mode, and
+# Kedro's "Node x failed with error: ..." (an expected error gets its one line, any other
+# its traceback, which holds the same message).
+QUIET_MESSAGES = ("Completed node:", "Using synchronous mode", "Node %s failed with error")
+# The training loop's line per epoch: kept back from a terminal that shows the progress
+# bar (its means are the same; every epoch's losses are in the stage's *_history.csv and
+# the report), written everywhere else (a log file, CI), where no bar is drawn.
+EPOCH_LINE = "epoch %d/%d (step"
 
 
 class QuietConsole(logging.Filter):
@@ -92,6 +95,13 @@ class QuietConsole(logging.Filter):
         return not str(record.msg).startswith(self.messages)
 
 
+def quiet_messages(handler: logging.Handler) -> tuple[str, ...]:
+    """What ``handler`` keeps back: also the line per epoch where it writes to the terminal
+    on which the progress bars are drawn."""
+    on_bar_terminal = draws_progress_bars() and is_terminal(getattr(handler, "stream", None))
+    return (*QUIET_MESSAGES, EPOCH_LINE) if on_bar_terminal else QUIET_MESSAGES
+
+
 def configure_console() -> None:
     """Verbose: the :data:`QUIET_LOGGERS` back at INFO. Otherwise: :class:`QuietConsole`
     on the root logger's handlers and the known harmless warnings ignored."""
@@ -101,7 +111,7 @@ def configure_console() -> None:
         return
     for handler in logging.getLogger().handlers:
         if not any(isinstance(existing, QuietConsole) for existing in handler.filters):
-            handler.addFilter(QuietConsole())
+            handler.addFilter(QuietConsole(quiet_messages(handler)))
     hide_harmless_warnings()
 
 
