@@ -1,12 +1,15 @@
 """Tables and JSON metrics whose wall-clock timings live in a sibling ``*_timings`` file.
 
-DVC commits metrics and per-epoch histories to git and compares them between runs; a
+Git keeps the metrics and per-epoch histories and DVC compares them between runs; a
 ``seconds`` column differs on every run, so every rerun would look like a change. These
 datasets save the timings beside the file (``training_history.csv`` ->
-``training_history_timings.csv``), which ``dvc.yaml`` does not declare, and put them
-back on load, so nodes see the same data as with ``pandas.CSVDataset`` /
-``json.JSONDataset``. A missing timings file (e.g. after ``dvc pull`` on a fresh clone)
-loads as NaN timings for tables and no timing keys for JSON, with a warning."""
+``training_history_timings.csv``), which ``dvc.yaml`` does not declare and git ignores,
+and put them back on load, so nodes see the same data as with ``pandas.CSVDataset`` /
+``json.JSONDataset``. ``kedro run`` and ``dvc repro`` both write through them
+(``conf/base/catalog.yml``), so the same values give the same bytes. A missing timings
+file (e.g. after ``dvc pull`` on a fresh clone) loads as NaN timings for tables and no
+timing keys for JSON, with a warning. Their kedro-viz previews show the committed file,
+rounded, and nothing for a file not yet written."""
 
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ from typing import Any
 
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError
+# kedro-viz picks a preview's renderer by the name of its return type.
+from kedro_datasets._typing import JSONPreview, TablePreview
 
 from irl_inr.io.atomic import write_atomically
+from irl_inr.reporting.formatting import round_nested
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +62,12 @@ class TimingsSplitCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def _exists(self) -> bool:
         return self._filepath.exists()
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        if not self._exists():
+            return None
+        table = pd.read_csv(self._filepath, nrows=nrows).to_dict(orient="split")
+        return {**table, "data": round_nested(table["data"])}
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "timing_columns": self._timing_columns}
@@ -110,6 +122,11 @@ class TimingsSplitJSONDataset(AbstractDataset[dict, dict]):
 
     def _exists(self) -> bool:
         return self._filepath.exists()
+
+    def preview(self) -> JSONPreview:
+        if not self._exists():
+            return None
+        return JSONPreview(json.dumps(round_nested(json.loads(self._filepath.read_text(encoding="utf-8")))))
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "timing_suffix": self._timing_suffix}
