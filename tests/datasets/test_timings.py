@@ -39,12 +39,3 @@ def test_json_moves_every_key_ending_in_seconds_at_any_depth(tmp_path):
     (tmp_path / "metrics_timings.json").unlink()
     assert dataset.load() == {"acc": 0.9, "scan": {"nmi": 0.8}, "kmeans": {"ari": 0.1}}
 
-
-def test_previews_show_the_committed_file_rounded_and_nothing_before_it_exists(tmp_path):
-    table = TimingsSplitCSVDataset(filepath=str(tmp_path / "history.csv"), timing_columns=["seconds"])
-    metrics = TimingsSplitJSONDataset(filepath=str(tmp_path / "metrics.json"))
-    assert table.preview() is None and metrics.preview() is None
-    table.save(pd.DataFrame({"epoch": [1, 2], "total": [0.123456789, 0.5], "seconds": [3.0, 4.0]}))
-    metrics.save({"acc": 0.987654321, "train_seconds": 12.0})
-    assert table.preview(nrows=1) == {"index": [0], "columns": ["epoch", "total"], "data": [[1, 0.123]]}
-    assert json.loads(metrics.preview()) == {"acc": 0.988}

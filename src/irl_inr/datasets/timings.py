@@ -5,11 +5,12 @@ Git keeps the metrics and per-epoch histories and DVC compares them between runs
 datasets save the timings beside the file (``training_history.csv`` ->
 ``training_history_timings.csv``), which ``dvc.yaml`` does not declare and git ignores,
 and put them back on load, so nodes see the same data as with ``pandas.CSVDataset`` /
-``json.JSONDataset``. ``kedro run`` and ``dvc repro`` both write through them
-(``conf/base/catalog.yml``), so the same values give the same bytes. A missing timings
+``json.JSONDataset``. ``kedro run`` and ``dvc repro`` both write through them, so the
+same values give the same bytes. A missing timings
 file (e.g. after ``dvc pull`` on a fresh clone) loads as NaN timings for tables and no
-timing keys for JSON, with a warning. Their kedro-viz previews show the committed file,
-rounded, and nothing for a file not yet written."""
+timing keys for JSON, with a warning. ``conf/base`` uses their subclasses with kedro-viz
+previews (:mod:`irl_inr.reporting.previews`), which save the same bytes; ``conf/dvc``
+these, so that the DVC stages do not depend on the reporting code."""
 
 from __future__ import annotations
 
@@ -21,11 +22,8 @@ from typing import Any
 
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError
-# kedro-viz picks a preview's renderer by the name of its return type.
-from kedro_datasets._typing import JSONPreview, TablePreview
 
 from irl_inr.io.atomic import write_atomically
-from irl_inr.reporting.formatting import round_nested
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +60,6 @@ class TimingsSplitCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def _exists(self) -> bool:
         return self._filepath.exists()
-
-    def preview(self, nrows: int = 5) -> TablePreview:
-        if not self._exists():
-            return None
-        table = pd.read_csv(self._filepath, nrows=nrows).to_dict(orient="split")
-        return {**table, "data": round_nested(table["data"])}
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "timing_columns": self._timing_columns}
@@ -122,11 +114,6 @@ class TimingsSplitJSONDataset(AbstractDataset[dict, dict]):
 
     def _exists(self) -> bool:
         return self._filepath.exists()
-
-    def preview(self) -> JSONPreview:
-        if not self._exists():
-            return None
-        return JSONPreview(json.dumps(round_nested(json.loads(self._filepath.read_text(encoding="utf-8")))))
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "timing_suffix": self._timing_suffix}
