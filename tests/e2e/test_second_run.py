@@ -2,7 +2,7 @@
 hundred images: a rerun on other data trains anew instead of failing halfway; a misspelt
 section, too few images or a label set that does not fit stop the run with one ERROR line
 before anything is written; an unlabelled particle stack runs end to end with the
-defaults."""
+defaults; a run's log holds one line per epoch, not progress-bar redraws."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.e2e.conftest import run_kedro
+from tests.e2e.conftest import RUN_LOG, run_kedro
 from tests.pipelines.wm811k.wafers import wafer_frame, write_python2_style_pickle
 
 IDX_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -176,3 +176,16 @@ def test_twenty_wafers_with_an_empty_map_leave_too_few_classes_before_anything_i
     assert "hold 4 classes [0, 1, 2, 3]: set n_clusters to 4" in line
     assert wafer_files(project) == []
 
+
+# --- the log of a run ------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_the_log_of_a_run_whose_stderr_is_not_a_terminal_has_one_line_per_epoch(tiny_default_run):
+    """`make run > run.log 2>&1`: no progress-bar redraws, one short line per epoch of
+    each stage that trains (the tiny run asks for progress bars)."""
+    log = (tiny_default_run.parent / RUN_LOG).read_text()
+    assert "\r" not in log and max(len(line) for line in log.splitlines()) < 1000
+    epochs = [line for line in log.splitlines() if " INFO epoch " in line]
+    assert sum(" INFO epoch 1/2 (step " in line for line in epochs) >= 1  # IRL-INR's two epochs
+    assert any(" INFO epoch 2/2 (step " in line for line in epochs)
