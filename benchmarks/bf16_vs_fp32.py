@@ -1,6 +1,7 @@
 """A short training run in float32 and the same run under bfloat16 autocast: do they reach the same loss?
 
     nice -n 19 python benchmarks/bf16_vs_fp32.py --configuration fast --batch-size 32 --steps 40
+    python benchmarks/bf16_vs_fp32.py --smoke                       # seconds: does it still run?
     python benchmarks/bf16_vs_fp32.py --configuration paper --device cuda --steps 200
 
 Both runs start from the same weights and draw the same views (same seeds), on random
@@ -38,7 +39,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model block override")
-    return parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="seconds: a tiny model, batch 2, 2 steps (CI runs this)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.steps, args.window, args.batch_size, args.threads = 2, 1, 2, 1
+        args.set += ["num_frequencies=8", "inr_hidden=[8]", "hypernetwork_hidden=[16]", "latent_dim=4"]
+    return args
 
 
 def train(args: argparse.Namespace, bf16: bool) -> dict:

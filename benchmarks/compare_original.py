@@ -4,6 +4,7 @@
     nice -n 19 python benchmarks/compare_original.py --batch-size 16 --steps 2
     python benchmarks/compare_original.py --device cuda --bf16 --compile --steps 20 --warmup 5
     python benchmarks/compare_original.py --side project --set inr_chunk_pixels=500 --set-optimisation fused_adam=true
+    python benchmarks/compare_original.py --smoke                             # seconds: does it still run?
 
 Project side: ``IRLINR`` built from ``training.configurations.paper.model`` of
 conf/base/parameters_training.yml (``--set key=value`` overrides a key of that block, the
@@ -89,7 +90,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="override a key of the configuration's optimisation block (value parsed as YAML); repeatable",
     )
     parser.add_argument("--side", choices=["both", "project", "original"], default="both")
-    return parser.parse_args(argv)
+    parser.add_argument("--smoke", action="store_true", help="seconds: both sides shrunk, in this process, batch 2, "
+                        "1 step (CI runs this)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.batch_size, args.steps, args.warmup, args.threads, args.configuration = 2, 1, 0, 1, "fast"
+        args.set += ["latent_dim=4", "num_frequencies=8", "inr_hidden=[8]", "hypernetwork_hidden=[16]"]
+    return args
+
+
+# --smoke's original side: the same code, small widths.
+SMOKE_ORIGINAL = {"latent_dim": 4, "num_frequencies": 8, "hidden": 16}
 
 
 # -- the original's model, re-stated ----------------------------------------------------------
@@ -114,11 +125,11 @@ class OriginalEncoder(nn.Module):
 class OriginalHyperNetwork(nn.Module):
     """MLP z -> 256 -> 256 -> 256 -> P (every INR weight and bias, one flat row per image)."""
 
-    def __init__(self, latent_dim: int, layer_shapes: list[tuple[int, int]]) -> None:
+    def __init__(self, latent_dim: int, layer_shapes: list[tuple[int, int]], hidden: int = 256) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = latent_dim
-        for size in (256, 256, 256):
+        for size in (hidden, hidden, hidden):
             layers += [nn.Linear(width, size), nn.LeakyReLU(0.1)]
             width = size
         layers.append(nn.Linear(width, sum(out * inp + out for out, inp in layer_shapes)))
@@ -131,12 +142,14 @@ class OriginalHyperNetwork(nn.Module):
 class OriginalIRLINR(nn.Module):
     """The original's encoder, hypernetwork and per-image INR loop, and its step's losses."""
 
-    def __init__(self, latent_dim: int = 32, num_frequencies: int = 256, fourier_scale: float = 2.0) -> None:
+    def __init__(
+        self, latent_dim: int = 32, num_frequencies: int = 256, fourier_scale: float = 2.0, hidden: int = 256
+    ) -> None:
         super().__init__()
         self.encoder = OriginalEncoder(latent_dim)
-        widths = [2 * num_frequencies, 256, 256, 256, 1]
+        widths = [2 * num_frequencies, hidden, hidden, hidden, 1]
         self.layer_shapes = [(fan_out, fan_in) for fan_in, fan_out in zip(widths[:-1], widths[1:])]
-        self.hypernetwork = OriginalHyperNetwork(latent_dim, self.layer_shapes)
+        self.hypernetwork = OriginalHyperNetwork(latent_dim, self.layer_shapes, hidden)
         self.register_buffer("frequencies", torch.randn(num_frequencies, 2) * fourier_scale)  # B (F, 2)
 
     @staticmethod
@@ -228,7 +241,7 @@ def run_side(args: argparse.Namespace) -> dict:
         losses_of = torch.compile(model.training_losses) if args.compile else model.training_losses
         size = model.config.image_size
     else:
-        model = OriginalIRLINR().to(device).train()
+        model = OriginalIRLINR(**SMOKE_ORIGINAL if args.smoke else {}).to(device).train()
         optimisers = [
             torch.optim.Adam(part.parameters(), lr=1e-4, betas=(0.5, 0.999))
             for part in (model.encoder, model.hypernetwork)
@@ -283,9 +296,12 @@ def main() -> None:
         return
     results = {}
     for side in ("project", "original"):
-        command = [sys.executable, __file__, *sys.argv[1:], "--side", side]
-        completed = subprocess.run(command, check=True, capture_output=True, text=True)
-        results[side] = json.loads(completed.stdout.strip().splitlines()[-1])
+        if args.smoke:  # one process: no peak memory per side to keep apart
+            results[side] = run_side(argparse.Namespace(**{**vars(args), "side": side}))
+        else:
+            command = [sys.executable, __file__, *sys.argv[1:], "--side", side]
+            completed = subprocess.run(command, check=True, capture_output=True, text=True)
+            results[side] = json.loads(completed.stdout.strip().splitlines()[-1])
         print(json.dumps(results[side]), flush=True)
     project, original = results["project"], results["original"]
     print(

@@ -3,6 +3,7 @@
     python benchmarks/embedding_throughput.py --threads 2
     python benchmarks/embedding_throughput.py --configs paper --fold-bn --channels-last --pack --threads 2
     python benchmarks/embedding_throughput.py --configs paper --images 65536 --device cuda --bf16 --compile
+    python benchmarks/embedding_throughput.py --smoke      # seconds: does it still run?
 
 The embedding stage's two nodes, with their own library functions, for each
 configuration of ``--configs`` (``fast`` and ``paper`` by default):
@@ -63,7 +64,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--compile", action="store_true", help="torch.compile the encoder and the INR rendering")
     parser.add_argument("--skip-render", action="store_true", help="time codes and poses only")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    return parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="seconds: fast, 4 + 2 images, batch 2 (CI runs this)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.configs, args.images, args.warmup_images, args.batch, args.threads = ["fast"], 4, 2, 2, 1
+    return args
 
 
 def synchronise(device: torch.device) -> None:

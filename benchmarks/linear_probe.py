@@ -3,6 +3,7 @@ read-out, to set a clustering's accuracy against.
 
     python benchmarks/linear_probe.py                       # the MNIST-U run under data/
     python benchmarks/linear_probe.py --run ../full-run     # another clone's run
+    python benchmarks/linear_probe.py --smoke               # seconds: a synthetic run, to see that it runs
 
 Reads a run's codes (`data/07_model_output/<domain>/semantic_codes.npy`) and its images
 and labels (`data/03_primary/<domain>/`).  Prints one JSON line: the 5-fold
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--domain", default="mnist_u")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help="seconds: a synthetic run of 60 images, 2 folds")
     return parser.parse_args()
+
+
+def synthetic_run(folder: Path, domain: str, seed: int) -> Path:
+    """A run's files for ``--smoke``: 60 random codes, 50x50 images and labels 0..9."""
+    rng = np.random.default_rng(seed)
+    for layer in ("07_model_output", "03_primary"):
+        (folder / "data" / layer / domain).mkdir(parents=True)
+    labels = np.arange(60) % 10
+    codes = rng.normal(size=(60, 8)) + labels[:, None]
+    np.save(folder / "data/07_model_output" / domain / "semantic_codes.npy", codes)
+    np.save(folder / "data/03_primary" / domain / "images.npy", rng.random((60, 50, 50), dtype=np.float32))
+    pd.DataFrame({"label": labels}).to_parquet(folder / "data/03_primary" / domain / "image_table.parquet")
+    return folder
 
 
 def read_out_accuracy(features: np.ndarray, labels: np.ndarray, strength: float, folds: int, seed: int) -> float:
@@ -51,6 +67,15 @@ def read_out_accuracy(features: np.ndarray, labels: np.ndarray, strength: float,
 
 def main() -> None:
     args = parse_args()
+    if args.smoke:
+        with tempfile.TemporaryDirectory() as folder:
+            args.run, args.folds = synthetic_run(Path(folder), args.domain, args.seed), 2
+            probe(args)
+    else:
+        probe(args)
+
+
+def probe(args: argparse.Namespace) -> None:
     data = args.run / "data"
     codes = np.load(data / "07_model_output" / args.domain / "semantic_codes.npy")
     table = pd.read_parquet(data / "03_primary" / args.domain / "image_table.parquet")

@@ -2,6 +2,7 @@
 
     nice -n 19 python benchmarks/neighbour_mining.py --sizes 10000 100000 --dims 32 512
     nice -n 19 python benchmarks/neighbour_mining.py --sizes 1000000 --dims 32 --indexes exact ivf hnsw
+    python benchmarks/neighbour_mining.py --smoke      # seconds: does it still run?
 
 SCAN mines the k = 20 nearest codes of every image by cosine similarity
 (``irl_inr.metrics.nearest_neighbours``: ``IndexFlatIP`` on unit vectors, the point itself
@@ -55,7 +56,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--spread", type=float, default=1.0, help="within-cluster std relative to the centres' std")
     parser.add_argument("--threads", type=int, default=1, help="faiss OpenMP threads")
     parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="seconds: 400 codes of 8 dimensions (CI runs this)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.dims, args.queries, args.k, args.mixture_components = [400], [8], 50, 5, 4
+        args.nprobe, args.ef_search, args.train_per_list = [1], [16], 8
+    return args
 
 
 def clustered_codes(count: int, dim: int, components: int, spread: float, seed: int) -> np.ndarray:

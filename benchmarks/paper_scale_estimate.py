@@ -2,6 +2,7 @@
 
     nice -n 19 python benchmarks/paper_scale_estimate.py
     nice -n 19 python benchmarks/paper_scale_estimate.py --flop-batch 4 --utilisation 0.3 0.4 --scaling 0.9
+    python benchmarks/paper_scale_estimate.py --smoke     # seconds: does it still run? (its counts mean nothing)
 
 Counts the floating-point operations of one training step of the ``paper`` model
 (forward and backward of ``IRLINR.training_losses``, both views) with
@@ -43,6 +44,11 @@ DATASETS = (
     ("wm811k (all wafers)", 811_457, 32),
     ("wm811k (labelled wafers)", 172_950, 32),
 )
+# --smoke: the paper model's losses and three-layer INR and hypernetwork, narrow and on the
+# small CNN instead of ResNet-18, so that building and counting it take a second; its
+# counts are not the paper model's.
+SMOKE_MODEL = {"backbone": "small_cnn", "encoder_head_hidden": 16, "num_frequencies": 8, "inr_hidden": (8, 8, 8),
+               "hypernetwork_hidden": (16, 16, 16)}
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,13 +60,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--utilisation", type=float, nargs="+", default=[0.3, 0.4], help="of the H100's bf16 peak")
     parser.add_argument("--scaling", type=float, default=0.9, help="8-GPU data-parallel efficiency")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for the counted step")
-    return parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="seconds: a small model, batch 2 (CI runs this)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.flop_batch = 2
+    return args
 
 
-def flops_per_image(size: int, batch: int) -> tuple[float, float]:
+def flops_per_image(size: int, batch: int, smoke: bool = False) -> tuple[float, float]:
     """FLOPs of one training step (forward + backward) per image at ``size`` x ``size``, and
     the seconds the counted step took."""
-    config = dataclasses.replace(IRLINRConfig.paper(), image_size=size)
+    config = dataclasses.replace(IRLINRConfig.paper(), image_size=size, **SMOKE_MODEL if smoke else {})
     torch.manual_seed(0)
     model = IRLINR(config).train()
     generator = torch.Generator().manual_seed(0)
@@ -77,7 +87,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     per_image = {}
     for size in sorted({size for _, _, size in DATASETS}, reverse=True):
-        per_image[size], seconds = flops_per_image(size, args.flop_batch)
+        per_image[size], seconds = flops_per_image(size, args.flop_batch, args.smoke)
         print(
             json.dumps(
                 {

@@ -2,14 +2,16 @@
 
     nice -n 19 python benchmarks/predict_memory.py                   # 100,000 images of 50x50
     nice -n 19 python benchmarks/predict_memory.py --images 5000 --batch-size 128
+    python benchmarks/predict_memory.py --smoke                      # seconds: does it still run?
 
 Streams ``--images`` random 50x50 "PNG" batches (uint8, generated batch by batch, never
 all at once) through :func:`irl_inr.pipelines.predict.nodes.predict_new_images` with the
 MNIST-U front end and a tiny untrained IRL-INR (the e2e tests' ``tiny`` model: d = 8, 16
-Fourier frequencies) plus SCAN and self-label heads built from it, and saves every chunk
-with the pipeline's own datasets (Parquet predictions, ``.npy`` canonical images) in a
-temporary folder that is deleted afterwards. Prints one JSON line: images, seconds,
-images per second, peak RSS (``VmHWM``) and the RSS before the stream started.
+Fourier frequencies) plus SCAN and self-label heads trained from it for one epoch on 40
+random images by the clustering stage's own nodes, and saves every chunk with the
+pipeline's own datasets (Parquet predictions, ``.npy`` canonical images) in a temporary
+folder that is deleted afterwards. Prints one JSON line: images, seconds, images per
+second, peak RSS (``VmHWM``) and the RSS before the stream started.
 """
 
 from __future__ import annotations
@@ -22,16 +24,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from irl_inr.datasets.new_images import RawImageBatch, StreamedNpyDataset, StreamedParquetDataset
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
-from irl_inr.models.scan import SCANModel, SelfLabelModel
-from irl_inr.pipelines.clustering.nodes import _digest, _scan_head
-from irl_inr.pipelines.predict.nodes import digit_front_end, predict_new_images
+from irl_inr.pipelines.clustering.nodes import train_scan, train_selflabel
+from irl_inr.pipelines.mnist_u.augmentation import digit_front_end
+from irl_inr.pipelines.predict.nodes import predict_new_images
 from irl_inr.training.checkpoint import cpu_state_dict
 
-SIZE, LATENT, CLUSTERS = 50, 8, 10
+SIZE, LATENT, CLUSTERS, TRAIN_IMAGES = 50, 8, 10, 40
 
 
 def memory_kib(field: str) -> int:
@@ -68,26 +71,31 @@ class SyntheticBatches:
         return RawImageBatch("png", pixels, sources)
 
 
-def tiny_models() -> tuple[dict, dict, dict, dict]:
-    """An untrained tiny IRL-INR, SCAN and self-label bundles chained as the clustering
-    stage records them, and a novelty reference of random cluster means."""
+def tiny_models(checkpoints: Path) -> tuple[dict, dict, dict, dict]:
+    """An untrained tiny IRL-INR; SCAN and self-label models trained from it for one epoch
+    on random images by the clustering stage's nodes (so they are chained and recorded as a
+    run records them; checkpoints in ``checkpoints``); a novelty reference of random
+    cluster means."""
     torch.manual_seed(0)
     config = IRLINRConfig.from_dict({"image_size": SIZE, "latent_dim": LATENT, "num_frequencies": 16,
                                      "inr_hidden": [16], "hypernetwork_hidden": [32]})
-    irl = IRLINR(config).eval()
     irl_inr = {"config": {"name": "tiny", "model": dataclasses.asdict(config), "optimisation": {}},
-               "state_dict": cpu_state_dict(irl)}
-    images = torch.zeros(CLUSTERS, 1, SIZE, SIZE)
-    scan = SCANModel(irl.encoder, images, torch.roll(torch.arange(CLUSTERS), 1)[:, None], CLUSTERS, 1)
-    scan_bundle = {"config": {"irl_inr_digest": _digest(irl_inr["state_dict"]), "best_head": 0},
-                   "state_dict": cpu_state_dict(scan)}
-    selflabel = SelfLabelModel(irl.encoder, _scan_head(scan_bundle))
-    selflabel_bundle = {"config": {"irl_inr_digest": _digest(irl_inr["state_dict"]),
-                                   "scan_digest": _digest(scan_bundle["state_dict"])},
-                        "state_dict": cpu_state_dict(selflabel)}
+               "state_dict": cpu_state_dict(IRLINR(config))}
+    rng = np.random.default_rng(0)
+    images = rng.random((TRAIN_IMAGES, SIZE, SIZE), dtype=np.float32)
+    table = pd.DataFrame({"image_id": np.arange(TRAIN_IMAGES), "label": np.arange(TRAIN_IMAGES) % CLUSTERS,
+                          "split": "train"})
+    neighbours = (np.arange(TRAIN_IMAGES)[:, None] + np.arange(1, 3)[None, :]) % TRAIN_IMAGES
+    one_epoch = {"epochs": 1, "batch_size": TRAIN_IMAGES}
+    clustering = {"n_clusters": CLUSTERS, "device": "cpu", "num_threads": 1, "checkpoint_dir": str(checkpoints),
+                  "progress": False, "mining": {"neighbours": 2},
+                  "scan": {"n_heads": 1, "cached_views": 1, "optimisation": one_epoch},
+                  "selflabel": {"optimisation": one_epoch}}
+    scan, _ = train_scan(irl_inr, images, table, neighbours, clustering)
+    selflabel, _ = train_selflabel(irl_inr, scan, images, table, clustering)
     reference = {"head": "selflabel", "threshold": 3.0,
                  "centroids": np.random.default_rng(0).normal(size=(CLUSTERS, LATENT)).tolist()}
-    return irl_inr, scan_bundle, selflabel_bundle, reference
+    return irl_inr, scan, selflabel, reference
 
 
 def main() -> None:
@@ -96,10 +104,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workdir", default=None, help="parent of the temporary output folder")
+    parser.add_argument("--smoke", action="store_true", help="seconds: 64 images in batches of 32 (CI runs this)")
     arguments = parser.parse_args()
-    irl_inr, scan, selflabel, reference = tiny_models()
+    if arguments.smoke:
+        arguments.images, arguments.batch_size = 64, 32
     parameters = {"batch_size": arguments.batch_size, "device": "cpu", "num_threads": arguments.threads}
     with tempfile.TemporaryDirectory(dir=arguments.workdir) as folder:
+        irl_inr, scan, selflabel, reference = tiny_models(Path(folder) / "checkpoints")
         predictions = StreamedParquetDataset(str(Path(folder) / "predictions.parquet"))
         canonical = StreamedNpyDataset(str(Path(folder) / "canonical_images.npy"))
         before = memory_kib("VmRSS")

@@ -5,6 +5,7 @@ its codes.
     python benchmarks/representation_probe.py                                  # the fast configuration as it is
     python benchmarks/representation_probe.py --model '{"augment_scale": 0}' --optimisation '{"epochs": 8}'
     python benchmarks/representation_probe.py --config paper --steps 20 --threads 2   # a bounded paper run
+    python benchmarks/representation_probe.py --smoke          # seconds: a tiny model, 2 steps on 40 random images
     python benchmarks/representation_probe.py --model '{"alignment": "none", "alignment_jitter_degrees": 0,
         "alignment_jitter_pixels": 0, "code_rotations_degrees": [0]}'   # no moment alignment: one-pass codes only
 
@@ -45,7 +46,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--neighbours", type=int, default=20)
     parser.add_argument("--steps", type=int, default=None, help="stop after this many optimiser steps (default: all epochs)")
-    return parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="seconds: a tiny model, 2 steps on 40 random images")
+    args = parser.parse_args()
+    if args.smoke:
+        args.steps, args.neighbours = 2, 3
+        args.model = json.dumps({"latent_dim": 4, "num_frequencies": 8, "inr_hidden": [8], "hypernetwork_hidden": [16],
+                                 **json.loads(args.model)})
+        args.optimisation = json.dumps({"batch_size": 8, **json.loads(args.optimisation)})
+    return args
+
+
+def smoke_images() -> tuple[np.ndarray, np.ndarray]:
+    """``--smoke``'s data: 40 random 50x50 images, labels 0..9."""
+    return np.random.default_rng(0).random((40, 50, 50), dtype=np.float32), np.arange(40) % 10
 
 
 def main() -> None:
@@ -57,8 +70,11 @@ def main() -> None:
     optimisation = TrainingConfig.from_dict(
         {**chosen["optimisation"], **optimisation_overrides, "device": "cpu", "num_threads": args.threads}
     )
-    images = np.load(args.data / "images.npy")
-    labels = pd.read_parquet(args.data / "image_table.parquet")["label"].to_numpy()
+    if args.smoke:
+        images, labels = smoke_images()
+    else:
+        images = np.load(args.data / "images.npy")
+        labels = pd.read_parquet(args.data / "image_table.parquet")["label"].to_numpy()
     data = torch.from_numpy(images.astype(np.float32)).unsqueeze(1)  # (N, 1, H, W)
 
     torch.manual_seed(optimisation.seed)

@@ -2,6 +2,7 @@
 
     python benchmarks/train_throughput.py --config paper --steps 3
     python benchmarks/train_throughput.py --config fast --steps 20 --device cuda --bf16 --compile
+    python benchmarks/train_throughput.py --smoke      # seconds: does it still run?
 
 Prints one JSON line: images/s (input images of batch 128 per second; each image is seen as
 two augmented views), seconds per step, peak memory (resident set size on the CPU, peak
@@ -43,7 +44,11 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="override the config's pixels per view in the reconstruction loss (0: all)",
     )
-    return parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="seconds: fast, batch 2, 1 step (CI runs this)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.config, args.steps, args.warmup, args.batch, args.threads = "fast", 1, 0, 2, 1
+    return args
 
 
 def blobs(count: int, size: int, generator: torch.Generator) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
     nice -n 19 python benchmarks/wm811k_reader_memory.py                  # 811,457 wafers
     nice -n 19 python benchmarks/wm811k_reader_memory.py --rows 50000 --read-only-too
+    python benchmarks/wm811k_reader_memory.py --smoke      # seconds: does it still run?
 
 Builds, in a temporary folder that is deleted afterwards (``--workdir`` picks its parent),
 a pickle shaped like the published one: a DataFrame of ``--rows`` wafers with the columns
@@ -73,11 +74,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--flavour", choices=["python2", "pandas2", "pandas3"], default="python2")
     parser.add_argument("--workdir", type=Path, default=None, help="parent of the temporary folder")
     parser.add_argument("--read-only-too", action="store_true", help="also measure read_wafer_frame on its own")
+    parser.add_argument("--smoke", action="store_true", help="seconds: 2,000 wafers (CI runs this)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--step", choices=["sha256", "convert", "read_parquet", "read_pickle"], help=argparse.SUPPRESS)
     parser.add_argument("--pickle", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--parquet", type=Path, help=argparse.SUPPRESS)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.smoke:
+        args.rows = min(args.rows, 2000)
+    return args
 
 
 # ------------------------------------------------------------------------ the synthetic file

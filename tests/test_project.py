@@ -3,6 +3,7 @@ the parameter files and their checks."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,9 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 from irl_inr import settings
-from irl_inr.config import lay_domains_over_stage_defaults
+from irl_inr.config import lay_domains_over_stage_defaults, runtime_parameter_names
 from irl_inr.hooks import sections_used
-from irl_inr.parameter_registry import DOMAINS, validate_parameters
+from irl_inr.parameter_registry import DOMAINS, check_section_names, validate_parameters
 from irl_inr.pipeline_registry import STAGES, register_pipelines
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -145,3 +146,76 @@ def test_predict_reads_the_trained_domain_and_writes_through_the_catalog(pipelin
     assert {f"{domain}.irl_inr_model", f"{domain}.new_images"} <= pipeline.inputs()
     validate_parameters({section: config["parameters"][domain][section.split(".")[1]]
                          for section in sections_used(pipeline.datasets())})
+
+
+def test_kedro_viz_shows_every_node_s_own_file(pipelines):
+    """kedro-viz names a node function's file with ``inspect.getfile(node.func)`` (a
+    ``functools.partial`` gets none): a node function under a decorator
+    (``torch.no_grad()``) would show torch's ``_contextlib.py``."""
+    source = (PROJECT_ROOT / "src" / "irl_inr").resolve()
+    functions = [node for pipeline in pipelines.values() for node in pipeline.nodes if inspect.isfunction(node.func)]
+    elsewhere = sorted({f"{node.name}: {inspect.getfile(node.func)}" for node in functions
+                        if source not in Path(inspect.getfile(node.func)).resolve().parents})
+    assert len(functions) > 100 and elsewhere == []
+
+
+def test_the_catalog_s_runtime_parameters_are_known_top_level_names():
+    assert runtime_parameter_names(PROJECT_ROOT / "conf") >= {
+        "download_mnist", "new_images", "cryo_em_star", "cryo_em_volume", "wm811k_pickle"}
+
+
+def test_every_parameter_name_of_the_project_s_files_is_known(config):
+    check_section_names(config["parameters"], runtime_parameter_names(PROJECT_ROOT / "conf"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"trainig": {"config": "paper"}}, "trainig: unknown parameter section (did you mean training?)"),
+        ({"mnist_u": {"ingestoin": {"max_images": 50}}},
+         "mnist_u.ingestoin: unknown parameter section (did you mean mnist_u.ingestion?)"),
+        ({"cryo_em": {"simulaton": {}}}, "cryo_em.simulaton: unknown parameter section (did you mean cryo_em.simulation?)"),
+        ({"wm811k_pickel": "x.pkl"}, "wm811k_pickel: unknown parameter section (did you mean wm811k_pickle?)"),
+    ],
+)
+def test_a_misspelt_section_is_named_with_the_closest_known_one(config, changes, message):
+    parameters = {**config["parameters"], **changes}
+    if "mnist_u" in changes or "cryo_em" in changes:
+        (domain,) = set(changes) & set(DOMAINS)
+        parameters[domain] = {**config["parameters"][domain], **changes[domain]}
+    with pytest.raises(ValueError) as caught:
+        check_section_names(parameters, runtime_parameter_names(PROJECT_ROOT / "conf"))
+    assert str(caught.value).startswith(message)
+
+
+def committed_files() -> list[str]:
+    """The files under data/ that git keeps (the `!` lines of .gitignore)."""
+    lines = (PROJECT_ROOT / ".gitignore").read_text().splitlines()
+    return [line[2:] for line in lines if line.startswith("!/data/08_reporting/")]
+
+
+def test_kedro_run_and_dvc_repro_write_every_committed_file_in_the_same_bytes(tmp_path, monkeypatch):
+    """`make run` (Kedro's default environment) and `dvc repro` (`--env dvc`) write each
+    committed metric and history through the same dataset, so the same values give the
+    same bytes and `git status` shows only real changes; their seconds go elsewhere."""
+    from kedro.io import DataCatalog
+    import pandas as pd
+
+    catalogs = {env: DataCatalog.from_config(settings.CONFIG_LOADER_CLASS(
+        str(PROJECT_ROOT / "conf"), **settings.CONFIG_LOADER_ARGS, env=env)["catalog"]) for env in ("local", "dvc")}
+    files = committed_files()
+    assert len(files) == 22
+    written = {}
+    for env, catalog in catalogs.items():
+        monkeypatch.chdir(tmp_path / env if (tmp_path / env).mkdir() is None else tmp_path)
+        for file in files:
+            domain, name = Path(file).parent.name, Path(file).stem
+            if file.endswith(".csv"):
+                seconds = "train_seconds" if name == "clustering_comparison" else "seconds"
+                data = pd.DataFrame({"epoch": [1, 2], "total": [0.5, 1 / 3], seconds: [1.5, 2.5]})
+            else:
+                data = {"b": 1 / 3, "a": {"train_seconds": 2.5, "acc": 0.75}, "seconds": 9.0}
+            catalog.save(f"{domain}.{name}", data)
+            written[env, file] = Path(file).read_bytes()
+            assert b"seconds" not in written[env, file], file
+    assert all(written["local", file] == written["dvc", file] for file in files)

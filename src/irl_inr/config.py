@@ -12,7 +12,9 @@ can edit any of them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from kedro.config import OmegaConfigLoader
@@ -38,6 +40,16 @@ def lay_domains_over_stage_defaults(parameters: Mapping[str, Any]) -> dict[str, 
             own[section] = OmegaConf.to_container(OmegaConf.merge(parameters[section] or {}, differences))
         result[domain] = own
     return result
+
+
+_RUNTIME_PARAMETER = re.compile(r"\$\{runtime_params:\s*([A-Za-z_]\w*)")
+
+
+def runtime_parameter_names(conf_source: Path) -> set[str]:
+    """The names that the catalog files read with ``${runtime_params:<name>, ...}``
+    (``--params cryo_em_star=<file>``): top-level parameters that are not sections."""
+    return {name for path in sorted(conf_source.rglob("catalog*.yml"))
+            for name in _RUNTIME_PARAMETER.findall(path.read_text(encoding="utf-8"))}
 
 
 class ProjectConfigLoader(OmegaConfigLoader):

@@ -9,7 +9,8 @@ under that domain."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import difflib
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from irl_inr.pipelines.clustering import parameters as clustering
@@ -58,3 +59,26 @@ def validate_parameters(parameters: Mapping[str, Any]) -> None:
             if domain and not message.startswith(f"{domain}."):
                 message = f"{domain}.{message}"
             raise ValueError(message) from error
+
+
+def _unknown(name: str, known: Collection[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    guess = f" (did you mean {prefix}{close[0]}?)" if close else ""
+    return f"{prefix}{name}: unknown parameter section{guess}; known: {sorted(known)}"
+
+
+def check_section_names(parameters: Mapping[str, Any], runtime_names: Collection[str] = ()) -> None:
+    """Every top-level name in ``parameters`` must be a domain, a shared section or a
+    name the catalog reads (``runtime_names``), and every section of a domain one of its
+    own or a shared one: a misspelt name (``trainig``, ``mnist_u.ingestoin``) would
+    otherwise be ignored and the run go on with the defaults. ``ValueError`` names the
+    first unknown one with the closest known name."""
+    top = set(DOMAINS) | set(SHARED_VALIDATORS) | set(runtime_names)
+    for name in parameters:
+        if name not in top:
+            raise ValueError(_unknown(name, top))
+    for domain in DOMAINS:
+        own = set(DOMAIN_VALIDATORS[domain]) | set(SHARED_VALIDATORS)
+        for name in parameters.get(domain) or {}:
+            if name not in own:
+                raise ValueError(_unknown(name, own, f"{domain}."))

@@ -6,7 +6,9 @@ its annotation) or a value out of range is a ``ValueError`` that names the param
 (``augmentation.max_shift_pixels = 'abc': must be a number``). The sections are
 registered in :mod:`irl_inr.parameter_registry`, which the project hook reads to validate
 every section a pipeline uses before its first node runs; nodes build the same
-dataclasses from the dicts they receive."""
+dataclasses from the dicts they receive. A section that depends on the images (their
+labels, their number) says so in ``check_images``, which :mod:`irl_inr.data_checks` runs
+as soon as a domain's table of images exists, before anything is trained."""
 
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def is_int(value: Any) -> bool:
@@ -62,6 +67,19 @@ def type_problem(value: Any, annotation: Any) -> str | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class ImageRequirement:
+    """A section's need for images: ``parameter`` (its name in the section, e.g.
+    ``clustering.mining.neighbours``) with ``value`` needs at least ``minimum`` images of
+    ``split`` ('all', 'train' or 'test'), for the reason ``why``."""
+
+    parameter: str
+    value: Any
+    split: str
+    minimum: int
+    why: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Parameters:
     """Base: ``from_dict`` rejects unknown keys and values whose type does not fit the
     field's annotation; subclasses check ranges in ``check``."""
@@ -93,6 +111,13 @@ class Parameters:
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the parameter that is out of range."""
+
+    def check_images(self, table: pd.DataFrame) -> list[ImageRequirement]:
+        """Check the section against a domain's table of images (one row per image, with
+        ``label`` and ``split``) before any of them is trained on: raise ``ValueError``
+        naming the parameter that does not fit the labels; return what the section needs
+        of the image counts (checked together by :mod:`irl_inr.data_checks`)."""
+        return []
 
     def check_int(self, name: str, minimum: int) -> None:
         """``name`` must be an integer of at least ``minimum``."""

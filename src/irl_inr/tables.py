@@ -1,6 +1,6 @@
 """Helpers on a domain's ``image_table`` (one row per image: ``image_id``, ``label``,
-``split``, ...): which rows form a split, a seeded train/test split stratified by label,
-and where given image ids stand in a table."""
+``split``, ...): which rows form a split, whether they are labelled, a seeded train/test
+split stratified by label, and where given image ids stand in a table."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ def rows_of_split(table: pd.DataFrame, split: str) -> np.ndarray:
     if split == "all":
         return np.arange(len(table))
     return np.flatnonzero((table["split"] == split).to_numpy())
+
+
+def is_unlabelled(labels: np.ndarray) -> bool:
+    """One label class (or none): nothing to score clusters against or to supervise with."""
+    return len(pd.unique(np.asarray(labels))) <= 1
 
 
 def split_rows(images: np.ndarray, table: pd.DataFrame, split: str) -> np.ndarray:

@@ -50,6 +50,35 @@ def test_mnist_reads_the_real_files_decompressed(tmp_path, shared_data):
     assert loaded["images"].shape == (10000, 28, 28) and loaded["labels"][:5].tolist() == [7, 2, 1, 0, 4]
 
 
+def test_mnist_with_both_forms_of_a_file_says_which_pair_it_reads(tmp_path, tiny_digits, caplog):
+    """Uncompressed files put next to the .gz ones: the catalog's names (.gz) are read,
+    and a warning names the pair read and the files left aside."""
+    images, labels = tiny_digits
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", images[:20])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", labels[:20])
+    with caplog.at_level("INFO", logger="irl_inr"):
+        loaded = MnistDataset(str(tmp_path)).load()
+    assert len(loaded["images"]) == 30
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == [
+        f"MNIST: {tmp_path}/ holds IDX files both compressed and not; reading the pair t10k-images-idx3-ubyte.gz and "
+        "t10k-labels-idx1-ubyte.gz (the names of mnist_u.mnist_raw in the catalog), not t10k-images-idx3-ubyte and "
+        "t10k-labels-idx1-ubyte"
+    ]
+
+
+def test_mnist_with_one_form_of_each_file_warns_of_nothing(tmp_path, tiny_digits, caplog):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", tiny_digits[0])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", tiny_digits[1])
+    with caplog.at_level("INFO", logger="irl_inr"):
+        MnistDataset(str(tmp_path)).load()
+    assert not [record for record in caplog.records if record.levelname == "WARNING"]
+    assert any("from " + str(tmp_path / "t10k-images-idx3-ubyte") + " and t10k-labels-idx1-ubyte" in record.getMessage()
+               for record in caplog.records)
+
+
 @pytest.mark.parametrize("present", ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte.gz"])
 def test_mnist_with_one_file_of_the_pair_names_both_and_does_not_fall_back(tmp_path, tiny_digits, present):
     write_idx(tmp_path / present, tiny_digits[0] if "images" in present else tiny_digits[1])

@@ -38,3 +38,4 @@ def test_json_moves_every_key_ending_in_seconds_at_any_depth(tmp_path):
     assert dataset.load() == metrics
     (tmp_path / "metrics_timings.json").unlink()
     assert dataset.load() == {"acc": 0.9, "scan": {"nmi": 0.8}, "kmeans": {"ari": 0.1}}
+

@@ -62,7 +62,7 @@ mnist_u:
   training:
     config: tiny
     checkpoint_dir: data/06_models/checkpoints
-    progress: false
+    progress: true
     configurations:
       tiny:
         model: {image_size: 50, latent_dim: 8, backbone: small_cnn, num_frequencies: 16,
@@ -77,8 +77,13 @@ mnist_u:
 @pytest.fixture(scope="session")
 def tiny_default_run(tmp_path_factory) -> Path:
     """A scratch project after one sequential ``kedro run`` of ``TINY_RUN`` (shared by the
-    tests that check that run and those that compare other runners with it)."""
+    tests that check that run and those that compare other runners with it); its console
+    output, stdout then stderr (a pipe, not a terminal), is in ``RUN_LOG`` beside it."""
     project = copy_project(tmp_path_factory.mktemp("tiny_default") / "project")
     (project / "conf/local/parameters.yml").write_text(TINY_RUN)
-    run_kedro(project)
+    result = run_kedro(project)
+    (project.parent / RUN_LOG).write_text(result.stdout + result.stderr)
     return project
+
+
+RUN_LOG = "kedro_run.log"

@@ -97,3 +97,15 @@ def test_write_then_read_keeps_pose_and_pixel_size(tmp_path):
     for column in table.columns:
         np.testing.assert_allclose(again[column], table[column], atol=1e-5)
     assert again["stack_index"].tolist() == [0, 1] and again["view_index"].dtype == np.int64
+
+
+def test_a_cryosparc_file_is_refused_with_what_to_do_instead(tmp_path):
+    """cryoSPARC's ``.cs`` is a NumPy structured array, not a STAR file: the error says so
+    rather than that no rlnImageName table was found."""
+    particles = np.zeros(3, dtype=[("blob/path", "S32"), ("blob/idx", "<u4")])
+    path = tmp_path / "P1_J5_particles.cs"
+    with open(path, "wb") as handle:
+        np.save(handle, particles)
+    with pytest.raises(StarFormatError, match="cryoSPARC files are not supported; export a STAR file") as caught:
+        read_particle_star(path)
+    assert "rlnImageName" not in str(caught.value) and str(path) in str(caught.value)

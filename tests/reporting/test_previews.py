@@ -87,3 +87,22 @@ def test_the_static_build_is_rewritten_with_relative_paths(tmp_path):
     assert relativise_build(tmp_path / "build", project) == 2
     assert json.loads((tmp_path / "build/api/nodes/abc").read_text())["filepath"] == "data/08_reporting/mnist_u/metrics.json"
     assert json.loads((tmp_path / "build/api/nodes/def").read_text())["filepath"] == "site-packages/torch/utils/_contextlib.py"
+
+
+def test_the_committed_metrics_preview_their_file_rounded_and_save_what_the_dvc_stages_save(tmp_path):
+    """The committed metrics' datasets of conf/base: previews of the committed file (no
+    seconds), rounded, and nothing before it exists; their bytes are those of the plain
+    timings datasets that the DVC stages write with."""
+    from irl_inr.datasets import timings
+    from irl_inr.reporting.previews import TimingsSplitCSVDataset, TimingsSplitJSONDataset
+
+    table = TimingsSplitCSVDataset(filepath=str(tmp_path / "history.csv"), timing_columns=["seconds"])
+    metrics = TimingsSplitJSONDataset(filepath=str(tmp_path / "metrics.json"))
+    assert table.preview() is None and metrics.preview() is None
+    history = pd.DataFrame({"epoch": [1, 2], "total": [0.123456789, 0.5], "seconds": [3.0, 4.0]})
+    table.save(history)
+    metrics.save({"acc": 0.987654321, "train_seconds": 12.0})
+    assert table.preview(nrows=1) == {"index": [0], "columns": ["epoch", "total"], "data": [[1, 0.123]]}
+    assert json.loads(metrics.preview()) == {"acc": 0.988}
+    timings.TimingsSplitCSVDataset(filepath=str(tmp_path / "plain.csv"), timing_columns=["seconds"]).save(history)
+    assert (tmp_path / "plain.csv").read_bytes() == (tmp_path / "history.csv").read_bytes()

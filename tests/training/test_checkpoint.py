@@ -87,7 +87,10 @@ def test_a_truncated_checkpoint_is_named_with_what_to_do_and_kept(tmp_path, toy,
         fit(toy.make_model(), toy.make_data(), config, path, progress=False)
     message = str(error.value)
     assert message.startswith(f"could not read checkpoint {path}: ")
-    assert message.endswith(f"The file is truncated or corrupt: delete {path} to start this training over from step 0")
+    assert message.endswith(
+        f"The file is truncated or corrupt: delete {path} (or set the stage's checkpoint_dir parameter to another "
+        "folder) to start over"
+    )
     assert path.read_bytes() == truncated
 
 

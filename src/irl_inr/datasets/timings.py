@@ -1,12 +1,16 @@
 """Tables and JSON metrics whose wall-clock timings live in a sibling ``*_timings`` file.
 
-DVC commits metrics and per-epoch histories to git and compares them between runs; a
+Git keeps the metrics and per-epoch histories and DVC compares them between runs; a
 ``seconds`` column differs on every run, so every rerun would look like a change. These
 datasets save the timings beside the file (``training_history.csv`` ->
-``training_history_timings.csv``), which ``dvc.yaml`` does not declare, and put them
-back on load, so nodes see the same data as with ``pandas.CSVDataset`` /
-``json.JSONDataset``. A missing timings file (e.g. after ``dvc pull`` on a fresh clone)
-loads as NaN timings for tables and no timing keys for JSON, with a warning."""
+``training_history_timings.csv``), which ``dvc.yaml`` does not declare and git ignores,
+and put them back on load, so nodes see the same data as with ``pandas.CSVDataset`` /
+``json.JSONDataset``. ``kedro run`` and ``dvc repro`` both write through them, so the
+same values give the same bytes. A missing timings
+file (e.g. after ``dvc pull`` on a fresh clone) loads as NaN timings for tables and no
+timing keys for JSON, with a warning. ``conf/base`` uses their subclasses with kedro-viz
+previews (:mod:`irl_inr.reporting.previews`), which save the same bytes; ``conf/dvc``
+these, so that the DVC stages do not depend on the reporting code."""
 
 from __future__ import annotations
 

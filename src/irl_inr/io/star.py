@@ -159,6 +159,11 @@ def _pixel_sizes(path: Path, table: pd.DataFrame, first_stack: str) -> np.ndarra
 def read_particle_star(path: str | os.PathLike, project_root: str | os.PathLike | None = None) -> pd.DataFrame:
     """The particle table of a STAR file, in the project's units (see the module doc)."""
     path = Path(path)
+    if path.suffix.lower() == ".cs":
+        raise StarFormatError(
+            f"{path}: cryoSPARC files are not supported; export a STAR file (e.g. with pyem's csparc2star.py) "
+            "and give that instead"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"{path}: STAR file not found")
     particles, optics = _tables(path)

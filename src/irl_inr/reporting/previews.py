@@ -5,7 +5,8 @@ those the last run did not write (another domain's, the predict pipeline's); the
 datasets then fail to read the file and kedro-viz warns once per dataset. These
 subclasses preview a missing file as nothing (kedro-viz shows no preview, quietly) and
 round the numbers of tables and JSON files to significant figures (kedro-viz prints
-floats in full). Loading and saving are the stock ones, except that
+floats in full); the committed metrics and histories get the same previews over the
+datasets that keep their seconds apart. Loading and saving are the stock ones, except that
 :class:`FigureDataset` also loads: the PNG's bytes, so that the report can embed a figure
 another stage drew instead of drawing it again."""
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import json
+
+import pandas as pd
 
 from kedro.io.core import get_filepath_str
 # kedro-viz picks a preview's renderer by the name of its return type.
@@ -22,6 +25,7 @@ from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
 
+from irl_inr.datasets import timings
 from irl_inr.reporting.formatting import round_nested
 
 
@@ -65,3 +69,23 @@ class FigureDataset(_MatplotlibDataset):
 
     def _load_path(self) -> str:
         return get_filepath_str(self._get_load_path(), self._protocol)
+
+
+class TimingsSplitCSVDataset(timings.TimingsSplitCSVDataset):
+    """A committed table whose seconds live apart (:mod:`irl_inr.datasets.timings`, the same
+    bytes), with a quiet, rounded preview of the committed file."""
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        if not self.exists():
+            return None
+        return _rounded_table(pd.read_csv(self._filepath, nrows=nrows).to_dict(orient="split"))
+
+
+class TimingsSplitJSONDataset(timings.TimingsSplitJSONDataset):
+    """Committed JSON metrics whose seconds live apart (:mod:`irl_inr.datasets.timings`, the
+    same bytes), with a quiet, rounded preview of the committed file."""
+
+    def preview(self) -> JSONPreview:
+        if not self.exists():
+            return None
+        return JSONPreview(json.dumps(round_nested(json.loads(self._filepath.read_text(encoding="utf-8")))))

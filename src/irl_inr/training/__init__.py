@@ -11,9 +11,11 @@
 from .checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
+    check_resumable,
     checkpoint_file,
     load_checkpoint,
     save_checkpoint,
+    state_signature,
 )
 from .config import TrainingConfig
 from .data import TensorData, TrainingData
@@ -31,9 +33,11 @@ __all__ = [
     "TrainingConfig",
     "TrainingData",
     "TrainingResult",
+    "check_resumable",
     "checkpoint_file",
     "fit",
     "load_checkpoint",
     "resolve_device",
     "save_checkpoint",
+    "state_signature",
 ]

@@ -18,10 +18,13 @@ it loads with ``torch.load(weights_only=True)``:
 ``history``           one dict of floats per completed epoch
 ``torch_version``     informational
 
-A checkpoint whose ``identity`` differs from the current run's is *refused*
-(:class:`CheckpointMismatchError`, naming each difference) rather than silently
-ignored or overwritten: it belongs to another experiment, and training over it
-would destroy it. Delete it or choose another path to start afresh."""
+A checkpoint's file name carries a digest of everything its result depends on
+(:func:`checkpoint_file`: settings, the model's parameter names and shapes, the data
+itself), so another run never meets it. One whose ``identity`` still differs from the
+current run's is *refused* (:class:`CheckpointMismatchError`, naming each difference)
+rather than silently ignored or overwritten: training over it would destroy it. Delete
+it, or point the stage's ``checkpoint_dir`` parameter elsewhere, to start afresh.
+:func:`check_resumable` makes the same check before a run starts training."""
 
 from __future__ import annotations
 
@@ -62,10 +65,19 @@ _DATA_SAMPLES = 8  # samples hashed into the data fingerprint (cheap, determinis
 
 def checkpoint_file(directory: str | Path, name: str, *identity: Any) -> Path:
     """The checkpoint of a run named ``name`` whose result depends on ``identity`` (its
-    settings, starting weights, data, ...: see :func:`irl_inr.fingerprint.digest`): one
-    file per identity, so a rerun with the same identity resumes it and a run with
-    another starts its own."""
+    settings, :func:`state_signature` of its model, its data itself, ...: see
+    :func:`irl_inr.fingerprint.digest`): one file per identity, so a rerun with the same
+    identity resumes it and a run with another (other images of the same shape
+    included) starts its own."""
     return Path(directory) / f"{name}-{digest(*identity)}.pt"
+
+
+def state_signature(model: nn.Module) -> list[list]:
+    """The names, shapes and dtypes of ``model``'s state: what a checkpoint's weights must fit."""
+    return [
+        [name, list(tensor.shape), str(tensor.dtype).removeprefix("torch.")]
+        for name, tensor in model.state_dict().items()
+    ]
 
 
 class CheckpointError(RuntimeError):
@@ -84,10 +96,7 @@ def run_identity(config_fields: Mapping[str, Any], model: nn.Module, data: torch
 
     The model is named by its class ``__qualname__`` (not its module path, which may
     legitimately move) and described by the names, shapes and dtypes of its state."""
-    signature = [
-        [name, list(tensor.shape), str(tensor.dtype).removeprefix("torch.")]
-        for name, tensor in model.state_dict().items()
-    ]
+    signature = state_signature(model)
     count = data.shape[0]
     picks = sorted({round(i * (count - 1) / max(_DATA_SAMPLES - 1, 1)) for i in range(_DATA_SAMPLES)})
     sample = data[picks].detach().to("cpu").contiguous()
@@ -134,8 +143,20 @@ def check_identity(checkpoint: Mapping[str, Any], identity: Mapping[str, Any], p
     raise CheckpointMismatchError(
         f"checkpoint {os.fspath(path)} was written by a different run and is refused: "
         + "; ".join(differences)
-        + ". Delete it or choose another checkpoint_path to start afresh."
+        + f". {START_AFRESH}"
     )
+
+
+START_AFRESH = "Delete it, or set the stage's checkpoint_dir parameter to another folder, to start afresh."
+
+
+def check_resumable(path: str | os.PathLike, config_fields: Mapping[str, Any], model: nn.Module,
+                    data: torch.Tensor) -> None:
+    """Raise :class:`CheckpointError` if ``path`` exists but is not a checkpoint that the
+    run of ``model`` on ``data`` (settings ``config_fields``) could resume, as
+    :func:`~.loop.fit` would once it starts; nothing when there is no file yet."""
+    if Path(path).exists():
+        check_identity(load_checkpoint(path), run_identity(config_fields, model, data), path)
 
 
 def _sha256(text: str) -> str:
@@ -193,7 +214,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     An unreadable file or one that is not a training checkpoint of this format is a
     :class:`CheckpointError`: it is never silently replaced by a fresh run."""
     path = Path(path)
-    start_over = f"delete {path} to start this training over from step 0"
+    start_over = f"delete {path} (or set the stage's checkpoint_dir parameter to another folder) to start over"
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure means the same thing here

@@ -54,7 +54,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from irl_inr.parameters import is_int
 
@@ -86,6 +85,8 @@ from .distributed import (
 )
 from .data import TrainingData, training_data
 from .inputs import accepts_shard
+from .optimiser import optimiser_groups
+from .progress import progress_bar
 from .results import GRAD_NORM, RESERVED_COLUMNS, NonFiniteLossError, Position, TrainingResult, history_frame
 
 logger = logging.getLogger(__name__)
@@ -156,32 +157,6 @@ def fit(
         if torch.get_num_threads() != threads_before:
             torch.set_num_threads(threads_before)
         model.train(was_training)
-
-
-def optimiser_groups(model: nn.Module, learning_rate: float) -> list[dict[str, Any]]:
-    """Adam's parameter groups for ``model``: its ``optimiser_groups()`` (each group's
-    ``learning_rate_scale`` times ``learning_rate``) or one group of every parameter
-    that requires a gradient. Empty groups are dropped; none left raises."""
-    name = type(model).__name__
-    declared = getattr(model, "optimiser_groups", None)
-    if declared is None:
-        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "learning_rate_scale": 1.0}]
-    else:
-        groups = list(declared())
-    built, seen = [], set()
-    for group in groups:
-        params = [p for p in group["params"] if p.requires_grad]
-        scale = group.get("learning_rate_scale", 1.0)
-        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale) or scale <= 0:
-            raise ValueError(f"{name}.optimiser_groups: learning_rate_scale must be a positive number, got {scale!r}")
-        if any(id(p) in seen for p in params):
-            raise ValueError(f"{name}.optimiser_groups: a parameter is in more than one group")
-        seen.update(id(p) for p in params)
-        if params:
-            built.append({"params": params, "lr": learning_rate * float(scale)})
-    if not built:
-        raise ValueError(f"{name} has no trainable parameters")
-    return built
 
 
 class _Trainer:
@@ -277,25 +252,10 @@ class _Trainer:
                 self.average.load_state_dict(checkpoint["average_state"])
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointMismatchError(f"checkpoint {self.path} does not fit this model: {error}") from error
-        position = Position(
-            step=int(checkpoint["step"]),
-            epoch=int(checkpoint["epoch"]),
-            batch_in_epoch=int(checkpoint["batch_in_epoch"]),
-            epoch_sums={str(k): float(v) for k, v in checkpoint["epoch_sums"].items()},
-            epoch_counts={str(k): int(v) for k, v in checkpoint["epoch_counts"].items()},
-            epoch_seconds=float(checkpoint["epoch_seconds"]),
-            history=[dict(row) for row in checkpoint["history"]],
-        )
-        if (
-            position.step != position.epoch * self.batches + position.batch_in_epoch
-            or not 0 <= position.batch_in_epoch < self.batches
-            or position.epoch > self.config.epochs
-            or len(position.history) != position.epoch
-        ):
-            raise CheckpointError(
-                f"checkpoint {self.path} is inconsistent: step {position.step}, epoch {position.epoch}, "
-                f"batch {position.batch_in_epoch} of {self.batches}, {len(position.history)} history rows"
-            )
+        position = Position.from_checkpoint(checkpoint)
+        problem = position.inconsistency(self.batches, self.config.epochs)
+        if problem:
+            raise CheckpointError(f"checkpoint {self.path} is inconsistent: {problem}")
         self.position = position
         self.resumed_from = self.saved_step = position.step
         if position.epoch == self.config.epochs:
@@ -314,13 +274,7 @@ class _Trainer:
 
     def _train(self) -> None:
         config, position = self.config, self.position
-        bar = tqdm(
-            total=config.epochs * self.batches,
-            initial=position.step,
-            disable=not self.progress,
-            unit="step",
-            dynamic_ncols=True,
-        )
+        bar = progress_bar(config.epochs * self.batches, position.step, self.progress)
         try:
             while position.epoch < config.epochs and not self._should_stop():
                 self._train_epoch(bar)
@@ -330,7 +284,7 @@ class _Trainer:
     def _should_stop(self) -> bool:
         return self.stop_after_steps is not None and self.position.step >= self.stop_after_steps
 
-    def _train_epoch(self, bar: tqdm) -> None:
+    def _train_epoch(self, bar: Any) -> None:
         config, position, data = self.config, self.position, self.data
         epoch = position.epoch
         shuffle = torch.Generator().manual_seed(derive_seed(config.seed, "shuffle", epoch))
@@ -414,27 +368,13 @@ class _Trainer:
         return dict(losses)
 
     def _non_finite(self, bad: dict[str, float], epoch: int, batch_index: int) -> None:
-        """Raise NonFiniteLossError; names the culprit term ("total" only if it alone is bad)."""
-        culprits = [name for name in bad if name not in ("total", GRAD_NORM)]
-        term = culprits[0] if culprits else ("total" if "total" in bad else GRAD_NORM)
-        step = self.position.step + 1
-        what = "the gradient norm" if term == GRAD_NORM else f"loss term {term!r}"
-        if self.saved_step is not None:
-            kept = f"the last good checkpoint (step {self.saved_step}) is left untouched at {self.path}"
-        elif self.path is not None:
-            kept = f"no checkpoint had been written yet to {self.path}"
-        else:
-            kept = "no checkpoint path was given"
-        message = (
-            f"{what} is {bad[term]} at step {step} (epoch {epoch + 1}/{self.config.epochs}, "
-            f"batch {batch_index + 1}/{self.batches}; non-finite: "
-            + ", ".join(f"{name}={value}" for name, value in bad.items())
-            + f"); training stopped without taking that step, {kept}"
+        """Log and raise :class:`NonFiniteLossError` for the step about to be taken."""
+        error = NonFiniteLossError.of_step(
+            bad, self.position.step + 1, (epoch + 1, self.config.epochs), (batch_index + 1, self.batches),
+            self.saved_step, self.path,
         )
-        logger.error(message)
-        raise NonFiniteLossError(
-            message, term=term, value=bad[term], step=step, epoch=epoch + 1, checkpoint_step=self.saved_step
-        )
+        logger.error(str(error))
+        raise error
 
     def _finish_epoch(self) -> None:
         position = self.position

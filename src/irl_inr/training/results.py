@@ -32,6 +32,30 @@ class NonFiniteLossError(FloatingPointError):
         self.epoch = epoch
         self.checkpoint_step = checkpoint_step
 
+    @classmethod
+    def of_step(
+        cls, bad: Mapping[str, float], step: int, epoch: tuple[int, int], batch: tuple[int, int],
+        checkpoint_step: int | None, path: object,
+    ) -> NonFiniteLossError:
+        """The error for 1-based ``step`` (``epoch`` and ``batch`` as (number, of)), whose
+        non-finite values are ``bad``; it names the culprit term ("total" only if it alone
+        is bad) and what is on disk (the checkpoint of ``checkpoint_step`` at ``path``)."""
+        culprits = [name for name in bad if name not in ("total", GRAD_NORM)]
+        term = culprits[0] if culprits else ("total" if "total" in bad else GRAD_NORM)
+        what = "the gradient norm" if term == GRAD_NORM else f"loss term {term!r}"
+        if checkpoint_step is not None:
+            kept = f"the last good checkpoint (step {checkpoint_step}) is left untouched at {path}"
+        elif path is not None:
+            kept = f"no checkpoint had been written yet to {path}"
+        else:
+            kept = "no checkpoint path was given"
+        message = (
+            f"{what} is {bad[term]} at step {step} (epoch {epoch[0]}/{epoch[1]}, batch {batch[0]}/{batch[1]}; "
+            "non-finite: " + ", ".join(f"{name}={value}" for name, value in bad.items())
+            + f"); training stopped without taking that step, {kept}"
+        )
+        return cls(message, term=term, value=bad[term], step=step, epoch=epoch[0], checkpoint_step=checkpoint_step)
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingResult:
@@ -66,6 +90,31 @@ class Position:
     epoch_counts: dict[str, int] = dataclasses.field(default_factory=dict)
     epoch_seconds: float = 0.0
     history: list[dict[str, float]] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Mapping) -> Position:
+        """The position a checkpoint recorded."""
+        return cls(
+            step=int(checkpoint["step"]),
+            epoch=int(checkpoint["epoch"]),
+            batch_in_epoch=int(checkpoint["batch_in_epoch"]),
+            epoch_sums={str(k): float(v) for k, v in checkpoint["epoch_sums"].items()},
+            epoch_counts={str(k): int(v) for k, v in checkpoint["epoch_counts"].items()},
+            epoch_seconds=float(checkpoint["epoch_seconds"]),
+            history=[dict(row) for row in checkpoint["history"]],
+        )
+
+    def inconsistency(self, batches: int, epochs: int) -> str | None:
+        """What does not add up for a run of ``epochs`` epochs of ``batches`` batches, or None."""
+        if (
+            self.step != self.epoch * batches + self.batch_in_epoch
+            or not 0 <= self.batch_in_epoch < batches
+            or self.epoch > epochs
+            or len(self.history) != self.epoch
+        ):
+            return (f"step {self.step}, epoch {self.epoch}, batch {self.batch_in_epoch} of {batches}, "
+                    f"{len(self.history)} history rows")
+        return None
 
     def start_epoch(self) -> None:
         self.epoch_sums, self.epoch_counts, self.epoch_seconds = {}, {}, 0.0

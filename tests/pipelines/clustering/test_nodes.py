@@ -199,7 +199,7 @@ def test_mining_refuses_bad_inputs_by_name(data, directory):
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match=r"semantic_codes holds NaN or infinite values in 1 of 40 rows \(first: row 3"):
         mine_neighbours(bad, poses, tiny(directory))
-    with pytest.raises(ValueError, match=r"clustering.n_clusters = 4 but the labels .* hold 3 classes"):
+    with pytest.raises(ValueError, match=r"clustering.n_clusters = 4: the labels .* hold 3 classes \[0, 1, 2\]: set n_clusters to 3"):
         mine_neighbours(codes, poses, tiny(directory, n_clusters=4))
     few = poses.assign(split=["train"] * 38 + ["test"] * 2)
     with pytest.raises(ValueError, match=r"selects 2 images of semantic_codes, fewer than clustering.n_clusters = 3"):

@@ -125,8 +125,19 @@ def test_mismatched_rows_nan_codes_and_missing_columns_are_refused(tmp_path, cod
         train_interpretation(bad, table, options)
     with pytest.raises(ValueError, match="split"):
         train_interpretation(codes, table.drop(columns="split"), options)
-    with pytest.raises(ValueError, match="interpretation.supervised"):
-        train_interpretation(codes, table.assign(label=0), options)
+    with pytest.raises(ValueError, match="interpretation.supervised = True: needs at least 2 label classes among the"):
+        train_interpretation(codes, table.assign(label=0), parameters(tmp_path, supervised=True))
+
+
+def test_supervised_auto_follows_whether_the_train_rows_hold_labels(tmp_path, codes_and_table):
+    """The default (auto): the plain flow on unlabelled codes (one label class, as an
+    unlabelled particle stack has), the class factor where labels exist."""
+    codes, table = codes_and_table
+    short = {"epochs": 2, "batch_size": 30}
+    plain = train_interpretation(codes, table.assign(label=0), parameters(tmp_path / "plain", optimisation=short))
+    assert plain["config"]["num_classes"] is None and plain["config"]["class_dims"] == 0
+    labelled = train_interpretation(codes, table, parameters(tmp_path / "labelled", optimisation=short))
+    assert labelled["config"]["num_classes"] == table["label"].nunique() > 1 and labelled["config"]["class_dims"] == 2
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@ import pandas as pd
 import pytest
 import torch
 
-from irl_inr.pipelines.training.nodes import train_irl_inr
+from irl_inr.pipelines.training.nodes import check_training_checkpoint, train_irl_inr
 from irl_inr.saved_models import restore_irl_inr
+from irl_inr.training import CheckpointError
 
 TINY = {
     "model": {"image_size": 24, "latent_dim": 4, "backbone": "small_cnn", "num_frequencies": 8,
@@ -95,6 +96,33 @@ def test_other_settings_get_their_own_checkpoint(tmp_path, images_and_table):
     other = {"model": TINY["model"], "optimisation": {**TINY["optimisation"], "learning_rate": 5e-4}}
     train_irl_inr(images, table, tiny_parameters(tmp_path, configurations={"tiny": other}))
     assert len(list((tmp_path / "checkpoints").glob("irl_inr-tiny-*.pt"))) == 2
+
+
+def test_other_images_of_the_same_shape_train_anew_and_each_run_resumes_its_own(tmp_path, images_and_table):
+    """A rerun on other images (same shape, same settings) gets its own checkpoint instead
+    of meeting the first run's; going back to the first images resumes the first one."""
+    images, table = images_and_table
+    first, _ = train_irl_inr(images, table, tiny_parameters(tmp_path))
+    other = np.ascontiguousarray(images[:, :, ::-1])
+    second, _ = train_irl_inr(other, table, tiny_parameters(tmp_path))
+    assert len(list((tmp_path / "checkpoints").glob("irl_inr-tiny-*.pt"))) == 2
+    assert not torch.equal(first["state_dict"]["encoder.trunk.0.weight"], second["state_dict"]["encoder.trunk.0.weight"])
+    again, _ = train_irl_inr(images, table, tiny_parameters(tmp_path))
+    assert all(torch.equal(again["state_dict"][k], first["state_dict"][k]) for k in first["state_dict"])
+
+
+def test_a_checkpoint_that_cannot_be_resumed_is_found_before_training(tmp_path, images_and_table):
+    """check_training_checkpoint finds what train_irl_inr would refuse: nothing before the
+    first run, nothing after it, a corrupt file at the run's checkpoint path."""
+    images, table = images_and_table
+    check_training_checkpoint(images, table, tiny_parameters(tmp_path))
+    train_irl_inr(images, table, tiny_parameters(tmp_path))
+    check_training_checkpoint(images, table, tiny_parameters(tmp_path))
+    (path,) = (tmp_path / "checkpoints").glob("irl_inr-tiny-*.pt")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="set the stage's checkpoint_dir parameter to another folder"):
+        check_training_checkpoint(images, table, tiny_parameters(tmp_path))
+    assert path.stat().st_size == 100
 
 
 @pytest.mark.parametrize(

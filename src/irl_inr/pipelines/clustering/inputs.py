@@ -5,8 +5,6 @@ against, and whether a saved model was trained on these images."""
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 import torch
@@ -16,32 +14,7 @@ from irl_inr import metrics
 from irl_inr.fingerprint import digest
 from irl_inr.inference import finite_codes, images_as_tensor
 from irl_inr.pipelines.clustering.parameters import ClusteringParameters
-from irl_inr.tables import rows_of_split, select_split
-
-logger = logging.getLogger(__name__)
-
-
-def is_unlabelled(labels: np.ndarray) -> bool:
-    """One label class: nothing to score clusters against."""
-    return len(pd.unique(labels)) == 1
-
-
-def check_label_classes(table: pd.DataFrame, options: ClusteringParameters, name: str = "image_table") -> None:
-    """The images' label classes must be ``clustering.n_clusters`` (or one: unscored)."""
-    classes = sorted(pd.unique(table["label"]).tolist())
-    if len(classes) == 1:
-        logger.warning(
-            "The %d images of clustering.split = %r (%s) hold one label class %s: they are clustered into "
-            "clustering.n_clusters = %d unscored (acc, nmi, ari, acc_69 and neighbour_acc need labels and are "
-            "skipped)", len(table), options.split, name, classes, options.n_clusters,
-        )
-        return
-    if len(classes) != options.n_clusters:
-        raise ValueError(
-            f"clustering.n_clusters = {options.n_clusters} but the labels of the {len(table)} images of "
-            f"clustering.split = {options.split!r} ({name}) hold {len(classes)} classes {classes}: set "
-            "n_clusters to the number of classes (clusters are scored against classes one to one)"
-        )
+from irl_inr.tables import is_unlabelled, rows_of_split, select_split
 
 
 def selected_images(
@@ -56,7 +29,7 @@ def selected_images(
             f"clustering.split = {options.split!r} selects {len(table)} images of the domain, fewer than "
             f"clustering.n_clusters = {options.n_clusters}"
         )
-    check_label_classes(table, options)
+    options.check_label_classes(table)
     return images_as_tensor(images), table.reset_index(drop=True)
 
 

@@ -41,7 +41,6 @@ from irl_inr.models.neighbour_pairs import NeighbourPairs
 from irl_inr.models.scan import SCANModel
 from irl_inr.models.selflabel import SelfLabelModel
 from irl_inr.pipelines.clustering.inputs import (
-    check_label_classes,
     check_trained_on,
     downsampled,
     mining_codes,
@@ -58,7 +57,7 @@ from irl_inr.saved_models import (
     restore_irl_inr,
     restore_scan_head,
 )
-from irl_inr.training import checkpoint_file, fit, resolve_device
+from irl_inr.training import checkpoint_file, fit, resolve_device, state_signature
 from irl_inr.training.checkpoint import cpu_state_dict
 
 logger = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ def mine_neighbours(
             f"clustering.split = {options.split!r} selects {len(codes)} images of semantic_codes, fewer than "
             f"clustering.n_clusters = {options.n_clusters}"
         )
-    check_label_classes(table, options, "predicted_poses")
+    options.check_label_classes(table, "predicted_poses")
     with thread_limit(options.num_threads):
         neighbours, _ = metrics.nearest_neighbours(codes, k, metric="cosine", backend="faiss")
     mining = mining_measures(table, neighbours, k)
@@ -122,9 +121,6 @@ def train_scan(
     settings = {"n_clusters": options.n_clusters, "scan": block.model_settings(), "max_shift": max_shift,
                 "normalise_codes": options.normalise_codes}
     irl_digest = model_digest(irl_inr_model, "irl_inr_model")
-    path = checkpoint_file(
-        options.checkpoint_dir, "scan", settings, optimisation.fingerprint_fields(), irl_digest, data, scan_neighbours
-    )
 
     torch.manual_seed(options.seed)
     pairs = NeighbourPairs(data, torch.from_numpy(scan_neighbours.astype(np.int64)))
@@ -142,6 +138,10 @@ def train_scan(
         view_seed=options.seed,
         head_hidden=block.head_hidden,
         features_learning_rate_scale=float(block.features_learning_rate_scale),
+    )
+    path = checkpoint_file(
+        options.checkpoint_dir, "scan", settings, optimisation.fingerprint_fields(), irl_digest, state_signature(model),
+        data, scan_neighbours,
     )
     logger.info("Training SCAN (%d heads) on %d images; checkpoints in %s", block.n_heads, len(data), path)
     result = fit(model, pairs, optimisation, checkpoint_path=path, progress=options.progress)
@@ -196,10 +196,6 @@ def train_selflabel(
     max_shift = float(pixels_to_normalised(block.max_shift_pixels, data.shape[-1]))
     scan_digest = model_digest(scan_model, "scan_model")
     settings = {"n_clusters": options.n_clusters, "selflabel": block.model_settings(), "max_shift": max_shift}
-    path = checkpoint_file(
-        options.checkpoint_dir, "selflabel", settings, optimisation.fingerprint_fields(), scan_digest,
-        scan_config["best_head"], data,
-    )
 
     torch.manual_seed(options.seed)
     encoder = restore_encoder(irl_inr_model, scan_model["state_dict"], "features.")
@@ -223,6 +219,10 @@ def train_selflabel(
         normalise_features=normalises_codes(scan_model),
         features_learning_rate_scale=float(block.features_learning_rate_scale),
         ema_decay=float(block.ema_decay),
+    )
+    path = checkpoint_file(
+        options.checkpoint_dir, "selflabel", settings, optimisation.fingerprint_fields(), scan_digest,
+        scan_config["best_head"], state_signature(model), data,
     )
     logger.info("Self-labelling (threshold %.3g) on %d images; checkpoints in %s", block.threshold, len(data), path)
     result = fit(model, data, optimisation, checkpoint_path=path, progress=options.progress)
@@ -283,14 +283,14 @@ def train_dti(images: np.ndarray, image_table: pd.DataFrame, parameters: dict) -
         data = data[chosen[: block.train_images].sort().values]
     optimisation = options.training_config("dti")
     model_options = block.model_options()
-    path = checkpoint_file(
-        options.checkpoint_dir, "dti", options.n_clusters, block.model_settings(), optimisation.fingerprint_fields(),
-        data,
-    )
     torch.manual_seed(options.seed)
     model = DTIClustering.from_data(
         data, options.n_clusters, init=block.init, init_subsample=block.init_subsample, seed=options.seed,
         **model_options,
+    )
+    path = checkpoint_file(
+        options.checkpoint_dir, "dti", options.n_clusters, block.model_settings(), optimisation.fingerprint_fields(),
+        state_signature(model), data,
     )
     logger.info("Training DTI on %d images of %s; checkpoints in %s", len(data), tuple(data.shape[1:]), path)
     result = fit(model, data, optimisation, checkpoint_path=path, progress=options.progress)

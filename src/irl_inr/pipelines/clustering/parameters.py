@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+import pandas as pd
+
 from irl_inr.models.dti import DEFAULT_HIDDEN, INITIALISATIONS, TRANSFORMATIONS
-from irl_inr.parameters import Parameters, is_int
+from irl_inr.parameters import ImageRequirement, Parameters, is_int
+from irl_inr.tables import is_unlabelled, rows_of_split
 from irl_inr.training import TrainingConfig
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,6 +243,43 @@ class ClusteringParameters(Parameters):
     def training_config(self, block: str) -> TrainingConfig:
         """The optimisation of ``scan``, ``selflabel`` or ``dti`` with this section's seed and device."""
         return getattr(self, block).training_config(self.seed, self.device, self.num_threads)
+
+    def check_label_classes(self, table: pd.DataFrame, name: str = "image_table") -> None:
+        """The label classes of the images of ``split`` (``table``) must be ``n_clusters``
+        (clusters are scored against classes one to one), or one: clustered unscored."""
+        classes = sorted(pd.unique(table["label"]).tolist())
+        if is_unlabelled(table["label"].to_numpy()):
+            logger.warning(
+                "The %d images of clustering.split = %r (%s) hold one label class %s: they are clustered into "
+                "clustering.n_clusters = %d unscored (acc, nmi, ari, acc_69 and neighbour_acc need labels and are "
+                "skipped)", len(table), self.split, name, classes, self.n_clusters,
+            )
+            return
+        if len(classes) != self.n_clusters:
+            self.fail(
+                "n_clusters", f"the labels of the {len(table)} images of clustering.split = {self.split!r} ({name}) "
+                f"hold {len(classes)} classes {classes}: set n_clusters to {len(classes)} (clusters are scored "
+                "against classes one to one)"
+            )
+
+    def check_images(self, table: pd.DataFrame) -> list[ImageRequirement]:
+        rows = table.iloc[rows_of_split(table, self.split)]
+        if len(rows):
+            self.check_label_classes(rows)
+        requirements = [
+            ImageRequirement("clustering.n_clusters", self.n_clusters, self.split, self.n_clusters,
+                             "at least one image per cluster"),
+            ImageRequirement("clustering.mining.neighbours", self.mining.neighbours, self.split,
+                             self.mining.neighbours + 1, "SCAN mines this many neighbours of every image"),
+        ]
+        for block in ("scan", "selflabel", "dti"):
+            optimisation = self.training_config(block)
+            if optimisation.drop_last:
+                requirements.append(ImageRequirement(
+                    f"clustering.{block}.optimisation.batch_size", optimisation.batch_size, self.split,
+                    optimisation.batch_size, "an epoch trains on full batches only",
+                ))
+        return requirements
 
 
 VALIDATORS: dict[str, Callable[[Any], Any]] = {"clustering": ClusteringParameters.from_dict}

@@ -13,7 +13,7 @@ import pandas as pd
 from kedro.pipeline import Node, Pipeline
 
 from irl_inr import metrics
-from irl_inr.pipelines.clustering.inputs import check_label_classes, mining_codes, mining_measures
+from irl_inr.pipelines.clustering.inputs import mining_codes, mining_measures
 from irl_inr.pipelines.clustering.parameters import ClusteringParameters
 from irl_inr.runtime import thread_limit
 from irl_inr.sharding import for_shard, shard_rows
@@ -48,7 +48,7 @@ def concatenate_neighbour_shards(
         raise ValueError(
             f"{len(neighbours)} mined rows for {len(table)} images of clustering.split = {options.split!r}"
         )
-    check_label_classes(table, options, "predicted_poses")
+    options.check_label_classes(table, "predicted_poses")
     mining = mining_measures(table, neighbours, options.mining.neighbours)
     logger.info("Mined %d neighbours of %d codes in %d shards: %s", mining["neighbours"], mining["images"],
                 len(shard_neighbours), mining)

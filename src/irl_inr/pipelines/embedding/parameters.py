@@ -6,8 +6,11 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+
 from irl_inr.invariant_features import FEATURES
-from irl_inr.parameters import Parameters, is_int
+from irl_inr.parameters import ImageRequirement, Parameters, is_int
+from irl_inr.tables import is_unlabelled, rows_of_split
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +55,14 @@ class EmbeddingParameters(Parameters):
                 self.fail(name, f"must be an integer of at least {minimum}")
         if not is_int(self.angular_frequencies) or not 0 <= self.angular_frequencies <= self.polar_angles // 2:
             self.fail("angular_frequencies", f"must be an integer in [0, polar_angles / 2 = {self.polar_angles // 2}]")
+
+    def check_images(self, table: pd.DataFrame) -> list[ImageRequirement]:
+        rows = rows_of_split(table, self.split)
+        needs = [ImageRequirement("embedding.split", self.split, self.split, 1, "the codes of these images")]
+        if not is_unlabelled(table["label"].to_numpy()[rows]):
+            needs.append(ImageRequirement("embedding.neighbours", self.neighbours, self.split, self.neighbours + 1,
+                                          "the neighbours whose labels neighbour_acc compares"))
+        return needs
 
 
 VALIDATORS: dict[str, Callable[[Any], Any]] = {"embedding": EmbeddingParameters.from_dict}

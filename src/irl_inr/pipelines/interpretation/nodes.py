@@ -26,7 +26,7 @@ from irl_inr.models.interpretation import InvertibleInterpretationNetwork
 from irl_inr.pipelines.interpretation.parameters import InterpretationParameters
 from irl_inr.saved_models import interpretation_flow, restore_interpretation, restore_irl_inr
 from irl_inr.tables import rows_of_split
-from irl_inr.training import checkpoint_file, fit
+from irl_inr.training import checkpoint_file, fit, state_signature
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +63,15 @@ def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, 
     if len(train) == 0:
         raise ValueError("image_table has no 'train' rows to fit the interpretation network on")
     num_classes = int(labels.max()) + 1
-    if options.supervised and len(np.unique(labels[train])) < 2:
-        raise ValueError(
-            "interpretation.supervised = True: needs at least 2 label classes among the train rows; "
-            "set it to false for an unsupervised flow"
-        )
+    supervised = options.is_supervised(labels[train])
     config = {
         "dim": int(codes.shape[1]),
         "blocks": options.blocks,
         "hidden": options.hidden,
         "scale_bound": float(options.scale_bound),
         "permutation_seed": options.permutation_seed,
-        "num_classes": num_classes if options.supervised else None,
-        "class_dims": options.class_dims if options.supervised else 0,
+        "num_classes": num_classes if supervised else None,
+        "class_dims": options.class_dims if supervised else 0,
     }
     data = codes[train]
     if optimisation.batch_size > len(data):
@@ -84,16 +80,18 @@ def train_interpretation(semantic_codes: np.ndarray, image_table: pd.DataFrame, 
         logger.info("interpretation: batch_size %d > %d train codes; using one batch of all of them",
                     optimisation.batch_size, len(data))
         optimisation = dataclasses.replace(optimisation, batch_size=len(data))
-    if options.supervised:
+    if supervised:
         data = torch.cat([data, torch.from_numpy(labels[train]).float().unsqueeze(1)], dim=1)  # (n, d + 1)
     torch.manual_seed(options.seed)
     flow = interpretation_flow(config)
     flow.train()
     with torch.no_grad():
         flow(codes[train])  # actnorm's data-dependent start, on every train code
-    path = checkpoint_file(options.checkpoint_dir, "interpretation", config, optimisation.fingerprint_fields(), data)
+    path = checkpoint_file(
+        options.checkpoint_dir, "interpretation", config, optimisation.fingerprint_fields(), state_signature(flow), data
+    )
     logger.info("Training the interpretation flow on %d codes (%s); checkpoint %s", len(data),
-                "supervised" if options.supervised else "unsupervised", path)
+                "supervised" if supervised else "unsupervised", path)
     result = fit(flow, data, optimisation, checkpoint_path=path, progress=options.progress)
     label_names = _label_names(image_table, num_classes)
     return {
@@ -116,7 +114,6 @@ def _label_names(image_table: pd.DataFrame, num_classes: int) -> list[str]:
     return names
 
 
-@torch.no_grad()
 def measure_interpretation(
     interpretation_model: dict, semantic_codes: np.ndarray, image_table: pd.DataFrame
 ) -> dict:
@@ -124,28 +121,29 @@ def measure_interpretation(
     ``nll_{train,test}`` (mean -log p(z) or, supervised, -log p(z | y), in nats per
     dimension), for the supervised flow ``class_factor_accuracy_{train,test}`` (nearest
     class mean of the class factor), and ``train_seconds``."""
-    flow = restore_interpretation(interpretation_model)
-    codes, labels = _codes_and_labels(semantic_codes, image_table)
-    if codes.shape[1] != flow.dim:
-        raise ValueError(f"semantic_codes have {codes.shape[1]} dimensions but the flow was trained on {flow.dim}")
-    factors, _ = flow(codes)
-    metrics = {
-        "inverse_max_abs_error": float((flow.inverse(factors) - codes).abs().max()),
-        "train_seconds": float(interpretation_model["config"]["train_seconds"]),
-    }
-    for split in ("train", "test"):
-        rows = rows_of_split(image_table, split)
-        if len(rows) == 0:
-            logger.warning("interpretation: no %r rows; its measures are skipped", split)
-            continue
-        split_labels = torch.from_numpy(labels[rows])
-        label_arg = split_labels if flow.supervised else None
-        nll = flow.negative_log_likelihood(codes[rows], label_arg).mean() / flow.dim
-        metrics[f"nll_{split}"] = float(nll)
-        if flow.supervised:
-            correct = flow.predict_class(codes[rows]) == split_labels
-            metrics[f"class_factor_accuracy_{split}"] = float(correct.float().mean())
-    return metrics
+    with torch.no_grad():
+        flow = restore_interpretation(interpretation_model)
+        codes, labels = _codes_and_labels(semantic_codes, image_table)
+        if codes.shape[1] != flow.dim:
+            raise ValueError(f"semantic_codes have {codes.shape[1]} dimensions but the flow was trained on {flow.dim}")
+        factors, _ = flow(codes)
+        metrics = {
+            "inverse_max_abs_error": float((flow.inverse(factors) - codes).abs().max()),
+            "train_seconds": float(interpretation_model["config"]["train_seconds"]),
+        }
+        for split in ("train", "test"):
+            rows = rows_of_split(image_table, split)
+            if len(rows) == 0:
+                logger.warning("interpretation: no %r rows; its measures are skipped", split)
+                continue
+            split_labels = torch.from_numpy(labels[rows])
+            label_arg = split_labels if flow.supervised else None
+            nll = flow.negative_log_likelihood(codes[rows], label_arg).mean() / flow.dim
+            metrics[f"nll_{split}"] = float(nll)
+            if flow.supervised:
+                correct = flow.predict_class(codes[rows]) == split_labels
+                metrics[f"class_factor_accuracy_{split}"] = float(correct.float().mean())
+        return metrics
 
 
 def _traversal_factors(flow: InvertibleInterpretationNetwork, factors: torch.Tensor, options) -> tuple[list, list]:
@@ -178,7 +176,6 @@ def _traversed_row(image_table: pd.DataFrame, count: int, options) -> int:
     return int(candidates[options.traversal_index])
 
 
-@torch.no_grad()
 def plot_traversals(
     interpretation_model: dict,
     irl_inr_model: dict,
@@ -190,35 +187,35 @@ def plot_traversals(
     the canonical pose: for the supervised flow a first row with the class factor set to
     each class mean, then one row per residual coordinate swept over
     [-traversal_extent, traversal_extent] (the others kept at the code's values)."""
-    options = InterpretationParameters.from_dict(parameters)
-    flow = restore_interpretation(interpretation_model)
-    decoder = restore_irl_inr(irl_inr_model)
-    codes, _ = _codes_and_labels(semantic_codes, image_table)
-    row_index = _traversed_row(image_table, len(codes), options)
-    factors = flow(codes[row_index : row_index + 1])[0][0]  # (d,)
-    titles, rows = _traversal_factors(flow, factors, options)
-    columns = max(len(row) for row in rows)
-    size = decoder.config.image_size
-    figure, axes = plt.subplots(len(rows), columns, figsize=(1.1 * columns, 1.2 * len(rows) + 0.4), squeeze=False)
-    label_names = interpretation_model["config"]["label_names"]
-    for row_number, (title, row) in enumerate(zip(titles, rows)):
-        images = decoder.decode_canonical(flow.inverse(row)).reshape(-1, size, size).numpy()
-        for column, axis in enumerate(axes[row_number]):
-            axis.set_axis_off()
-            if column >= len(images):
-                continue
-            axis.imshow(images[column], cmap="gray", vmin=0, vmax=1)
-            if flow.supervised and row_number == 0:
-                axis.set_title(label_names[column], fontsize=7)
-        axes[row_number, 0].text(-0.1, 0.5, title, transform=axes[row_number, 0].transAxes, ha="right",
-                                 va="center", fontsize=7)
-    kind = "supervised" if flow.supervised else "unsupervised"
-    image = image_table["image_id"].iloc[row_index] if "image_id" in image_table.columns else row_index
-    figure.suptitle(f"IIN ({kind}) traversals of image {image} at the canonical pose", fontsize=9)
-    return figure
+    with torch.no_grad():
+        options = InterpretationParameters.from_dict(parameters)
+        flow = restore_interpretation(interpretation_model)
+        decoder = restore_irl_inr(irl_inr_model)
+        codes, _ = _codes_and_labels(semantic_codes, image_table)
+        row_index = _traversed_row(image_table, len(codes), options)
+        factors = flow(codes[row_index : row_index + 1])[0][0]  # (d,)
+        titles, rows = _traversal_factors(flow, factors, options)
+        columns = max(len(row) for row in rows)
+        size = decoder.config.image_size
+        figure, axes = plt.subplots(len(rows), columns, figsize=(1.1 * columns, 1.2 * len(rows) + 0.4), squeeze=False)
+        label_names = interpretation_model["config"]["label_names"]
+        for row_number, (title, row) in enumerate(zip(titles, rows)):
+            images = decoder.decode_canonical(flow.inverse(row)).reshape(-1, size, size).numpy()
+            for column, axis in enumerate(axes[row_number]):
+                axis.set_axis_off()
+                if column >= len(images):
+                    continue
+                axis.imshow(images[column], cmap="gray", vmin=0, vmax=1)
+                if flow.supervised and row_number == 0:
+                    axis.set_title(label_names[column], fontsize=7)
+            axes[row_number, 0].text(-0.1, 0.5, title, transform=axes[row_number, 0].transAxes, ha="right",
+                                     va="center", fontsize=7)
+        kind = "supervised" if flow.supervised else "unsupervised"
+        image = image_table["image_id"].iloc[row_index] if "image_id" in image_table.columns else row_index
+        figure.suptitle(f"IIN ({kind}) traversals of image {image} at the canonical pose", fontsize=9)
+        return figure
 
 
-@torch.no_grad()
 def measure_traversals(
     interpretation_model: dict,
     irl_inr_model: dict,
@@ -234,28 +231,29 @@ def measure_traversals(
     image per class (the first of each label: how different the classes look through the
     decoder); and ``class_row_ratio``, the first over the second (near 0: the class
     factor changes next to nothing)."""
-    options = InterpretationParameters.from_dict(parameters)
-    flow = restore_interpretation(interpretation_model)
-    decoder = restore_irl_inr(irl_inr_model)
-    codes, labels = _codes_and_labels(semantic_codes, image_table)
-    factors = flow(codes[_traversed_row(image_table, len(codes), options)].unsqueeze(0))[0][0]
-    titles, rows = _traversal_factors(flow, factors, options)
+    with torch.no_grad():
+        options = InterpretationParameters.from_dict(parameters)
+        flow = restore_interpretation(interpretation_model)
+        decoder = restore_irl_inr(irl_inr_model)
+        codes, labels = _codes_and_labels(semantic_codes, image_table)
+        factors = flow(codes[_traversed_row(image_table, len(codes), options)].unsqueeze(0))[0][0]
+        titles, rows = _traversal_factors(flow, factors, options)
 
-    def decoded(code_rows: torch.Tensor) -> torch.Tensor:
-        return decoder.decode_canonical(code_rows).reshape(len(code_rows), -1)
+        def decoded(code_rows: torch.Tensor) -> torch.Tensor:
+            return decoder.decode_canonical(code_rows).reshape(len(code_rows), -1)
 
-    def mean_pairwise_rms(images: torch.Tensor) -> float:
-        differences = ((images[:, None, :] - images[None, :, :]) ** 2).mean(dim=-1).sqrt()
-        count = len(images)
-        return float(differences.sum() / max(count * (count - 1), 1))
+        def mean_pairwise_rms(images: torch.Tensor) -> float:
+            differences = ((images[:, None, :] - images[None, :, :]) ** 2).mean(dim=-1).sqrt()
+            count = len(images)
+            return float(differences.sum() / max(count * (count - 1), 1))
 
-    residual = [decoded(flow.inverse(row)) for title, row in zip(titles, rows) if title != "class factor"]
-    measures = {"residual_row_rms": float(np.mean([((row[-1] - row[0]) ** 2).mean().sqrt() for row in residual]))
-                if residual else 0.0}
-    if flow.supervised:
-        class_row = decoded(flow.inverse(rows[0]))
-        examples = torch.stack([codes[int(np.flatnonzero(labels == label)[0])] for label in np.unique(labels)])
-        measures["class_row_rms"] = mean_pairwise_rms(class_row)
-        measures["class_example_rms"] = mean_pairwise_rms(decoded(examples))
-        measures["class_row_ratio"] = measures["class_row_rms"] / max(measures["class_example_rms"], 1e-12)
-    return measures
+        residual = [decoded(flow.inverse(row)) for title, row in zip(titles, rows) if title != "class factor"]
+        measures = {"residual_row_rms": float(np.mean([((row[-1] - row[0]) ** 2).mean().sqrt() for row in residual]))
+                    if residual else 0.0}
+        if flow.supervised:
+            class_row = decoded(flow.inverse(rows[0]))
+            examples = torch.stack([codes[int(np.flatnonzero(labels == label)[0])] for label in np.unique(labels)])
+            measures["class_row_rms"] = mean_pairwise_rms(class_row)
+            measures["class_example_rms"] = mean_pairwise_rms(decoded(examples))
+            measures["class_row_ratio"] = measures["class_row_rms"] / max(measures["class_example_rms"], 1e-12)
+        return measures

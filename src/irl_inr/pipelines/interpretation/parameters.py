@@ -7,7 +7,11 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from irl_inr.parameters import Parameters, is_number
+import numpy as np
+import pandas as pd
+
+from irl_inr.parameters import ImageRequirement, Parameters, is_number
+from irl_inr.tables import is_unlabelled, rows_of_split
 from irl_inr.training import TrainingConfig
 
 
@@ -16,7 +20,9 @@ class InterpretationParameters(Parameters):
     """``interpretation``: the flow over the codes, its training and its traversal figure.
 
     ``supervised``: the class factor (``class_dims`` coordinates of u, a Gaussian around a
-    learned mean per label) plus a standard-normal residual; false: one standard-normal u.
+    learned mean per label) plus a standard-normal residual; false: one standard-normal u;
+    auto: supervised when the train rows hold at least two label classes (an unlabelled
+    particle stack gets the plain flow).
     ``optimisation``: :class:`~irl_inr.training.TrainingConfig` fields laid over
     ``DEFAULT_OPTIMISATION``, with the section's ``seed``, ``device``, ``num_threads``."""
 
@@ -24,7 +30,7 @@ class InterpretationParameters(Parameters):
     DEFAULT_OPTIMISATION = {
         "epochs": 60, "batch_size": 256, "learning_rate": 1e-3, "betas": [0.9, 0.999], "checkpoint_every": 0,
     }
-    supervised: bool = True
+    supervised: bool | str = "auto"
     class_dims: int = 4
     blocks: int = 8
     hidden: int = 128
@@ -42,8 +48,9 @@ class InterpretationParameters(Parameters):
     traversal_rows: int = 6
 
     def check(self) -> None:
-        for name in ("supervised", "progress"):
-            self.check_bool(name)
+        if self.supervised != "auto":
+            self.check_bool("supervised")
+        self.check_bool("progress")
         for name, minimum in (
             ("class_dims", 1), ("blocks", 1), ("hidden", 1), ("permutation_seed", 0), ("seed", 0),
             ("traversal_index", 0), ("traversal_steps", 2), ("traversal_rows", 1),
@@ -57,6 +64,23 @@ class InterpretationParameters(Parameters):
         if not isinstance(self.checkpoint_dir, str) or not self.checkpoint_dir:
             self.fail("checkpoint_dir", "must be a directory path")
         self.training_config()
+
+    def is_supervised(self, train_labels: np.ndarray) -> bool:
+        """Whether the flow is supervised on these labels (those of the train rows):
+        ``supervised`` itself, or with auto whether they hold two classes or more."""
+        labelled = not is_unlabelled(train_labels)
+        if self.supervised == "auto":
+            return labelled
+        if self.supervised and not labelled:
+            self.fail(
+                "supervised", f"needs at least 2 label classes among the {len(train_labels)} train rows, which hold "
+                f"{len(np.unique(train_labels))}: set it to auto (supervised when labels exist) or false"
+            )
+        return self.supervised
+
+    def check_images(self, table: pd.DataFrame) -> list[ImageRequirement]:
+        self.is_supervised(table["label"].to_numpy()[rows_of_split(table, "train")])
+        return [ImageRequirement("interpretation", "the train rows", "train", 1, "the flow is fitted to them")]
 
     def training_config(self) -> TrainingConfig:
         return TrainingConfig.of_section(

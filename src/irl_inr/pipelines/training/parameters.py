@@ -6,8 +6,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+
 from irl_inr.models.irl_inr import IRLINRConfig
-from irl_inr.parameters import Parameters
+from irl_inr.parameters import ImageRequirement, Parameters
 from irl_inr.training import TrainingConfig
 
 
@@ -30,6 +32,15 @@ class TrainingParameters(Parameters):
             self.fail("config", f"is not one of the named configurations {sorted(self.configurations)}")
         for name in self.configurations:
             self.selected(name)
+
+    def check_images(self, table: pd.DataFrame) -> list[ImageRequirement]:
+        _, optimisation = self.selected()
+        if not optimisation.drop_last:
+            return [ImageRequirement("training.split", self.split, self.split, 1, "training needs images")]
+        return [ImageRequirement(
+            f"training.configurations.{self.config}.optimisation.batch_size", optimisation.batch_size, self.split,
+            optimisation.batch_size, "an epoch trains on full batches only",
+        )]
 
     def selected(self, name: str | None = None) -> tuple[IRLINRConfig, TrainingConfig]:
         """The (model config, optimisation config) of a named configuration (default: the
