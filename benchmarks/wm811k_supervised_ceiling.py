@@ -31,7 +31,8 @@ Labels train these classifiers here and nowhere else: this measures what a code 
 reach at that resolution; it is not part of the method.  Prints one JSON line per
 (image size, classifier): accuracy and balanced accuracy over the folds (mean, standard
 deviation with ddof 1, per fold), recall of every class over the pooled held-out
-predictions, the class counts, wall and CPU seconds.  ``--smoke`` runs every step on 1,000
+predictions, the class counts, wall and CPU seconds; each fold's accuracy goes to stderr
+as it comes.  ``--smoke`` runs every step on 1,000
 synthetic wafers (the generator of ``wm811k_reader_memory.py``) at 16x16 for one epoch.
 """
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -147,7 +149,8 @@ class SmallCNN(nn.Module):
         layers: list[nn.Module] = []
         channels = 1
         for out in (width, 2 * width, 4 * width):
-            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
+            convolution = nn.Conv2d(channels, out, 3, padding=1, bias=False)
+            layers += [convolution, nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
             channels = out
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(4), nn.Flatten())
         self.head = nn.Sequential(nn.Linear(16 * channels, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, classes))
@@ -165,7 +168,9 @@ def augment(batch: torch.Tensor, generator: torch.Generator, interpolation: str)
     return torch.where(mirrored[:, None, None, None], turned.flip(-1), turned)
 
 
-def train_cnn(images: torch.Tensor, labels: torch.Tensor, classes: int, args: argparse.Namespace, seed: int) -> SmallCNN:
+def train_cnn(
+    images: torch.Tensor, labels: torch.Tensor, classes: int, args: argparse.Namespace, seed: int
+) -> SmallCNN:
     """A :class:`SmallCNN` trained on (N, 1, S, S) images, deterministic given ``seed``."""
     torch.manual_seed(seed)
     model = SmallCNN(classes, args.width).train()
@@ -215,6 +220,8 @@ def cross_validate(
         pooled[held_out] = predicted
         accuracies.append(float((predicted == labels[held_out]).mean()))
         balanced.append(float(balanced_accuracy_score(labels[held_out], predicted)))
+        print(f"{name}: fold {fold + 1}/{len(folds)} accuracy {accuracies[-1]:.4f}, "
+              f"{time.process_time() - cpu_start:.0f} CPU s so far", file=sys.stderr, flush=True)
     recalls = recall_score(labels, pooled, labels=list(range(len(class_names))), average=None, zero_division=0)
     return {
         "model": name,
