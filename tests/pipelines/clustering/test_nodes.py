@@ -419,6 +419,22 @@ def test_figures(trained, data):
         plt.close(figure)
 
 
+def test_figures_name_the_classes_where_the_table_has_label_names(trained, data):
+    _, _, _, poses = data
+    names = {label: f"type-{label}" for label in range(CLASSES)}
+    named = trained["assignments"].assign(label_name=trained["assignments"]["label"].map(names))
+    parameters = trained["parameters"]
+    confusion = plot_confusion_matrix(named, parameters)
+    exemplars = plot_cluster_exemplars(named, shapes()[0], poses, parameters)
+    prototypes = plot_dti_prototypes(trained["dti"], named)
+    assert {tick.get_text() for tick in confusion.axes[0].get_yticklabels()} == set(names.values())
+    titles = [text for figure in (exemplars, prototypes) for axis in figure.axes
+              for text in (axis.get_title(), axis.get_ylabel()) if "mostly" in text]
+    assert titles and all(any(name in title for name in names.values()) for title in titles)
+    for figure in (confusion, exemplars, prototypes):
+        plt.close(figure)
+
+
 def test_pipeline_names_its_nodes_and_datasets():
     pipeline = create_pipeline()
     assert {node.name for node in pipeline.nodes} == {

@@ -18,10 +18,21 @@ from irl_inr.reporting import figures
 from irl_inr.tables import row_positions
 
 
-def _commonest_class(matching: metrics.ClusterMatching, column: int) -> tuple[int, object]:
-    """The size of the cluster in ``column`` of the matching and its commonest label ('-' when empty)."""
+def _class_names(cluster_assignments: pd.DataFrame) -> dict:
+    """Each label's name where the table has ``label_name`` (wafer failure types), else the label."""
+    if "label_name" not in cluster_assignments.columns:
+        return {}
+    return dict(zip(cluster_assignments["label"].tolist(), cluster_assignments["label_name"].astype(str).tolist()))
+
+
+def _commonest_class(matching: metrics.ClusterMatching, column: int, names: dict) -> tuple[int, object]:
+    """The size of the cluster in ``column`` of the matching and the name of its commonest
+    label ('-' when empty)."""
     size = int(matching.counts[:, column].sum())
-    return size, (matching.classes[int(np.argmax(matching.counts[:, column]))] if size else "-")
+    if not size:
+        return size, "-"
+    label = matching.classes[int(np.argmax(matching.counts[:, column]))]
+    return size, names.get(label, label)
 
 
 def plot_confusion_matrix(cluster_assignments: pd.DataFrame, parameters: dict) -> Figure:
@@ -32,8 +43,9 @@ def plot_confusion_matrix(cluster_assignments: pd.DataFrame, parameters: dict) -
     clusters = cluster_assignments["selflabel"].to_numpy().astype(np.int64)
     matching = metrics.match_clusters(labels, clusters, np.arange(options.n_clusters))
     accuracy = metrics.clustering_accuracy(labels, clusters)
+    names = _class_names(cluster_assignments)
     return figures.confusion_matrix(
-        matching.counts, [str(c) for c in matching.classes], [str(c) for c in matching.clusters],
+        matching.counts, [str(names.get(c, c)) for c in matching.classes], [str(c) for c in matching.clusters],
         f"Self-labelled clusters against labels (ACC {accuracy:.3f})",
         "self-label cluster (in the order of the matching)",
     )
@@ -55,12 +67,12 @@ def plot_cluster_exemplars(
     labels = cluster_assignments["label"].to_numpy()
     clusters = cluster_assignments["selflabel"].to_numpy().astype(np.int64)
     matching = metrics.match_clusters(labels, clusters, np.arange(options.n_clusters))
-    count = options.exemplars
+    count, names = options.exemplars, _class_names(cluster_assignments)
     exemplars, titles = [], []
     for column, cluster in enumerate(matching.clusters):
         members = cluster_assignments[clusters == cluster].sort_values("selflabel_confidence", ascending=False)
         exemplars.append(canonical[row_positions(table, members["image_id"].to_numpy()[:count])])
-        members_count, major = _commonest_class(matching, column)
+        members_count, major = _commonest_class(matching, column, names)
         titles.append(f"cluster {cluster}: n={members_count}, mostly {major}")
     return figures.cluster_gallery(
         None, exemplars, titles, max(6.0, 0.9 * count + 1.2),
@@ -75,6 +87,7 @@ def plot_dti_prototypes(dti_model: dict, cluster_assignments: pd.DataFrame) -> F
     clusters = cluster_assignments["dti"].to_numpy().astype(np.int64)
     labels = cluster_assignments["label"].to_numpy()
     matching = metrics.match_clusters(labels, clusters, np.arange(n_clusters))
+    names = _class_names(cluster_assignments)
     columns = min(n_clusters, 10)
     rows = math.ceil(n_clusters / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(max(5.0, 1.3 * columns), 1.5 * rows + 0.5), squeeze=False)
@@ -83,7 +96,7 @@ def plot_dti_prototypes(dti_model: dict, cluster_assignments: pd.DataFrame) -> F
         if cluster >= n_clusters:
             continue
         axis.imshow(prototypes[cluster].mean(0), cmap="gray")
-        size, major = _commonest_class(matching, matching.clusters.index(cluster))
+        size, major = _commonest_class(matching, matching.clusters.index(cluster), names)
         axis.set_title(f"{cluster}: n={size}\nmostly {major}", fontsize=7)
     figure.suptitle("DTI prototypes", fontsize=10)
     figure.tight_layout()
