@@ -163,7 +163,7 @@ def test_an_unknown_failure_type_is_one_error_line_naming_the_file_and_row(proje
 
 def test_twenty_wafers_with_an_empty_map_leave_too_few_classes_before_anything_is_written(project):
     """One map of 20 holds no die and is dropped; the 4 failure types left do not fit the
-    7 clusters: the error says so as the wafers are read, before die maps, images, preview
+    default 8 clusters: the error says so as the wafers are read, before die maps, images, preview
     or any model are written."""
     types = ["Center", "Donut", "Edge-Loc", "Edge-Ring"] * 5
     types[19] = "Scratch"
@@ -171,7 +171,7 @@ def test_twenty_wafers_with_an_empty_map_leave_too_few_classes_before_anything_i
     pickle = write_python2_style_pickle(wafer_frame(types, shapes=shapes), project.parent / "LSWMD_20.pkl")
     line = one_error_line(run_kedro(project, "--pipelines", "wm811k", "--params", f"wm811k_pickle={pickle}",
                                     check=False))
-    assert ("ERROR The images do not fit the parameters: wm811k.clustering.n_clusters = 7: the labels of the 19 "
+    assert ("ERROR The images do not fit the parameters: wm811k.clustering.n_clusters = 8: the labels of the 19 "
             "images of clustering.split = 'all'") in line
     assert "hold 4 classes [0, 1, 2, 3]: set n_clusters to 4" in line
     assert wafer_files(project) == []
