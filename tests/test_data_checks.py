@@ -64,7 +64,7 @@ def test_lowering_the_named_parameters_lets_few_images_through(parameters):
 
 def test_class_count_against_n_clusters_is_read_from_the_labels(parameters):
     four = table(300, 4)
-    with pytest.raises(ValueError, match=r"^wm811k\.clustering\.n_clusters = 7: the labels of the 300 images of "
+    with pytest.raises(ValueError, match=r"^wm811k\.clustering\.n_clusters = 8: the labels of the 300 images of "
                                          r"clustering.split = 'all' \(image_table\) hold 4 classes \[0, 1, 2, 3\]: "
                                          r"set n_clusters to 4"):
         check_images("wm811k", four, sections(parameters, "wm811k"))
