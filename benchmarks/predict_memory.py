@@ -30,7 +30,7 @@ import torch
 from irl_inr.datasets.new_images import RawImageBatch, StreamedNpyDataset, StreamedParquetDataset
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.pipelines.clustering.nodes import train_scan, train_selflabel
-from irl_inr.pipelines.mnist_u.augmentation import digit_front_end
+from irl_inr.domains.mnist_u.augmentation import digit_front_end
 from irl_inr.pipelines.predict.nodes import predict_new_images
 from irl_inr.training.checkpoint import cpu_state_dict
 

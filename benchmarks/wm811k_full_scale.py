@@ -92,7 +92,7 @@ def wm811k_parameters() -> dict:
 
 def convert_step(spec: dict) -> dict:
     """``convert_pickle`` of the synthetic pickle to Parquet."""
-    from irl_inr.io.wm811k import convert_pickle
+    from irl_inr.domains.wm811k.conversion import convert_pickle
 
     baseline_mb = status_mb("VmRSS")
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -103,8 +103,8 @@ def convert_step(spec: dict) -> dict:
 
 def ingest_step(spec: dict) -> dict:
     """The front end of the pipeline on the converted file; the images go to ``spec["images"]``."""
-    from irl_inr.io.wm811k import read_converted
-    from irl_inr.pipelines.wm811k.nodes import ingest_wafers, rotate_wafers
+    from irl_inr.domains.wm811k.conversion import read_converted
+    from irl_inr.domains.wm811k.nodes import ingest_wafers, rotate_wafers
 
     parameters = wm811k_parameters()
     baseline_mb = status_mb("VmRSS")

@@ -21,9 +21,9 @@ columns, as pandas 2.x holds them (module names as the installed pandas spells t
 RangeIndex (``pandas.RangeIndex``, allowed).
 
 Then, each in a fresh child process (its ``VmHWM`` is the peak resident set):
-``sha256`` (``irl_inr.io.wm811k.file_sha256``: the whole-file hash that keys the Parquet
+``sha256`` (``irl_inr.domains.wm811k.conversion.file_sha256``: the whole-file hash that keys the Parquet
 cache, computed on every load; ``mb_per_s`` and ``cpu_mb_per_s``, in MiB as every "mb"
-here), ``convert`` (``irl_inr.io.wm811k.convert_pickle``: the hash, the restricted,
+here), ``convert`` (``irl_inr.domains.wm811k.conversion.convert_pickle``: the hash, the restricted,
 streamed reader and the Parquet conversion), ``read_parquet`` (``read_converted`` of the result) and, with
 ``--read-only-too``, ``read_pickle`` (``read_wafer_frame`` alone).  Prints one JSON line
 for the built file and one per step, with the peak RSS relative to the pickle's size.
@@ -196,7 +196,7 @@ def status_mb(field: str) -> float:
 
 def run_step(args: argparse.Namespace) -> None:
     """In the child: one step, then its peak RSS, wall and CPU seconds as JSON."""
-    from irl_inr.io.wm811k import convert_pickle, file_sha256, read_converted, read_wafer_frame
+    from irl_inr.domains.wm811k.conversion import convert_pickle, file_sha256, read_converted, read_wafer_frame
 
     baseline_mb = status_mb("VmRSS")
     start, cpu_start = time.perf_counter(), time.process_time()

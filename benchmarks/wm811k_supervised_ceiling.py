@@ -56,9 +56,9 @@ from torch import nn
 from irl_inr import settings
 from irl_inr.geometry import transform_images
 from irl_inr.invariant_features import angular_spectrum, radial_profile
-from irl_inr.io.wm811k import convert_pickle, read_converted
-from irl_inr.pipelines.wm811k.nodes import ingest_wafers, rotate_wafers
-from irl_inr.pipelines.wm811k.parameters import FAILURE_TYPES
+from irl_inr.domains.wm811k.conversion import convert_pickle, read_converted
+from irl_inr.domains.wm811k.nodes import ingest_wafers, rotate_wafers
+from irl_inr.domains.wm811k.parameters import FAILURE_TYPES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PICKLE = PROJECT_ROOT.parent / "shared" / "data" / "wm811k" / "LSWMD_lots_2k.pkl"

@@ -1,7 +1,7 @@
 """The source files each DVC stage really runs, from the import graph.
 
 A stage's code starts from the pipeline modules and dataset classes it lists in
-``dvc.yaml`` (``src/irl_inr/pipelines/...``, ``src/irl_inr/datasets/...``); everything they
+``dvc.yaml`` (``src/irl_inr/pipelines/...``, ``src/irl_inr/datasets/...``, ``src/irl_inr/domains/...``); everything they
 import from ``irl_inr``, transitively, is code the stage runs and must be a dependency, or
 an edit to it would not rerun the stage.
 
@@ -21,7 +21,7 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SOURCE = PROJECT_ROOT / "src"
-SEED_FOLDERS = ("src/irl_inr/pipelines/", "src/irl_inr/datasets/")
+SEED_FOLDERS = ("src/irl_inr/pipelines/", "src/irl_inr/datasets/", "src/irl_inr/domains/")
 
 
 def module_file(name: str) -> Path | None:

@@ -20,7 +20,7 @@ from typing import Any
 from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
 
-from irl_inr.parameter_registry import DOMAINS
+from irl_inr.domains import DOMAINS
 
 SHARED_SECTIONS = ("training", "embedding", "clustering", "interpretation", "isometry", "reporting", "predict")
 

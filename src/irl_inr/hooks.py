@@ -25,7 +25,8 @@ from kedro.framework.hooks import hook_impl
 from irl_inr.config import runtime_parameter_names
 from irl_inr.console import DataCheckError, ParameterError, configure_console, install_excepthook, remember_node
 from irl_inr.data_checks import SECTIONS, check_images
-from irl_inr.parameter_registry import DOMAINS, check_section_names, validate_parameters
+from irl_inr.domains import DOMAINS
+from irl_inr.parameter_registry import check_section_names, validate_parameters
 from irl_inr.pipelines.training.nodes import check_training_checkpoint
 from irl_inr.training import CheckpointError
 

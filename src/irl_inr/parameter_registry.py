@@ -1,8 +1,9 @@
 """Every parameter section the project validates, by name, and the check the project
 hook runs before the first node.
 
-Each section's dataclass lives in the ``parameters`` module of the pipeline that reads
-it (its ``VALIDATORS``: section name -> ``from_dict``); this module only collects them.
+Each section's dataclass lives in the ``parameters`` module of the pipeline or domain that
+reads it (its ``VALIDATORS``: section name -> ``from_dict``; a domain's are its
+``Domain.parameters``); this module only collects them.
 Shared sections (``training``, ``clustering``, ...) are checked wherever they appear, as
 ``training`` or as a domain's ``wm811k.training``; a domain's front-end sections only
 under that domain."""
@@ -13,14 +14,12 @@ import difflib
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from irl_inr.domains import DOMAINS
 from irl_inr.pipelines.clustering import parameters as clustering
-from irl_inr.pipelines.cryo_em import parameters as cryo_em
 from irl_inr.pipelines.embedding import parameters as embedding
 from irl_inr.pipelines.interpretation import parameters as interpretation
-from irl_inr.pipelines.mnist_u import parameters as mnist_u
 from irl_inr.pipelines.predict import parameters as predict
 from irl_inr.pipelines.training import parameters as training
-from irl_inr.pipelines.wm811k import parameters as wm811k
 from irl_inr.reporting.parameters import ReportingParameters
 
 # Sections every domain shares.
@@ -34,13 +33,10 @@ SHARED_VALIDATORS: dict[str, Callable[[Any], Any]] = {
 }
 
 # Each domain's own front-end sections.
-DOMAIN_VALIDATORS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "mnist_u": mnist_u.VALIDATORS,
-    "wm811k": wm811k.VALIDATORS,
-    "cryo_em": cryo_em.VALIDATORS,
+DOMAIN_VALIDATORS: dict[str, Mapping[str, Callable[[Any], Any]]] = {
+    name: domain.parameters for name, domain in DOMAINS.items()
 }
 
-DOMAINS = tuple(DOMAIN_VALIDATORS)
 
 
 def validate_parameters(parameters: Mapping[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Project pipelines: one per domain, each the domain's own front end followed by the
 shared stages, under the domain's namespace.
 
-A front end (``irl_inr.pipelines.<domain>``) turns the domain's raw data into two
+A front end (``irl_inr.domains.<domain>``, listed in ``irl_inr.domains.DOMAINS``) turns the domain's raw data into two
 datasets, ``images`` (N, S, S) in [0, 1] and ``image_table`` (one row per image: label,
 split, ground-truth pose).  The shared stages (training, embedding, clustering,
 reporting) read only those, so inside the namespace ``wm811k`` they become
@@ -17,16 +17,14 @@ from kedro.pipeline import Node, Pipeline
 
 from irl_inr.pipelines.clustering import pipeline as clustering
 from irl_inr.pipelines.clustering.sharding import sharded_mining
-from irl_inr.pipelines.cryo_em import pipeline as cryo_em
+from irl_inr.domains import DOMAINS
 from irl_inr.pipelines.embedding import pipeline as embedding
 from irl_inr.pipelines.embedding.sharding import sharded_extraction
 from irl_inr.pipelines.interpretation import pipeline as interpretation
 from irl_inr.pipelines.interpretation.isometry import measure_isometry
-from irl_inr.pipelines.mnist_u import pipeline as mnist_u
 from irl_inr.pipelines.predict import pipeline as predict
 from irl_inr.pipelines.reporting import pipeline as reporting
 from irl_inr.pipelines.training import pipeline as training
-from irl_inr.pipelines.wm811k import pipeline as wm811k
 
 STAGES = ("ingestion", "augmentation", "training", "embedding", "clustering", "interpretation", "reporting", "predict")
 
@@ -85,16 +83,11 @@ def register_pipelines() -> dict[str, Pipeline]:
     and mining split into shards (for ``--runner=irl_inr.runner.DaskRunner``); and
     ``<domain>_predict``: the domain's trained models applied to new images. The default is
     MNIST-U on the embedded digits."""
-    pipelines = {
-        "mnist_u": domain_pipeline(mnist_u.create_pipeline(), "mnist_u"),
-        "wm811k": domain_pipeline(wm811k.create_pipeline(), "wm811k"),
-        "cryo_em": domain_pipeline(cryo_em.create_pipeline(source="simulate"), "cryo_em"),
-        "cryo_em_star": domain_pipeline(cryo_em.create_pipeline(source="star"), "cryo_em"),
-    }
-    front_ends = {"mnist_u": mnist_u.create_pipeline, "wm811k": wm811k.create_pipeline,
-                  "cryo_em": lambda: cryo_em.create_pipeline(source="simulate")}
-    for domain, front_end in front_ends.items():
-        pipelines[f"{domain}_sharded"] = domain_pipeline(front_end(), domain, shards=SHARDS)
-        pipelines[f"{domain}_predict"] = Pipeline(predict.create_pipeline(domain=domain), namespace=domain)
+    pipelines = {}
+    for domain in DOMAINS.values():
+        for name, front_end in domain.front_ends.items():
+            pipelines[name] = domain_pipeline(front_end(), domain.name)
+        pipelines[f"{domain.name}_sharded"] = domain_pipeline(domain.front_ends[domain.name](), domain.name, SHARDS)
+        pipelines[f"{domain.name}_predict"] = Pipeline(predict.create_pipeline(domain=domain.name), namespace=domain.name)
     pipelines["__default__"] = pipelines["mnist_u"]
     return pipelines

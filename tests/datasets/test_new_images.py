@@ -13,10 +13,10 @@ from irl_inr.datasets.new_images import (
     StreamedParquetDataset,
     detect_format,
 )
-from irl_inr.io.idx import write_idx
-from irl_inr.io.mrc import write_mrc
-from irl_inr.io.wm811k import convert_pickle
-from tests.pipelines.wm811k.wafers import wafer_frame, write_python2_style_pickle
+from irl_inr.domains.mnist_u.idx import write_idx
+from irl_inr.domains.cryo_em.mrc import write_mrc
+from irl_inr.domains.wm811k.conversion import convert_pickle
+from tests.domains.wm811k.wafers import wafer_frame, write_python2_style_pickle
 
 
 def write_pngs(folder, images) -> list:

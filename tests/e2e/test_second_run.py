@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.e2e.conftest import RUN_LOG, run_kedro
-from tests.pipelines.wm811k.wafers import wafer_frame, write_python2_style_pickle
+from tests.domains.wm811k.wafers import wafer_frame, write_python2_style_pickle
 
 IDX_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 

@@ -4,7 +4,6 @@ encoder's input."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 import torch

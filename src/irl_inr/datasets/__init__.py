@@ -1,7 +1,6 @@
-"""Kedro datasets of this project: thin wrappers over ``irl_inr.io``."""
+"""Kedro datasets every domain shares (a domain's own live in its package, ``irl_inr.domains.<name>.datasets``)."""
 
-from irl_inr.datasets.mnist import MnistDataset
 from irl_inr.datasets.numpy_array import NumpyDataset
 from irl_inr.datasets.torch_model import TorchModelDataset
 
-__all__ = ["MnistDataset", "NumpyDataset", "TorchModelDataset"]
+__all__ = ["NumpyDataset", "TorchModelDataset"]

@@ -16,20 +16,20 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from PIL import Image
 
-from irl_inr.cryo_em.preprocess import preprocess_stack
+from irl_inr.domains.cryo_em.preprocess import preprocess_stack
 from irl_inr.invariant_features import feature_table
 from irl_inr.datasets.new_images import NewImagesDataset, RawImageBatch, StreamedNpyDataset, StreamedParquetDataset
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.pipelines.clustering.comparison import assign_clusters, cluster_baselines
 from irl_inr.pipelines.clustering.nodes import train_dti, train_scan, train_selflabel
 from irl_inr.pipelines.embedding.nodes import extract_embeddings, render_images
-from irl_inr.pipelines.cryo_em.nodes import particle_front_end
-from irl_inr.pipelines.mnist_u.augmentation import digit_front_end
+from irl_inr.domains.cryo_em.nodes import particle_front_end
+from irl_inr.domains.mnist_u.augmentation import digit_front_end
 from irl_inr.pipelines.predict.nodes import calibrate_novelty, predict_new_images, prepare_images
 from irl_inr.pipelines.predict.parameters import PredictParameters
 from irl_inr.pipelines.predict.pipeline import create_pipeline
-from irl_inr.pipelines.wm811k.nodes import wafer_front_end
-from irl_inr.wafers import encode_die_states, resize_nearest
+from irl_inr.domains.wm811k.nodes import wafer_front_end
+from irl_inr.domains.wm811k.front_end import encode_die_states, resize_nearest
 
 COUNT, SIZE, CLASSES = 30, 28, 3
 PROJECT_ROOT = Path(__file__).resolve().parents[3]

@@ -14,10 +14,9 @@ images' own scores. It is a distance rather than the head's max probability beca
 head is linear in z: the farther a code lies from the data, the larger its logits and the
 closer its max probability to 1, so a softmax flags least what lies farthest away.
 
-New images pass the domain's own front end first (``<domain>`` front-end parameters):
-digits are padded to the model's size like MNIST-U (``pad_to_canvas``); wafer maps are
-resized by nearest neighbour and encoded like WM-811K (``resize_nearest``,
-``encode_die_states``); particles go through ``preprocess_stack`` like cryo-EM.
+New images pass the domain's own front end first (its ``prepare_images`` with the
+parameters of ``new_image_front_end``; :class:`irl_inr.domains.domain.Domain`): the same
+functions its ingestion applies.
 """
 
 from __future__ import annotations
@@ -28,12 +27,11 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from irl_inr.cryo_em.preprocess import preprocess_stack
-from irl_inr.datasets.new_images import ImageBatches, NewImages, RawImageBatch, StreamChunk
-from irl_inr.digits import pad_to_canvas
+from irl_inr.datasets.new_images import ImageBatches, NewImages, StreamChunk
+from irl_inr.domains import get_domain
+from irl_inr.domains.domain import RawImageBatch
 from irl_inr.geometry import normalised_to_pixels
 from irl_inr.inference import (
     cluster_probabilities,
@@ -55,10 +53,7 @@ from irl_inr.saved_models import (
 )
 from irl_inr.tables import row_positions
 from irl_inr.training import resolve_device
-from irl_inr.wafers import encode_die_states, resize_nearest
 
-# The formats each domain's front end reads.
-DOMAIN_FORMATS = {"mnist_u": ("idx", "png"), "wm811k": ("wm811k", "png"), "cryo_em": ("mrc", "png")}
 PREDICTION_COLUMNS = (
     "image_id", "source", "cluster", "confidence", "rotation_radians", "shift_x_pixels", "shift_y_pixels",
     "novelty_score", "is_novel",
@@ -68,66 +63,24 @@ PREDICTION_COLUMNS = (
 # --------------------------------------------------------------------------- front ends
 
 
-def _shrunk(pixels: np.ndarray, size: int) -> np.ndarray:
-    """(B, H, W) -> (B, size, size) float32 by area averaging (each output pixel the mean of
-    the input pixels it covers)."""
-    tensor = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).unsqueeze(1)
-    return F.interpolate(tensor, size=(size, size), mode="area").squeeze(1).numpy()
-
-
-def _digits(batch: RawImageBatch, size: int) -> np.ndarray:
-    """uint8 digits -> (B, size, size) in [0, 1]: centred on a zero canvas like MNIST-U when
-    they fit (``pad_to_canvas``); PNGs larger than the canvas are shrunk to it by area
-    averaging (IDX digits must fit)."""
-    height, width = batch.pixels.shape[1:]
-    if height <= size and width <= size:
-        return pad_to_canvas(batch.pixels, size).squeeze(1).numpy()
-    if batch.format == "png":
-        return _shrunk(batch.pixels.astype(np.float32) / 255.0, size)
-    raise ValueError(f"{batch.sources[0]}: digits of {height}x{width} pixels do not fit the model's {size}-pixel canvas")
-
-
-def _wafers(batch: RawImageBatch, size: int, intensities: list[float]) -> np.ndarray:
-    """Die states -> (B, size, size) like WM-811K (nearest-neighbour resize, then one
-    intensity per state). A PNG wafer map's gray levels (/255) are read as the die state
-    whose intensity is nearest."""
-    if batch.format == "png":
-        levels = np.asarray(intensities, dtype=np.float32)
-        gray = batch.pixels.astype(np.float32) / 255.0
-        maps = list(np.abs(gray[..., None] - levels).argmin(-1).astype(np.uint8))
-    else:
-        maps = batch.pixels
-    return encode_die_states(np.stack([resize_nearest(states, size) for states in maps]), intensities)
-
-
 def prepare_images(batch: RawImageBatch, front_end: dict) -> np.ndarray:
     """A batch as read -> the model's input float32 (B, S, S) in [0, 1] through the
     domain's front end; errors name the batch's first and last images."""
-    domain = front_end["domain"]
-    if batch.format not in DOMAIN_FORMATS[domain]:
+    domain = get_domain(front_end["domain"])
+    if batch.format not in domain.formats:
         raise ValueError(
-            f"{batch.sources[0]}: format {batch.format!r} is not an input of the {domain} front end, which reads "
-            f"{DOMAIN_FORMATS[domain]}"
+            f"{batch.sources[0]}: format {batch.format!r} is not an input of the {domain.name} front end, which reads "
+            f"{domain.formats}"
         )
-    size = front_end["image_size"]
     try:
-        if domain == "mnist_u":
-            images = _digits(batch, size)
-        elif domain == "wm811k":
-            images = _wafers(batch, size, front_end["die_intensities"])
-        else:
-            images = preprocess_stack(
-                np.asarray(batch.pixels, dtype=np.float32), size, front_end["downsampling"],
-                front_end["background_radius"], front_end["contrast"], front_end["floor_sigma"],
-                front_end["ceiling_sigma"], front_end["mask_radius"],
-            )
+        images = domain.prepare_images(batch, front_end)
     except ValueError as error:
         raise ValueError(f"images {batch.sources[0]} .. {batch.sources[-1]}: {error}") from error
     images = np.asarray(images, dtype=np.float32)
     bad = ~np.isfinite(images).reshape(len(images), -1).all(axis=1)
     if bad.any():
         raise ValueError(
-            f"{batch.sources[int(np.flatnonzero(bad)[0])]}: NaN or infinite pixels after the {domain} front end "
+            f"{batch.sources[int(np.flatnonzero(bad)[0])]}: NaN or infinite pixels after the {domain.name} front end "
             f"({int(bad.sum())} of {len(images)} images of its batch)"
         )
     return images

@@ -6,22 +6,15 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from irl_inr.pipelines.cryo_em import pipeline as cryo_em
-from irl_inr.pipelines.mnist_u import pipeline as mnist_u
+from irl_inr.domains import DOMAINS
 from irl_inr.pipelines.predict.nodes import calibrate_novelty, predict_new_images
-from irl_inr.pipelines.wm811k import pipeline as wm811k
-
-# Each domain's front end for new images: the domain pipeline's own ``new_image_front_end``.
-FRONT_ENDS = {
-    "mnist_u": mnist_u.create_new_image_front_end,
-    "wm811k": wm811k.create_new_image_front_end,
-    "cryo_em": cryo_em.create_new_image_front_end,
-}
 
 
 def create_pipeline(domain: str = "mnist_u", **kwargs) -> Pipeline:
-    if domain not in FRONT_ENDS:
-        raise ValueError(f"predict create_pipeline: domain must be one of {sorted(FRONT_ENDS)}, got {domain!r}")
+    """The domain's front end for new images (its ``new_image_front_end`` node), novelty
+    calibration and prediction."""
+    if domain not in DOMAINS:
+        raise ValueError(f"predict create_pipeline: domain must be one of {sorted(DOMAINS)}, got {domain!r}")
     prediction = Pipeline(
         [
             Node(
@@ -41,4 +34,4 @@ def create_pipeline(domain: str = "mnist_u", **kwargs) -> Pipeline:
             ),
         ]
     )
-    return Pipeline(FRONT_ENDS[domain]() + prediction, tags="predict")
+    return Pipeline(DOMAINS[domain].new_image_front_end() + prediction, tags="predict")

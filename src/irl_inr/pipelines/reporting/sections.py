@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from irl_inr.cryo_em.classes import viewing_direction_spread
+from irl_inr.metrics.directions import viewing_direction_spread
 from irl_inr.reporting.formatting import significant
 from irl_inr.reporting.html import mapping_table_html, paragraph_html, png_figure_html, table_html
 from irl_inr.reporting.parameters import ReportingParameters
