@@ -5,7 +5,8 @@
 * ``hypernetwork``: z -> the weights of that image's INR;
 * ``inr``: Fourier-feature coordinate MLP rendered under a pose;
 * ``losses``: reconstruction, consistency (cosine or NT-Xent), symmetry breaking;
-* ``irl_inr``: ``IRLINRConfig`` and ``IRLINR``, the composition and its training step.
+* ``irl_inr_config``: ``IRLINRConfig``, every setting of the model and its losses, checked;
+* ``irl_inr``: ``IRLINR``, the composition and its training step.
 
 The clustering models run on top of (or beside) it: ``scan`` (SCAN's heads over mined
 neighbours) and ``selflabel`` (its self-labelling step), built from ``clustering_heads``,
