@@ -32,7 +32,7 @@ def imported_modules(path: Path) -> set[str]:
 
 def test_the_registry_lists_each_domain_package_once():
     packages = sorted(p.name for p in (SOURCE / "domains").iterdir() if (p / "__init__.py").is_file())
-    assert sorted(DOMAINS) == packages == ["cryo_em", "mnist_u", "wm811k"]
+    assert sorted(DOMAINS) == packages == ["cryo_em", "images", "mnist_u", "wm811k"]
     assert all(isinstance(domain, Domain) and domain.name == name for name, domain in DOMAINS.items())
 
 
@@ -64,7 +64,9 @@ def test_every_domain_brings_its_pipelines_parameters_and_formats():
 
 @pytest.mark.parametrize(("name", "expected"), [
     ("t10k-images-idx3-ubyte.gz", "idx"), ("digits.idx", "idx"), ("stack.mrcs", "mrc"), ("map.MRC", "mrc"),
-    ("LSWMD.pkl", "wm811k"), ("wafers.parquet", "wm811k"), ("one.png", "png"),
+    ("LSWMD.pkl", "wm811k"), ("wafers.parquet", "wm811k"), ("one.png", "png"), ("photo.jpg", "images"),
+    ("photo.JPEG", "images"), ("scan.tif", "images"), ("scan.tiff", "images"), ("old.bmp", "images"),
+    ("stack.npy", "images"),
 ])
 def test_each_format_is_told_from_the_name_by_its_domains_reader(tmp_path, name, expected):
     assert detect_format(tmp_path / name) == expected
@@ -72,7 +74,7 @@ def test_each_format_is_told_from_the_name_by_its_domains_reader(tmp_path, name,
 
 
 def test_an_unknown_domain_names_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown domain 'mnist'.*\['cryo_em', 'mnist_u', 'wm811k'\]"):
+    with pytest.raises(ValueError, match=r"unknown domain 'mnist'.*\['cryo_em', 'images', 'mnist_u', 'wm811k'\]"):
         get_domain("mnist")
 
 
@@ -90,6 +92,8 @@ def test_each_domain_prepares_a_png_batch_as_model_input():
         "wm811k": {"image_size": 16, "die_intensities": [0.0, 0.25, 1.0]},
         "cryo_em": {"image_size": 16, "downsampling": "area", "background_radius": 0.8, "contrast": "bright",
                     "floor_sigma": 3.0, "ceiling_sigma": 3.0, "mask_radius": None},
+        "images": {"image_size": 16, "crop": "centre", "circular_mask": True, "normalise": "per_set",
+                   "min_side_pixels": 8, "cache_size": 32, "intensity_range": [0.0, 1.0]},
     }
     for name, front_end in front_ends.items():
         images = np.asarray(get_domain(name).prepare_images(batch, front_end))

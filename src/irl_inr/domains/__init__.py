@@ -7,11 +7,11 @@ its raw datasets in the catalog.  The shared stages import no domain."""
 
 from __future__ import annotations
 
-from irl_inr.domains import cryo_em, mnist_u, wm811k
+from irl_inr.domains import cryo_em, images, mnist_u, wm811k
 from irl_inr.domains.domain import Domain
 
 DOMAINS: dict[str, Domain] = {
-    domain.name: domain for domain in (mnist_u.DOMAIN, wm811k.DOMAIN, cryo_em.DOMAIN)
+    domain.name: domain for domain in (mnist_u.DOMAIN, wm811k.DOMAIN, cryo_em.DOMAIN, images.DOMAIN)
 }
 
 

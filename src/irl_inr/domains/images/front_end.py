@@ -1,0 +1,127 @@
+"""Gray images of any size -> the model's input, float32 (N, S, S) in [0, 1]; the same
+functions for ingestion and for new images.
+
+Two steps, so that ingestion can keep the first one's result in its cache:
+
+1. :func:`to_square`: each image is padded with black to a centred square and averaged
+   by area to the cache size C (N, C, C), whatever its own size;
+2. :func:`square_geometry` and :func:`finish_images`: the part of that square that
+   ``crop`` keeps (``centre``: the centred square of the image's shorter side; ``pad``:
+   all of it) averaged by area to S, then the intensities normalised to [0, 1]
+   (``per_image``: each image's own minimum and maximum; ``per_set``: the range of the
+   ingested set, which new images keep) and, with ``circular_mask``, everything outside
+   the inscribed circle set to 0.
+
+A front end is a dict (``new_image_front_end``): ``image_size``, ``crop``,
+``circular_mask``, ``normalise``, ``min_side_pixels``, ``cache_size`` and
+``intensity_range`` [low, high] (the ingested set's, before normalisation)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from irl_inr.domains.domain import RawImageBatch
+
+CROPS = ("centre", "pad")
+NORMALISATIONS = ("per_image", "per_set")
+
+
+def area_weights(target: int, source: int, low: float, high: float) -> np.ndarray:
+    """float32 (target, source): output pixel i is the mean of [low + i·step, low + (i+1)·step)
+    (step = (high - low) / target) in source coordinates, where source pixel j spans
+    [j, j + 1); each source pixel weighs its overlap, and what lies outside [0, source)
+    counts as black (padding)."""
+    edges = low + (high - low) * np.arange(target + 1, dtype=np.float64) / target  # (target + 1,)
+    pixel = np.arange(source, dtype=np.float64)[None, :]  # (1, source)
+    overlap = np.minimum(edges[1:, None], pixel + 1) - np.maximum(edges[:-1, None], pixel)  # (target, source)
+    return (np.clip(overlap, 0.0, None) / ((high - low) / target)).astype(np.float32)
+
+
+def to_square(gray: np.ndarray, size: int) -> np.ndarray:
+    """float32 (H, W) -> (size, size): the image padded with black to the centred square of
+    side max(H, W), averaged by area to ``size`` (one matrix per axis, no padded copy)."""
+    height, width = gray.shape
+    side = max(height, width)
+    rows = area_weights(size, height, (height - side) / 2, (height + side) / 2)  # (size, H)
+    cols = area_weights(size, width, (width - side) / 2, (width + side) / 2)  # (size, W)
+    return rows @ np.asarray(gray, dtype=np.float32) @ cols.T
+
+
+def kept_interval(height: int, width: int, size: int, crop: str) -> tuple[float, float]:
+    """The part of an image's padded square (side ``size`` after :func:`to_square`) that
+    ``crop`` keeps, the same along both axes: [low, high) in square pixels."""
+    if crop == "pad":
+        return 0.0, float(size)
+    if crop != "centre":
+        raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+    kept = size * min(height, width) / max(height, width)
+    return (size - kept) / 2, (size + kept) / 2
+
+
+def square_geometry(squares: np.ndarray, heights: np.ndarray, widths: np.ndarray, image_size: int,
+                    crop: str) -> np.ndarray:
+    """Squares float32 (N, C, C) of images of ``heights`` x ``widths`` pixels -> float32
+    (N, S, S), S = ``image_size``: the part ``crop`` keeps, averaged by area to S."""
+    size = squares.shape[-1]
+    weights = np.stack([
+        area_weights(image_size, size, *kept_interval(int(height), int(width), size, crop))
+        for height, width in zip(heights, widths)
+    ]).reshape(len(squares), image_size, size)  # (N, S, C)
+    return weights @ squares @ weights.transpose(0, 2, 1)
+
+
+def intensity_range(images: np.ndarray) -> list[float]:
+    """[low, high]: the least and greatest value of a set of images, which ``per_set``
+    normalisation maps to 0 and 1."""
+    return [float(images.min()), float(images.max())]
+
+
+def normalise(images: np.ndarray, method: str, set_range: list[float]) -> np.ndarray:
+    """float32 (N, S, S) -> [0, 1]. ``per_image``: (x - min) / (max - min) of each image (an
+    image of one value becomes 0); ``per_set``: (x - low) / (high - low) with ``set_range``,
+    clipped (new images may reach beyond the ingested set's range)."""
+    if method == "per_image":
+        low = images.min(axis=(1, 2), keepdims=True)
+        span = images.max(axis=(1, 2), keepdims=True) - low
+        return np.where(span > 0, (images - low) / np.where(span > 0, span, 1), 0).astype(np.float32)
+    if method != "per_set":
+        raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {method!r}")
+    low, high = set_range
+    if not high > low:
+        raise ValueError(f"every ingested image holds the one value {low}: normalise = per_set needs a range of "
+                         "intensities")
+    return np.clip((images - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def circular_mask(size: int) -> np.ndarray:
+    """bool (size, size): the pixels whose centres lie within the inscribed circle."""
+    centre = (size - 1) / 2
+    rows, cols = np.mgrid[:size, :size]
+    return (rows - centre) ** 2 + (cols - centre) ** 2 <= (size / 2) ** 2
+
+
+def finish_images(geometry: np.ndarray, front_end: dict) -> np.ndarray:
+    """Resized images (N, S, S) -> the model's input: normalised, then masked."""
+    images = normalise(geometry, front_end["normalise"], front_end["intensity_range"])
+    if front_end["circular_mask"]:
+        images = images * circular_mask(images.shape[-1])
+    return images
+
+
+def prepare_images(batch: RawImageBatch, front_end: dict) -> np.ndarray:
+    """New images -> float32 (B, S, S) in [0, 1], by the functions ingestion applies: the
+    squares of the ingested cache size, then the geometry and intensities of the ingested
+    set. ``images`` batches hold float32 gray (H, W) of any size (this domain's reader),
+    ``png`` batches uint8 (B, H, W) (the shared PNG reader, / 255). An image whose shorter
+    side is below ``min_side_pixels`` is an error naming it."""
+    scale = 255.0 if batch.format == "png" else 1.0
+    grays = [np.asarray(pixels).astype(np.float32) / np.float32(scale) for pixels in batch.pixels]
+    for source, gray in zip(batch.sources, grays):
+        if min(gray.shape) < front_end["min_side_pixels"]:
+            raise ValueError(f"{source}: {gray.shape[1]}x{gray.shape[0]} pixels (W x H), below images.ingestion."
+                             f"min_side_pixels = {front_end['min_side_pixels']}")
+    squares = np.stack([to_square(gray, front_end["cache_size"]) for gray in grays])
+    heights = np.array([gray.shape[0] for gray in grays])
+    widths = np.array([gray.shape[1] for gray in grays])
+    geometry = square_geometry(squares, heights, widths, front_end["image_size"], front_end["crop"])
+    return finish_images(geometry, front_end)

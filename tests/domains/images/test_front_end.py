@@ -1,0 +1,88 @@
+"""The geometry (padded squares, centre crop or pad, area averaging), the intensities and
+the mask, and prepare_images for new images."""
+
+import numpy as np
+import pytest
+
+from irl_inr.domains.domain import RawImageBatch
+from irl_inr.domains.images.front_end import (
+    area_weights,
+    circular_mask,
+    finish_images,
+    kept_interval,
+    normalise,
+    prepare_images,
+    square_geometry,
+    to_square,
+)
+from tests.domains.images.folders import wafer_maps
+
+FRONT_END = {"domain": "images", "image_size": 16, "crop": "centre", "circular_mask": False,
+             "normalise": "per_image", "min_side_pixels": 4, "cache_size": 32, "intensity_range": [0.0, 1.0]}
+
+
+def test_area_weights_average_whole_pixels_and_count_what_lies_outside_as_black():
+    halving = area_weights(2, 4, 0.0, 4.0)
+    np.testing.assert_allclose(halving, [[0.5, 0.5, 0, 0], [0, 0, 0.5, 0.5]])
+    thirds = area_weights(2, 3, 0.0, 3.0)  # each output pixel covers 1.5 source pixels
+    np.testing.assert_allclose(thirds, [[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]], rtol=1e-6)
+    padded = area_weights(2, 2, -1.0, 3.0)  # a pixel of black on either side
+    np.testing.assert_allclose(padded, [[0.5, 0], [0, 0.5]])
+    np.testing.assert_allclose(area_weights(4, 2, 0.0, 2.0), [[1, 0], [1, 0], [0, 1], [0, 1]])  # upsampling
+
+
+def test_to_square_pads_with_black_to_a_centred_square_and_averages_by_area():
+    wide = np.ones((10, 20), np.float32)
+    square = to_square(wide, 8)
+    np.testing.assert_allclose(square[2:6], 1.0, rtol=1e-6)  # rows 5..15 of the 20-pixel square
+    np.testing.assert_allclose(square[[0, 1, 6, 7]], 0.0, atol=1e-7)
+    blocks = np.arange(64, dtype=np.float32).reshape(8, 8)
+    np.testing.assert_allclose(to_square(blocks, 4), blocks.reshape(4, 2, 4, 2).mean(axis=(1, 3)), rtol=1e-6)
+
+
+def test_centre_keeps_the_shorter_sides_square_and_pad_keeps_everything():
+    assert kept_interval(10, 20, 8, "pad") == (0.0, 8.0)
+    assert kept_interval(10, 20, 8, "centre") == (2.0, 6.0)
+    assert kept_interval(20, 20, 8, "centre") == (0.0, 8.0)
+    image = np.zeros((12, 36), np.float32)
+    image[:, 12:24] = np.arange(144, dtype=np.float32).reshape(12, 12)  # the centre square
+    geometry = square_geometry(to_square(image, 36)[None], np.array([12]), np.array([36]), 6, "centre")
+    np.testing.assert_allclose(geometry[0], image[:, 12:24].reshape(6, 2, 6, 2).mean(axis=(1, 3)), rtol=1e-5)
+    padded = square_geometry(to_square(image, 36)[None], np.array([12]), np.array([36]), 6, "pad")
+    np.testing.assert_allclose(padded[0, :2], 0.0, atol=1e-6)  # black bars above and below
+    assert padded[0, 2:4].max() > 0
+
+
+def test_normalise_per_image_per_set_and_an_image_of_one_value():
+    images = np.stack([np.full((2, 2), 3.0), np.array([[1.0, 2.0], [3.0, 5.0]])]).astype(np.float32)
+    per_image = normalise(images, "per_image", [0.0, 1.0])
+    np.testing.assert_array_equal(per_image[0], 0.0)
+    np.testing.assert_allclose(per_image[1], [[0, 0.25], [0.5, 1]])
+    per_set = normalise(images, "per_set", [1.0, 3.0])
+    np.testing.assert_allclose(per_set[1], [[0, 0.5], [1, 1]])  # beyond the set's range: clipped
+    with pytest.raises(ValueError, match="holds the one value 2.0: normalise = per_set needs a range"):
+        normalise(images, "per_set", [2.0, 2.0])
+
+
+def test_the_circular_mask_zeroes_the_corners_only():
+    mask = circular_mask(8)
+    assert not mask[0, 0] and not mask[7, 7] and mask[0, 3] and mask[3, 0] and mask[4, 4]
+    images = finish_images(np.ones((1, 8, 8), np.float32) * np.linspace(0, 1, 8, dtype=np.float32),
+                           {**FRONT_END, "circular_mask": True})
+    assert images[0, 0, 0] == 0 and images[0, 4, 7] == 1.0
+
+
+def test_prepare_images_takes_gray_images_of_any_size_and_png_batches(shared_data):
+    maps = wafer_maps(shared_data, 3)
+    grays = [states.astype(np.float32) / np.float32(255) for states in maps]
+    batch = RawImageBatch("images", grays, ["a", "b", "c"])
+    images = prepare_images(batch, FRONT_END)
+    assert images.shape == (3, 16, 16) and images.dtype == np.float32 and images.min() == 0 and images.max() == 1
+    same_size = RawImageBatch("png", np.stack([maps[0], maps[0]]), ["a.png", "b.png"])
+    np.testing.assert_array_equal(prepare_images(same_size, FRONT_END), np.stack([images[0], images[0]]))
+
+
+def test_prepare_images_refuses_an_image_below_min_side_pixels():
+    batch = RawImageBatch("images", [np.ones((20, 20), np.float32), np.ones((1, 1), np.float32)], ["ok.png", "dot.png"])
+    with pytest.raises(ValueError, match=r"dot.png: 1x1 pixels \(W x H\), below images.ingestion.min_side_pixels = 4"):
+        prepare_images(batch, FRONT_END)
