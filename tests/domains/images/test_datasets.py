@@ -71,6 +71,49 @@ def test_a_later_load_reads_the_cache_and_a_changed_file_is_decoded_again(digit_
     assert not list((tmp_path / "cache").glob(".*tmp"))  # no temporary file left behind
 
 
+def decoding_count(monkeypatch) -> list[int]:
+    """Counts the images ``decode_images`` decodes from now on (one entry per call)."""
+    calls, decode = [], datasets.decode_images
+
+    def counted(folder, files, cache_size):
+        squares, table = decode(folder, files, cache_size)
+        calls.append(len(squares))
+        return squares, table
+
+    monkeypatch.setattr(datasets, "decode_images", counted)
+    return calls
+
+
+def test_a_file_added_removed_or_renamed_is_decoded_again_never_served_from_the_cache(digit_folder, tmp_path,
+                                                                                    monkeypatch):
+    dataset = dataset_of(digit_folder, tmp_path)
+    first = dataset.load()
+    calls = decoding_count(monkeypatch)
+    write_image(digit_folder / "digit 3" / "new.png", np.full((28, 28), 255, np.uint8))
+    added = dataset.load()
+    assert calls == [16] and "digit 3/new.png" in set(added["table"]["file"])
+    (digit_folder / "digit 3" / "new.png").unlink()
+    removed = dataset.load()
+    assert calls == [16, 15] and removed["table"].equals(first["table"])
+    (digit_folder / "digit 1" / "000.png").rename(digit_folder / "digit 3" / "moved.png")  # another class
+    renamed = dataset.load()
+    assert calls == [16, 15, 15]
+    assert renamed["table"]["class_name"].value_counts().to_dict() == {"digit 1": 4, "digit 3": 6, "digit 7": 5}
+    dataset.load()
+    assert calls == [16, 15, 15]  # the same files again: read from the cache
+
+
+def test_the_cache_key_changes_with_the_size_the_order_the_content_and_pillow(monkeypatch):
+    files = {"a.png": "1" * 64, "b.png": "2" * 64}
+    key = datasets.cache_key(files, 32)
+    assert key == datasets.cache_key(dict(files), 32)
+    assert key != datasets.cache_key(files, 16)
+    assert key != datasets.cache_key(dict(reversed(files.items())), 32)
+    assert key != datasets.cache_key({**files, "b.png": "3" * 64}, 32)
+    monkeypatch.setattr(datasets.PIL, "__version__", "0.0.1")
+    assert key != datasets.cache_key(files, 32)
+
+
 def test_another_cache_size_decodes_again(digit_folder, tmp_path):
     dataset_of(digit_folder, tmp_path, cache_size=32).load()
     assert dataset_of(digit_folder, tmp_path, cache_size=16).load()["squares"].shape[-1] == 16

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from irl_inr.domains.domain import RawImageBatch
+from irl_inr.domains.images import front_end
 from irl_inr.domains.images.front_end import (
     area_weights,
     circular_mask,
@@ -51,6 +52,20 @@ def test_centre_keeps_the_shorter_sides_square_and_pad_keeps_everything():
     padded = square_geometry(to_square(image, 36)[None], np.array([12]), np.array([36]), 6, "pad")
     np.testing.assert_allclose(padded[0, :2], 0.0, atol=1e-6)  # black bars above and below
     assert padded[0, 2:4].max() > 0
+
+
+@pytest.mark.parametrize("crop", ["centre", "pad"])
+def test_square_geometry_of_chosen_rows_in_chunks_matches_each_image_alone(monkeypatch, crop):
+    rng = np.random.default_rng(0)
+    squares = rng.random((7, 12, 12), dtype=np.float32)
+    sizes = np.array([[10, 20], [20, 10], [10, 20], [15, 15], [30, 10], [10, 20], [7, 9]])
+    rows = np.array([6, 0, 2, 3, 5])
+    monkeypatch.setattr(front_end, "GEOMETRY_CHUNK", 2)  # groups of one aspect ratio span chunks
+    geometry = square_geometry(squares, sizes[rows, 0], sizes[rows, 1], 6, crop, rows=rows)
+    for position, row in enumerate(rows):
+        weights = area_weights(6, 12, *kept_interval(*sizes[row], 12, crop))
+        np.testing.assert_allclose(geometry[position], weights @ squares[row] @ weights.T, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(square_geometry(squares, sizes[:, 0], sizes[:, 1], 6, crop)[rows], geometry)
 
 
 def test_normalise_per_image_per_set_and_an_image_of_one_value():

@@ -47,6 +47,29 @@ def test_classes_are_coded_in_sorted_order_and_split_stratified(digit_folder, tm
     assert reference["cache_size"] == 32 and 0 <= reference["intensity_range"][0] < reference["intensity_range"][1]
 
 
+def test_the_split_is_drawn_from_its_seed_alone(digit_folder, tmp_path):
+    raw = load(digit_folder, tmp_path)
+    splits = {seed: ingest_images(raw, {"image_size": 16, "seed": seed})[1]["split"] for seed in (0, 1)}
+    again = ingest_images(raw, {"image_size": 16, "seed": 0})[1]["split"]
+    assert splits[0].equals(again) and not splits[0].equals(splits[1])
+    assert (splits[1] == "test").sum() == 6  # still 2 of every class
+
+
+def test_class_names_that_are_whole_numbers_are_coded_by_value(tmp_path, shared_data):
+    digits = digits_of(shared_data, [1, 2, 3], 2)
+    for name, group in zip(("10", "2", "9"), digits.values()):
+        for index, gray in enumerate(group):
+            write_image(tmp_path / "numbered" / name / f"{index}.png", gray)
+    _, table, _ = ingest_images(load(tmp_path / "numbered", tmp_path), {"image_size": 16})
+    assert table.groupby("label_name")["label"].first().to_dict() == {"2": 0, "9": 1, "10": 2}
+
+
+def test_an_image_size_above_the_cache_size_is_an_error_naming_both(digit_folder, tmp_path):
+    with pytest.raises(ValueError, match=r"images.ingestion.image_size = 48 is above the 32 pixels the images are "
+                                         r"cached at \(images.raw_images cache_size"):
+        ingest_images(load(digit_folder, tmp_path), {"image_size": 48})
+
+
 def test_tiny_images_and_classes_of_one_image_are_skipped_with_a_warning_each(digit_folder, tmp_path, caplog):
     write_image(digit_folder / "digit 1" / "dot.png", np.full((1, 1), 200, np.uint8))
     write_image(digit_folder / "lonely" / "one.png", np.full((28, 28), 200, np.uint8))

@@ -8,6 +8,7 @@ import pytest
 from kedro.io.core import DatasetError
 
 from irl_inr.datasets.new_images import NewImagesDataset, detect_format
+from irl_inr.domains.images import reading
 from irl_inr.domains.images.readers import ImageFileReader
 from tests.domains.images.folders import coloured, mnist_digits, wafer_maps, write_image
 
@@ -37,6 +38,13 @@ def test_a_folder_of_any_formats_and_sizes_is_read_in_file_order(mixed_folder, s
     maps = wafer_maps(shared_data, 2)
     assert [pixels.shape for pixels in batch.pixels] == [(28, 28)] * 4 + [maps[0].shape, maps[1].shape]
     np.testing.assert_array_equal(reader.read(2, 3).pixels[0], mnist_digits(shared_data, 4)[0][2] / np.float32(255))
+
+
+def test_a_stacks_images_in_one_range_open_the_file_once(mixed_folder, monkeypatch):
+    opened, stack = [], reading._stack
+    monkeypatch.setattr(reading, "_stack", lambda path: opened.append(path.name) or stack(path))
+    batch = ImageFileReader(mixed_folder).read(0, 6)
+    assert len(batch.pixels) == 6 and opened == ["b.npy", "b.npy"]  # counting the frames, then reading all three
 
 
 def test_one_file_is_read_alone(mixed_folder):

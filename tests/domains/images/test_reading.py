@@ -1,8 +1,9 @@
 """Listing a folder, its labels, and decoding every format and mode to one gray channel;
 each kind of bad input is one error naming the file, or a skip counted in one warning."""
 
+import errno
+import io
 import logging
-import os
 
 import numpy as np
 import pytest
@@ -64,6 +65,36 @@ def test_a_photo_is_turned_upright_as_its_exif_orientation_says(tmp_path, digit)
     np.testing.assert_allclose(gray, np.rot90(digit[:, :20], -1) / 255, atol=0.05)
 
 
+def test_a_gray_images_transparent_value_is_composited_on_black(tmp_path, digit):
+    Image.fromarray(digit).save(tmp_path / "keyed.png", transparency=int(digit.max()))
+    gray, mode = gray_of(tmp_path / "keyed.png")
+    assert mode == "L"
+    np.testing.assert_array_equal(gray, np.where(digit == digit.max(), 0, digit / np.float32(255)).astype(np.float32))
+
+
+def test_a_multi_page_tiff_is_read_by_its_first_page_with_a_warning_naming_it(tmp_path, caplog):
+    pages = [Image.fromarray(np.full((9, 9), value, np.uint8)) for value in (51, 204)]
+    pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
+    with caplog.at_level(logging.WARNING):
+        gray, _ = gray_of(tmp_path / "pages.tif")
+    np.testing.assert_array_equal(gray, np.full((9, 9), np.float32(51) / np.float32(255)))
+    assert "pages.tif: holds 2 frames (pages); only the first is read" in caplog.text
+
+
+def test_a_damaged_exif_block_is_an_error_naming_the_file_not_a_traceback(tmp_path, digit):
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "camera", 6  # Make (the first entry), Orientation
+    encoded = io.BytesIO()
+    Image.fromarray(digit).save(encoded, "JPEG", exif=exif)
+    data = bytearray(encoded.getvalue())
+    first_tag = data.index(b"Exif\x00\x00") + 6 + 10  # after the TIFF header (8 bytes) and the entry count (2)
+    assert data[first_tag:first_tag + 2] == b"\x01\x0f"  # Make, big-endian
+    data[first_tag + 1] = 0  # now ImageWidth (0x0100) holding text: Pillow raises struct.error turning the photo
+    (tmp_path / "damaged.jpg").write_bytes(bytes(data))
+    with pytest.raises(ImageFileError, match=r"damaged.jpg: not a readable image \(.+\)"):
+        gray_of(tmp_path / "damaged.jpg")
+
+
 def test_npy_images_and_stacks_keep_their_frames_and_scale_by_dtype(tmp_path, shared_data):
     digits = mnist_digits(shared_data, 3)[0]
     stack = write_image(tmp_path / "s.npy", digits)
@@ -77,6 +108,23 @@ def test_npy_images_and_stacks_keep_their_frames_and_scale_by_dtype(tmp_path, sh
     gray, mode = gray_of(single)
     assert mode == "npy float64" and gray.shape == wafer.shape
     np.testing.assert_allclose(gray, wafer, rtol=1e-6)
+    for pixels in (np.eye(9, dtype=bool), np.full((9, 9), -300, np.int16), np.full((9, 9), 7.5, np.float32)):
+        gray, mode = gray_of(write_image(tmp_path / "kept.npy", pixels))
+        assert mode == f"npy {pixels.dtype.name}"
+        np.testing.assert_array_equal(gray, pixels.astype(np.float32))  # kept as they are: normalised later
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    (np.nan, "holds NaN or infinite values"), (-np.inf, "holds NaN or infinite values"),
+    (1e300, r"holds values beyond float32's range \(largest magnitude 1e\+300\)"),
+])
+def test_a_bad_value_in_an_npy_stack_is_an_error_naming_the_file_and_the_image(tmp_path, value, problem):
+    stack = np.zeros((3, 9, 9))
+    stack[2, 4, 4] = value
+    path = write_image(tmp_path / "stack.npy", stack)
+    assert len(list(read_frames(path, [0, 1]))) == 2
+    with pytest.raises(ImageFileError, match=rf"stack.npy\[2\]: {problem}"):
+        list(read_frames(path, [2]))
 
 
 @pytest.mark.parametrize(("pixels", "problem"), [
@@ -84,6 +132,8 @@ def test_npy_images_and_stacks_keep_their_frames_and_scale_by_dtype(tmp_path, sh
     (np.zeros((3, 0, 4), np.uint8), r"holds an array of shape \(3, 0, 4\)"),
     (np.zeros((0, 5, 4), np.uint8), r"holds an array of shape \(0, 5, 4\)"),
     (np.array([["a"]]), r"holds <U1 values; images are numbers"),
+    (np.zeros((20, 30, 3), np.uint8), r"holds an array of shape \(20, 30, 3\), one colour image \(H, W, 3\)"),
+    (np.zeros((20, 30, 4), np.float32), r"holds an array of shape \(20, 30, 4\), one colour image \(H, W, 4\)"),
 ])
 def test_an_npy_file_that_holds_no_image_is_an_error_naming_it(tmp_path, pixels, problem):
     path = write_image(tmp_path / "bad.npy", pixels)
@@ -143,6 +193,7 @@ def test_labels_csv_labels_the_images_it_names_and_leaves_out_the_rest(tmp_path,
     ("file,label\na.png,1\na.png,2\n", r"labels.csv, line 3: 'a.png' is listed again \(first on line 2\)"),
     ("file,label\na.png,\n", r"labels.csv, line 2: the label cell is empty"),
     ("", r"labels.csv, line 1: no column 'file' or 'label'"),
+    ("file,label\n", r"labels.csv: names no image \(a header row alone\)"),
 ])
 def test_a_bad_labels_csv_is_an_error_naming_it_and_the_row(tmp_path, digit, text, message):
     write_image(tmp_path / "a.png", digit)
@@ -165,18 +216,15 @@ def test_a_truncated_or_empty_or_undecodable_image_is_an_error_naming_it(tmp_pat
 
 def test_an_unreadable_file_is_an_error_naming_it(tmp_path, digit, monkeypatch):
     path = write_image(tmp_path / "locked.png", digit)
-    path.chmod(0)
-    if os.geteuid() == 0:  # root reads any file: the denial is simulated where the file is opened
-        def denied(file):
-            raise ImageFileError(f"{file}: cannot be read (Permission denied)")
-        monkeypatch.setattr(reading, "open_file", denied)
-    try:
-        with pytest.raises(ImageFileError, match=r"locked.png: cannot be read \(Permission denied\)"):
-            reading.file_sha256(path)
-        with pytest.raises(ImageFileError, match=r"locked.png: cannot be read \(Permission denied\)"):
-            list(read_frames(path, [0]))
-    finally:
-        path.chmod(0o644)
+
+    def denied(file, *args, **kwargs):  # the operating system's refusal (a chmod denies root nothing)
+        raise PermissionError(errno.EACCES, "Permission denied", str(file))
+
+    monkeypatch.setattr(reading, "open", denied, raising=False)  # the name open_file calls
+    with pytest.raises(ImageFileError, match=r"locked.png: cannot be read \(Permission denied\)"):
+        reading.file_sha256(path)
+    with pytest.raises(ImageFileError, match=r"locked.png: cannot be read \(Permission denied\)"):
+        list(read_frames(path, [0]))
 
 
 def test_symbolic_link_loops_and_dangling_links_are_errors_naming_them(tmp_path, digit):
@@ -196,6 +244,13 @@ def test_symbolic_link_loops_and_dangling_links_are_errors_naming_them(tmp_path,
     (folder / "again").unlink()
     (folder / "cats" / "up").symlink_to(tmp_path)  # below a class folder: not followed, skipped
     assert list_folder(folder).skipped == ("cats/up/",)
+
+
+def test_a_labels_csv_named_in_another_case_is_an_error_not_a_silent_skip(tmp_path, digit):
+    write_image(tmp_path / "cats" / "1.png", digit)
+    (tmp_path / "Labels.CSV").write_text("file,label\ncats/1.png,dog\n")
+    with pytest.raises(ImageFileError, match=r"Labels.CSV: name it labels.csv \(lower case\)"):
+        list_folder(tmp_path)
 
 
 def test_a_missing_folder_or_a_file_in_its_place_is_an_error(tmp_path, digit):

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import PIL
 from kedro.io.core import AbstractDataset, DatasetError
 
 from irl_inr.datasets.new_images import NewImages
@@ -32,15 +33,16 @@ from irl_inr.parameters import is_int
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # raised whenever what the cache holds changes, so older caches are decoded again
+CACHE_FORMAT = 2  # raised whenever what the cache holds or how files decode changes, so older caches are decoded again
 DECODED_COLUMNS = ("file", "frame", "mode", "height", "width")
 TEXT_COLUMNS = ("file", "mode")
 
 
 def cache_key(files: dict[str, str], cache_size: int) -> str:
-    """SHA-256 of what a cache holds: the cache format, its square size and every file
-    (path relative to the folder, SHA-256 of its content)."""
-    record = {"format": CACHE_FORMAT, "cache_size": cache_size, "files": sorted(files.items())}
+    """SHA-256 of what a cache holds: the cache format, the Pillow that decoded the files
+    (JPEG decoders differ in the last bit between versions), its square size and every
+    file in order (path relative to the folder, SHA-256 of its content)."""
+    record = {"format": CACHE_FORMAT, "pillow": PIL.__version__, "cache_size": cache_size, "files": list(files.items())}
     return hashlib.sha256(json.dumps(record).encode()).hexdigest()
 
 
@@ -103,11 +105,11 @@ class ImageFolderDataset(AbstractDataset[None, dict]):
     of :mod:`irl_inr.domains.images.reading`.
 
     The first load decodes the folder, one file at a time, and writes ``cache_filepath``
-    (atomically); later loads read that file while every image file has the same content
-    (SHA-256 of each, hashed on every load) and the cache size is the same, and decode
-    again otherwise. Labels are read on every load (a ``labels.csv`` that changes only
-    labels decodes nothing). A folder or file that cannot be read is one DatasetError naming it, and
-    leaves the cache as it was."""
+    (atomically); later loads read that file while the folder holds the same image files
+    (paths, and the SHA-256 of each, hashed on every load) and the cache size and Pillow's
+    version are the same (:func:`cache_key`), and decode again otherwise. Labels are read
+    on every load (a ``labels.csv`` that changes only labels decodes nothing). A folder or
+    file that cannot be read is one DatasetError naming it, and leaves the cache as it was."""
 
     def __init__(self, folder: str, cache_filepath: str, cache_size: int = 64,
                  metadata: dict[str, Any] | None = None) -> None:

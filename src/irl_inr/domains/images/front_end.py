@@ -24,6 +24,7 @@ from irl_inr.domains.domain import RawImageBatch
 
 CROPS = ("centre", "pad")
 NORMALISATIONS = ("per_image", "per_set")
+GEOMETRY_CHUNK = 4096  # squares resized at once (memory only: 64 MiB of squares at C = 64)
 
 
 def area_weights(target: int, source: int, low: float, high: float) -> np.ndarray:
@@ -58,16 +59,28 @@ def kept_interval(height: int, width: int, size: int, crop: str) -> tuple[float,
     return (size - kept) / 2, (size + kept) / 2
 
 
-def square_geometry(squares: np.ndarray, heights: np.ndarray, widths: np.ndarray, image_size: int,
-                    crop: str) -> np.ndarray:
-    """Squares float32 (N, C, C) of images of ``heights`` x ``widths`` pixels -> float32
-    (N, S, S), S = ``image_size``: the part ``crop`` keeps, averaged by area to S."""
+def square_geometry(squares: np.ndarray, heights: np.ndarray, widths: np.ndarray, image_size: int, crop: str,
+                    rows: np.ndarray | None = None) -> np.ndarray:
+    """Squares float32 (N, C, C) -> float32 (M, S, S), S = ``image_size``: squares ``rows``
+    (all when None; M of them), of images of ``heights`` x ``widths`` pixels (one per
+    row), each the part ``crop`` keeps averaged by area to S. Images of one aspect ratio
+    share one weight matrix, applied to at most ``GEOMETRY_CHUNK`` squares at a time, so
+    that nothing the size of the squares is copied."""
     size = squares.shape[-1]
-    weights = np.stack([
-        area_weights(image_size, size, *kept_interval(int(height), int(width), size, crop))
-        for height, width in zip(heights, widths)
-    ]).reshape(len(squares), image_size, size)  # (N, S, C)
-    return weights @ squares @ weights.transpose(0, 2, 1)
+    rows = np.arange(len(squares)) if rows is None else np.asarray(rows)
+    intervals = [kept_interval(int(height), int(width), size, crop) for height, width in zip(heights, widths)]
+    if len(intervals) != len(rows):
+        raise ValueError(f"{len(rows)} squares but {len(intervals)} image sizes")
+    geometry = np.empty((len(rows), image_size, image_size), dtype=np.float32)
+    groups: dict[tuple[float, float], list[int]] = {}
+    for position, interval in enumerate(intervals):
+        groups.setdefault(interval, []).append(position)
+    for interval, positions in groups.items():
+        weights = area_weights(image_size, size, *interval)  # (S, C)
+        for start in range(0, len(positions), GEOMETRY_CHUNK):
+            chunk = positions[start:start + GEOMETRY_CHUNK]
+            geometry[chunk] = weights @ squares[rows[chunk]] @ weights.T
+    return geometry
 
 
 def intensity_range(images: np.ndarray) -> list[float]:
@@ -114,14 +127,18 @@ def prepare_images(batch: RawImageBatch, front_end: dict) -> np.ndarray:
     set. ``images`` batches hold float32 gray (H, W) of any size (this domain's reader),
     ``png`` batches uint8 (B, H, W) (the shared PNG reader, / 255). An image whose shorter
     side is below ``min_side_pixels`` is an error naming it."""
-    scale = 255.0 if batch.format == "png" else 1.0
-    grays = [np.asarray(pixels).astype(np.float32) / np.float32(scale) for pixels in batch.pixels]
-    for source, gray in zip(batch.sources, grays):
+    size = front_end["cache_size"]
+    squares = np.empty((len(batch), size, size), dtype=np.float32)  # (B, C, C)
+    shapes = []
+    for index, (source, pixels) in enumerate(zip(batch.sources, batch.pixels)):
+        gray = np.asarray(pixels, dtype=np.float32)  # one image at a time: no second full-size copy of the batch
+        if batch.format == "png":
+            gray = gray / np.float32(255.0)
         if min(gray.shape) < front_end["min_side_pixels"]:
             raise ValueError(f"{source}: {gray.shape[1]}x{gray.shape[0]} pixels (W x H), below images.ingestion."
                              f"min_side_pixels = {front_end['min_side_pixels']}")
-    squares = np.stack([to_square(gray, front_end["cache_size"]) for gray in grays])
-    heights = np.array([gray.shape[0] for gray in grays])
-    widths = np.array([gray.shape[1] for gray in grays])
+        squares[index] = to_square(gray, size)
+        shapes.append(gray.shape)
+    heights, widths = np.array(shapes, dtype=np.int64).reshape(-1, 2).T
     geometry = square_geometry(squares, heights, widths, front_end["image_size"], front_end["crop"])
     return finish_images(geometry, front_end)

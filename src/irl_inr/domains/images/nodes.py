@@ -3,9 +3,11 @@ S x S in [0, 1] (``ingestion``) -> posed images and their ``image_table``
 (``augmentation``).
 
 Labels come from the class of each file (its subfolder or its ``labels.csv`` row), coded
-0..K-1 in sorted name order; a folder without labels is one class ``unlabelled`` (label
-0), as a cryo-EM stack without angles: clustered into ``clustering.n_clusters``
-unscored, the measures that need labels left out with a warning."""
+0..K-1 in sorted name order (numeric order when every name is a whole number, so that
+classes ``0`` .. ``12`` keep their numbers); a folder without labels is one class
+``unlabelled`` (label 0), as a cryo-EM stack without angles: clustered into
+``clustering.n_clusters`` unscored, the measures that need labels left out with a
+warning."""
 
 from __future__ import annotations
 
@@ -59,12 +61,20 @@ def kept_rows(table: pd.DataFrame, options: ImageIngestionParameters, source: st
     return keep
 
 
+def class_order(names: list[str]) -> list[str]:
+    """Class names sorted: by value when every one is a whole number (``2`` before ``10``),
+    else by name."""
+    if all(name.isdecimal() for name in names):
+        return sorted(names, key=lambda name: (int(name), name))
+    return sorted(names)
+
+
 def label_codes(classes: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Class names (None: unlabelled) -> label codes 0..K-1 in sorted name order and the
+    """Class names (None: unlabelled) -> label codes 0..K-1 in :func:`class_order` and the
     label names; every image ``unlabelled`` (label 0) when none has a class."""
     if classes.isna().all():
         return np.zeros(len(classes), dtype=np.int64), np.full(len(classes), UNLABELLED, dtype=object)
-    names = sorted(classes.unique().tolist())
+    names = class_order(classes.unique().tolist())
     return classes.map({name: code for code, name in enumerate(names)}).to_numpy(np.int64), classes.to_numpy(object)
 
 
@@ -78,15 +88,20 @@ def ingest_images(raw_images: dict, parameters: dict) -> tuple[np.ndarray, pd.Da
     squares, table, source = raw_images["squares"], raw_images["table"], raw_images["source"]
     if len(squares) != len(table):
         raise ValueError(f"{source}: {len(squares)} images but {len(table)} rows in their table")
+    cache_size = int(squares.shape[-1])
+    if options.image_size > cache_size:
+        raise ValueError(f"images.ingestion.image_size = {options.image_size} is above the {cache_size} pixels the "
+                         f"images are cached at (images.raw_images cache_size in catalog_images.yml): raise "
+                         f"cache_size to at least {options.image_size}, or they are only blown up")
     keep = kept_rows(table, options, source)
-    squares, table = squares[keep], table[keep].reset_index(drop=True)
+    table = table[keep].reset_index(drop=True)
     labels, names = label_codes(table["class_name"])
     rows, test_or_train = stratified_split(labels, options.test_fraction, np.random.default_rng(options.seed))
     split = np.empty(len(table), dtype=object)
     split[rows] = test_or_train
     geometry = square_geometry(squares, table["height"].to_numpy(), table["width"].to_numpy(), options.image_size,
-                               options.crop)
-    reference = {"cache_size": int(squares.shape[-1]), "intensity_range": intensity_range(geometry)}
+                               options.crop, rows=np.flatnonzero(keep))
+    reference = {"cache_size": cache_size, "intensity_range": intensity_range(geometry)}
     images = finish_images(geometry, new_front_end(options, reference))
     prepared_table = pd.DataFrame({
         "image_id": np.arange(len(table), dtype=np.int64), "label": labels, "label_name": names.astype(str),
@@ -120,15 +135,16 @@ def pose_images(prepared_images: np.ndarray, prepared_table: pd.DataFrame,
         raise ValueError(f"{len(prepared_images)} images but {len(prepared_table)} rows in their table")
     rotation, shift = draw_poses(len(prepared_images), options)
     size = prepared_images.shape[-1]
-    images = prepared_images
     if options.rotate or options.max_shift_pixels > 0:
-        pieces = []
+        images = np.empty(prepared_images.shape, dtype=np.float32)  # filled batch by batch: one copy of the set
         for start in range(0, len(prepared_images), options.batch_size):
             stop = start + options.batch_size
-            batch = torch.from_numpy(np.ascontiguousarray(prepared_images[start:stop])).unsqueeze(1)  # (B, 1, S, S)
+            batch = torch.from_numpy(np.ascontiguousarray(prepared_images[start:stop], dtype=np.float32)).unsqueeze(1)
             translation = pixels_to_normalised(shift[start:stop].float(), size)
-            pieces.append(transform_images(batch, rotation[start:stop].float(), translation).squeeze(1))
-        images = torch.cat(pieces).clamp_(0.0, 1.0).numpy()
+            posed = transform_images(batch, rotation[start:stop].float(), translation)  # (B, 1, S, S)
+            images[start:stop] = posed.squeeze(1).clamp_(0.0, 1.0).numpy()
+    else:
+        images = np.asarray(prepared_images, dtype=np.float32)  # as they came: no copy
     unknown = np.full(len(prepared_table), np.nan)
     poses = {
         "rotation_radians": rotation.numpy() if options.rotate else unknown,
@@ -137,7 +153,7 @@ def pose_images(prepared_images: np.ndarray, prepared_table: pd.DataFrame,
     }
     table = prepared_table.assign(**poses)
     own = [column for column in table.columns if column not in CONTRACT_COLUMNS]
-    return images.astype(np.float32), table[[*CONTRACT_COLUMNS, *own]]
+    return images, table[[*CONTRACT_COLUMNS, *own]]
 
 
 def preview_rows(labels: np.ndarray, count: int, seed: int) -> list[int]:

@@ -3,6 +3,7 @@ to predict on: one file or a folder of them."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from kedro.io.core import DatasetError
@@ -61,8 +62,12 @@ class ImageFileReader:
 
     def read(self, start: int, stop: int) -> RawImageBatch:
         images = self._images[start:stop]
-        try:
-            pixels = [gray for file, frame, _ in images for gray, _ in read_frames(file, [frame])]
+        try:  # each file opened once for all its images in the range (a .npy stack's frames)
+            pixels = [
+                gray
+                for file, group in itertools.groupby(images, key=lambda image: image[0])
+                for gray, _ in read_frames(file, [frame for _, frame, _ in group])
+            ]
         except ImageFileError as error:
             raise DatasetError(str(error)) from error
         return RawImageBatch(self.format, pixels, [source for _, _, source in images])

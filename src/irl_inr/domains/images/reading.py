@@ -4,15 +4,18 @@ one gray channel.
 The folder's layout: image files in the folder itself or in one level of subfolders (a
 subfolder per class when there is no ``labels.csv``); names starting with a dot (hidden
 files and folders) are ignored; any other file is skipped and counted in one warning.
-Formats: PNG, JPEG, TIFF and BMP through Pillow (the first frame of a multi-page TIFF;
-turned upright as its EXIF orientation says, as image viewers show it), and NumPy
-``.npy`` arrays, one image (H, W) or a stack (N, H, W).
+Formats: PNG, JPEG, TIFF and BMP through Pillow (the first frame of a multi-page TIFF or
+an animated PNG, with a warning naming the file; turned upright as its EXIF orientation
+says, as image viewers show it), and NumPy ``.npy`` arrays, one image (H, W) or a stack
+(N, H, W) (an array (H, W, 3 or 4), a colour image, is an error: save it gray).
 
 Gray values: 8-bit images scale by 255 and 16-bit ones by 65535 into [0, 1]; colour is
 turned into its luminance (0.299 R + 0.587 G + 0.114 B, ITU-R 601, as Pillow's ``L``);
-alpha is composited on black. 32-bit float TIFFs and ``.npy`` floats or integers other
-than uint8 / uint16 keep their values (the front end's normalisation maps them to [0, 1]).
-Every problem with a file is an :class:`ImageFileError` naming it."""
+alpha, and a gray image's transparent value, is composited on black. 32-bit float TIFFs
+and ``.npy`` bools (0, 1), floats and integers other than uint8 / uint16 keep their values
+(the front end's normalisation maps them to [0, 1]); a NaN, an infinity or a float beyond
+float32's range is an error naming the file and the image. Every problem with a file is
+an :class:`ImageFileError` naming it."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ LABELS_CSV = "labels.csv"
 LABELS_COLUMNS = ("file", "label")
 LUMINANCE = (0.299, 0.587, 0.114)  # ITU-R 601 weights of R, G, B
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+MULTI_FRAME_FORMATS = ("TIFF", "PNG")  # pages and animation frames, warned about (a JPEG's MPO previews are not)
+COLOUR_CHANNELS = (3, 4)  # the last axis of an .npy array (H, W, C) that is one colour image
 _NAMED = 5  # files named in a log line or error about many
 _HASH_BLOCK_BYTES = 1 << 20
 
@@ -125,6 +130,8 @@ def list_folder(folder: Path) -> FolderListing:
                     skipped.append(relative)
         elif entry.name == LABELS_CSV:
             labels_csv = True
+        elif entry.name.lower() == LABELS_CSV:
+            raise ImageFileError(f"{entry}: name it {LABELS_CSV} (lower case) for its labels to be read")
         elif is_image_name(entry.name):
             files.append(entry.name)
         else:
@@ -138,7 +145,8 @@ def list_folder(folder: Path) -> FolderListing:
 def _csv_labels(listing: FolderListing) -> dict[str, str]:
     """``labels.csv``: file -> label for every row (UTF-8, a header row naming at least
     ``file`` and ``label``); a missing column, an empty cell, a file that is not an image of
-    the folder or a file listed twice is an error naming the CSV and the row's line."""
+    the folder or a file listed twice is an error naming the CSV and the row's line, and so
+    is a CSV without rows."""
     path = listing.folder / LABELS_CSV
     known = set(listing.files)
     labels: dict[str, str] = {}
@@ -163,6 +171,9 @@ def _csv_labels(listing: FolderListing) -> dict[str, str]:
                 labels[file], first_line[file] = label, reader.line_num
         except (UnicodeDecodeError, csv.Error) as error:
             raise ImageFileError(f"{path}: not a readable UTF-8 CSV file ({error})") from error
+    if not labels:
+        raise ImageFileError(f"{path}: names no image (a header row alone); give a row file,label for each image, "
+                             "or remove the file to label the images by their folders")
     return labels
 
 
@@ -214,7 +225,8 @@ def _not_empty(path: Path) -> None:
 
 
 def _stack(path: Path) -> np.ndarray:
-    """A ``.npy`` file memory-mapped, checked: (H, W) or (N, H, W) numbers."""
+    """A ``.npy`` file memory-mapped, checked: (H, W) or (N, H, W) numbers, not one colour
+    image (H, W, 3 or 4)."""
     _not_empty(path)
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -224,6 +236,11 @@ def _stack(path: Path) -> np.ndarray:
         raise ImageFileError(f"{path}: holds an array of shape {array.shape}; images are (H, W) or (N, H, W)")
     if array.dtype.kind not in "buif":
         raise ImageFileError(f"{path}: holds {array.dtype} values; images are numbers")
+    if array.ndim == 3 and array.shape[-1] in COLOUR_CHANNELS:
+        raise ImageFileError(
+            f"{path}: holds an array of shape {array.shape}, one colour image (H, W, {array.shape[-1]}) rather than "
+            f"{array.shape[0]} images {array.shape[2]} pixels wide; save images gray, (H, W) or a stack (N, H, W)"
+        )
     return array
 
 
@@ -237,32 +254,44 @@ def frame_count(path: Path) -> int:
 
 def _stack_gray(array: np.ndarray, path: Path, frame: int) -> np.ndarray:
     """One image of a ``.npy`` array -> float32 gray (uint8 / 255, uint16 / 65535, bool as
-    0/1, other numbers as they are)."""
+    0/1, other numbers as they are); a NaN, an infinity or a float beyond float32's range
+    is an error naming the file and the image."""
     pixels = np.asarray(array if array.ndim == 2 else array[frame])
+    if pixels.dtype.kind == "f":
+        if not np.isfinite(pixels).all():
+            raise ImageFileError(f"{path}[{frame}]: holds NaN or infinite values")
+        largest = float(np.abs(pixels).max())
+        if largest > float(np.finfo(np.float32).max):
+            raise ImageFileError(f"{path}[{frame}]: holds values beyond float32's range (largest magnitude "
+                                 f"{largest:.3g}); scale them first")
     scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(pixels.dtype.newbyteorder("="), 1.0)
-    gray = pixels.astype(np.float32) / np.float32(scale)
-    if not np.isfinite(gray).all():
-        raise ImageFileError(f"{path}[{frame}]: holds NaN or infinite values")
+    return pixels.astype(np.float32) / np.float32(scale)
+
+
+def _single_channel_gray(image: Image.Image, path: Path) -> np.ndarray:
+    """A one-channel Pillow image (modes ``1``, ``L``, 16-bit, ``I``, ``F``) -> float32 gray;
+    the pixels of the gray value a file marks transparent (PNG's tRNS) set to 0 (black)."""
+    mode = image.mode
+    if mode == "F":
+        gray = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(gray).all():
+            raise ImageFileError(f"{path}: holds NaN or infinite values")
+        return gray
+    values = np.asarray(image.convert("L") if mode == "1" else image)  # (H, W) uint8, uint16 or int32
+    if mode == "I" and (values.min() < 0 or values.max() > 65535):  # 16-bit images some decoders open as "I"
+        raise ImageFileError(f"{path}: 32-bit integer pixels outside 0..65535, which are not read")
+    gray = values.astype(np.float32) / np.float32(255.0 if mode in ("1", "L") else 65535.0)
+    transparent = image.info.get("transparency")
+    if isinstance(transparent, int):
+        gray[values == transparent] = 0.0
     return gray
 
 
 def _pillow_gray(image: Image.Image, path: Path) -> np.ndarray:
     """A decoded Pillow image -> float32 gray (H, W) (see the module docstring)."""
     mode = image.mode
-    if mode in SIXTEEN_BIT_MODES:
-        return np.asarray(image).astype(np.float32) / np.float32(65535.0)
-    if mode == "I":  # 16-bit images some decoders open as 32-bit integers
-        values = np.asarray(image, dtype=np.int64)
-        if values.min() < 0 or values.max() > 65535:
-            raise ImageFileError(f"{path}: 32-bit integer pixels outside 0..65535, which are not read")
-        return values.astype(np.float32) / np.float32(65535.0)
-    if mode == "F":
-        gray = np.asarray(image, dtype=np.float32)
-        if not np.isfinite(gray).all():
-            raise ImageFileError(f"{path}: holds NaN or infinite values")
-        return gray
-    if mode in ("1", "L"):
-        return np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255.0)
+    if mode in ("1", "L", "I", "F", *SIXTEEN_BIT_MODES):
+        return _single_channel_gray(image, path)
     has_alpha = mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
     colour = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))  # uint8 (H, W, 3 or 4)
     gray = np.zeros(colour.shape[:2], dtype=np.float32)  # channel by channel: 4 bytes a pixel at most
@@ -271,6 +300,22 @@ def _pillow_gray(image: Image.Image, path: Path) -> np.ndarray:
     if has_alpha:
         gray *= colour[..., 3] * np.float32(1 / 255.0)  # composited on black
     return gray
+
+
+def _decoded(handle: BinaryIO, path: Path) -> tuple[np.ndarray, str]:
+    """The first frame of an image file Pillow reads, as float32 gray, and its mode; any
+    failure of the decoder (a damaged file or EXIF block raises many kinds) is an error
+    naming the file."""
+    try:
+        with Image.open(handle) as image:
+            image.load()  # a truncated or damaged file fails here, not later
+            if image.format in MULTI_FRAME_FORMATS and getattr(image, "n_frames", 1) > 1:
+                logger.warning("%s: holds %d frames (pages); only the first is read", path, image.n_frames)
+            return _pillow_gray(ImageOps.exif_transpose(image), path), image.mode
+    except (ImageFileError, MemoryError):
+        raise
+    except Exception as error:  # Pillow's decoders raise OSError, ValueError, SyntaxError, struct.error, ...
+        raise ImageFileError(f"{path}: not a readable image ({str(error) or type(error).__name__})") from error
 
 
 def read_frames(path: Path, frames: Sequence[int]) -> Iterator[tuple[np.ndarray, str]]:
@@ -283,13 +328,6 @@ def read_frames(path: Path, frames: Sequence[int]) -> Iterator[tuple[np.ndarray,
         return
     _not_empty(path)
     with open_file(path) as handle:
-        try:
-            with Image.open(handle) as image:
-                image.load()  # a truncated or damaged file fails here, not later
-                gray, mode = _pillow_gray(ImageOps.exif_transpose(image), path), image.mode
-        except ImageFileError:
-            raise
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-            raise ImageFileError(f"{path}: not a readable image ({error})") from error
+        gray, mode = _decoded(handle, path)
     for _ in frames:
         yield gray, mode
