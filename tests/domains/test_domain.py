@@ -92,7 +92,7 @@ def test_each_domain_prepares_a_png_batch_as_model_input():
         "wm811k": {"image_size": 16, "die_intensities": [0.0, 0.25, 1.0]},
         "cryo_em": {"image_size": 16, "downsampling": "area", "background_radius": 0.8, "contrast": "bright",
                     "floor_sigma": 3.0, "ceiling_sigma": 3.0, "mask_radius": None},
-        "images": {"image_size": 16, "crop": "centre", "circular_mask": True, "normalise": "per_set",
+        "images": {"image_size": 16, "crop": "centre", "circular_mask": True, "background": "keep", "normalise": "per_set",
                    "min_side_pixels": 8, "cache_size": 32, "intensity_range": [0.0, 1.0]},
     }
     for name, front_end in front_ends.items():

@@ -18,7 +18,7 @@ from irl_inr.domains.images.front_end import (
 )
 from tests.domains.images.folders import wafer_maps
 
-FRONT_END = {"domain": "images", "image_size": 16, "crop": "centre", "circular_mask": False,
+FRONT_END = {"domain": "images", "image_size": 16, "crop": "centre", "circular_mask": False, "background": "keep",
              "normalise": "per_image", "min_side_pixels": 4, "cache_size": 32, "intensity_range": [0.0, 1.0]}
 
 
@@ -101,3 +101,25 @@ def test_prepare_images_refuses_an_image_below_min_side_pixels():
     batch = RawImageBatch("images", [np.ones((20, 20), np.float32), np.ones((1, 1), np.float32)], ["ok.png", "dot.png"])
     with pytest.raises(ValueError, match=r"dot.png: 1x1 pixels \(W x H\), below images.ingestion.min_side_pixels = 4"):
         prepare_images(batch, FRONT_END)
+
+
+def test_against_the_border_what_stands_out_is_bright_either_way():
+    light_field = np.full((1, 6, 6), 0.9, dtype=np.float32)
+    light_field[0, 2:4, 2:4] = 0.3  # a dark object on a light field
+    dark_field = 1 - light_field  # the same object, bright on dark
+    for images in (light_field, dark_field):
+        contrast = front_end.against_background(images, "border")
+        assert np.allclose(contrast[0, 2:4, 2:4], 0.6) and np.allclose(contrast[0, 0], 0.0)
+    assert front_end.against_background(light_field, "keep") is light_field
+    with pytest.raises(ValueError, match="background must be one of"):
+        front_end.against_background(light_field, "mean")
+
+
+def test_the_background_step_serves_ingestion_and_new_images_alike():
+    rng = np.random.default_rng(0)
+    geometry = rng.random((3, 8, 8)).astype(np.float32)
+    reference = front_end.intensity_range(front_end.against_background(geometry, "border"))
+    settings = {"background": "border", "normalise": "per_set", "intensity_range": reference, "circular_mask": False}
+    images = front_end.finish_images(geometry, settings)
+    assert images.min() == 0.0 and images.max() == 1.0
+    assert np.array_equal(front_end.finish_images(geometry[1:2], settings), images[1:2])

@@ -7,14 +7,19 @@ Two steps, so that ingestion can keep the first one's result in its cache:
    by area to the cache size C (N, C, C), whatever its own size;
 2. :func:`square_geometry` and :func:`finish_images`: the part of that square that
    ``crop`` keeps (``centre``: the centred square of the image's shorter side; ``pad``:
-   all of it) averaged by area to S, then the intensities normalised to [0, 1]
+   all of it) averaged by area to S; with ``background: border``, every pixel replaced by
+   its distance from the image's background level (the median of its outermost ring of
+   pixels), so that whatever stands out from the background is bright whichever way it
+   differs (a wafer map's defects drawn darker than its light grey surround, a dark
+   particle on a light field); then the intensities normalised to [0, 1]
    (``per_image``: each image's own minimum and maximum; ``per_set``: the range of the
    ingested set, which new images keep) and, with ``circular_mask``, everything outside
    the inscribed circle set to 0.
 
 A front end is a dict (``new_image_front_end``): ``image_size``, ``crop``,
-``circular_mask``, ``normalise``, ``min_side_pixels``, ``cache_size`` and
-``intensity_range`` [low, high] (the ingested set's, before normalisation)."""
+``circular_mask``, ``background``, ``normalise``, ``min_side_pixels``, ``cache_size`` and
+``intensity_range`` [low, high] (the ingested set's, after the background step and before
+normalisation)."""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from irl_inr.domains.domain import RawImageBatch
 
 CROPS = ("centre", "pad")
 NORMALISATIONS = ("per_image", "per_set")
+BACKGROUNDS = ("keep", "border")
 GEOMETRY_CHUNK = 4096  # squares resized at once (memory only: 64 MiB of squares at C = 64)
 
 
@@ -83,6 +89,19 @@ def square_geometry(squares: np.ndarray, heights: np.ndarray, widths: np.ndarray
     return geometry
 
 
+def against_background(images: np.ndarray, method: str) -> np.ndarray:
+    """float32 (N, S, S) as they are (``keep``), or (``border``) each pixel's absolute
+    difference from its image's background level: the median of the image's outermost
+    ring of pixels (N,)."""
+    if method == "keep":
+        return images
+    if method != "border":
+        raise ValueError(f"background must be one of {BACKGROUNDS}, got {method!r}")
+    ring = np.concatenate([images[:, 0, :], images[:, -1, :], images[:, 1:-1, 0], images[:, 1:-1, -1]], axis=1)
+    level = np.median(ring, axis=1)[:, None, None]  # (N, 1, 1)
+    return np.abs(images - level).astype(np.float32)
+
+
 def intensity_range(images: np.ndarray) -> list[float]:
     """[low, high]: the least and greatest value of a set of images, which ``per_set``
     normalisation maps to 0 and 1."""
@@ -114,8 +133,10 @@ def circular_mask(size: int) -> np.ndarray:
 
 
 def finish_images(geometry: np.ndarray, front_end: dict) -> np.ndarray:
-    """Resized images (N, S, S) -> the model's input: normalised, then masked."""
-    images = normalise(geometry, front_end["normalise"], front_end["intensity_range"])
+    """Resized images (N, S, S) -> the model's input: against the background, normalised,
+    then masked."""
+    contrast = against_background(geometry, front_end["background"])
+    images = normalise(contrast, front_end["normalise"], front_end["intensity_range"])
     if front_end["circular_mask"]:
         images = images * circular_mask(images.shape[-1])
     return images

@@ -20,7 +20,7 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from irl_inr.domains.images.front_end import finish_images, intensity_range, square_geometry
+from irl_inr.domains.images.front_end import against_background, finish_images, intensity_range, square_geometry
 from irl_inr.domains.images.parameters import ImageAugmentationParameters, ImageIngestionParameters
 from irl_inr.geometry import pixels_to_normalised, transform_images
 from irl_inr.tables import stratified_split
@@ -101,7 +101,8 @@ def ingest_images(raw_images: dict, parameters: dict) -> tuple[np.ndarray, pd.Da
     split[rows] = test_or_train
     geometry = square_geometry(squares, table["height"].to_numpy(), table["width"].to_numpy(), options.image_size,
                                options.crop, rows=np.flatnonzero(keep))
-    reference = {"cache_size": cache_size, "intensity_range": intensity_range(geometry)}
+    reference = {"cache_size": cache_size,
+                 "intensity_range": intensity_range(against_background(geometry, options.background))}
     images = finish_images(geometry, new_front_end(options, reference))
     prepared_table = pd.DataFrame({
         "image_id": np.arange(len(table), dtype=np.int64), "label": labels, "label_name": names.astype(str),
@@ -197,7 +198,7 @@ def new_front_end(options: ImageIngestionParameters, set_reference: dict) -> dic
     the ingested set's ``set_reference``."""
     return {
         "domain": "images", "image_size": options.image_size, "crop": options.crop,
-        "circular_mask": options.circular_mask, "normalise": options.normalise,
+        "circular_mask": options.circular_mask, "background": options.background, "normalise": options.normalise,
         "min_side_pixels": options.min_side_pixels, "cache_size": int(set_reference["cache_size"]),
         "intensity_range": [float(value) for value in set_reference["intensity_range"]],
     }

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Self
 
-from irl_inr.domains.images.front_end import CROPS, NORMALISATIONS
+from irl_inr.domains.images.front_end import BACKGROUNDS, CROPS, NORMALISATIONS
 from irl_inr.parameters import Parameters
 
 
@@ -20,6 +20,7 @@ class ImageIngestionParameters(Parameters):
     image_size: int = 32
     crop: str = "centre"
     circular_mask: bool = False
+    background: str = "keep"
     normalise: str = "per_image"
     min_side_pixels: int = 8
     min_class_images: int = 2
@@ -31,6 +32,8 @@ class ImageIngestionParameters(Parameters):
         if self.crop not in CROPS:
             self.fail("crop", f"must be one of {list(CROPS)}")
         self.check_bool("circular_mask")
+        if self.background not in BACKGROUNDS:
+            self.fail("background", f"must be one of {list(BACKGROUNDS)}")
         if self.normalise not in NORMALISATIONS:
             self.fail("normalise", f"must be one of {list(NORMALISATIONS)}")
         self.check_int("min_side_pixels", 1)
