@@ -143,10 +143,10 @@ def test_a_file_of_wafers_without_dies_is_an_error_naming_it(tmp_path):
 def test_the_format_comes_from_the_name_or_the_catalog(tmp_path):
     (tmp_path / "folder").mkdir()
     for name, expected in (("t10k-images-idx3-ubyte.gz", "idx"), ("a.mrcs", "mrc"), ("LSWMD.pkl", "wm811k"),
-                           ("w.parquet", "wm811k"), ("x.PNG", "png"), ("folder", "png")):
+                           ("w.parquet", "wm811k"), ("x.PNG", "png"), ("folder", "png"), ("scan.tif", "images")):
         assert detect_format(tmp_path / name) == expected, name
-    with pytest.raises(DatasetError, match=r"images.tif: cannot tell the format"):
-        detect_format(tmp_path / "images.tif")
+    with pytest.raises(DatasetError, match=r"images.xyz: cannot tell the format"):
+        detect_format(tmp_path / "images.xyz")
     with pytest.raises(DatasetError, match=r"format must be one of"):
         NewImagesDataset(str(tmp_path), format="jpeg")
     with pytest.raises(DatasetError, match=r"folder: is a folder, which only format png reads"):
