@@ -149,7 +149,7 @@ def test_the_format_comes_from_the_name_or_the_catalog(tmp_path):
         detect_format(tmp_path / "images.xyz")
     with pytest.raises(DatasetError, match=r"format must be one of"):
         NewImagesDataset(str(tmp_path), format="jpeg")
-    with pytest.raises(DatasetError, match=r"folder: is a folder, which only format png reads"):
+    with pytest.raises(DatasetError, match=r"folder: is a folder, which only formats \['png', 'images'\] read"):
         NewImagesDataset(str(tmp_path / "folder"), format="mrc").load()
 
 

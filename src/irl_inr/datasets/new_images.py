@@ -49,6 +49,7 @@ class PngReader:
     """One PNG file or a folder of them (sorted by name), all of the first one's size."""
 
     format = "png"
+    reads_folders = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -137,8 +138,9 @@ class NewImages:
 
 
 class NewImagesDataset(AbstractDataset[None, NewImages]):
-    """Read-only: ``filepath`` (a file, or a folder of PNGs) and ``format`` (one of
-    :data:`FORMATS`: png, a domain's own, or auto). ``load()`` checks that the path exists and returns a
+    """Read-only: ``filepath`` (a file, or a folder for a format whose reader reads folders:
+    png, images) and ``format`` (one of :data:`FORMATS`: png, a domain's own, or auto; auto
+    reads a folder as PNGs). ``load()`` checks that the path exists and returns a
     :class:`NewImages`, whose ``batches(batch_size)`` streams the images."""
 
     def __init__(self, filepath: str, format: str = "auto", metadata: dict[str, Any] | None = None) -> None:
@@ -155,8 +157,10 @@ class NewImagesDataset(AbstractDataset[None, NewImages]):
                 f"{path}: no new images there; put them there or name them with --params new_images=<file or folder>"
             )
         file_format = detect_format(path) if self._format == "auto" else self._format
-        if path.is_dir() and file_format != "png":
-            raise DatasetError(f"{path}: is a folder, which only format png reads (format is {file_format!r})")
+        if path.is_dir() and not READERS[file_format].reads_folders:
+            folder_formats = [name for name, reader in READERS.items() if reader.reads_folders]
+            raise DatasetError(f"{path}: is a folder, which only formats {folder_formats} read (format is "
+                               f"{file_format!r})")
         return NewImages(path, file_format)
 
     def save(self, data: None) -> None:

@@ -49,6 +49,7 @@ class ImageReader(Protocol):
     holds (``total``) before reading any and reads them in ranges."""
 
     format: ClassVar[str]
+    reads_folders: ClassVar[bool]  # whether a folder of such files is one input
 
     def __init__(self, path: Path) -> None: ...
 

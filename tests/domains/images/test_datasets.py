@@ -9,7 +9,8 @@ import pytest
 from kedro.io.core import DatasetError
 
 from irl_inr.domains.images import datasets
-from irl_inr.domains.images.datasets import ImageFolderDataset, NewImageFilesDataset
+from irl_inr.datasets.new_images import NewImagesDataset
+from irl_inr.domains.images.datasets import ImageFolderDataset
 from irl_inr.domains.images.front_end import to_square
 from tests.domains.images.folders import coloured, digits_of, wafer_maps, write_class_folders, write_image
 
@@ -163,8 +164,8 @@ def test_the_folder_dataset_is_read_only_and_checks_its_cache_size(digit_folder,
 
 def test_new_images_are_any_file_or_folder_read_by_the_images_reader(digit_folder, tmp_path):
     with pytest.raises(DatasetError, match=r"no new images there; .*--params new_images="):
-        NewImageFilesDataset(str(tmp_path / "absent")).load()
-    new = NewImageFilesDataset(str(digit_folder)).load()
+        NewImagesDataset(str(tmp_path / "absent"), format="images").load()
+    new = NewImagesDataset(str(digit_folder), format="images").load()
     batches = new.batches(4)
     assert new.format == "images" and batches.total == 15
     first = next(batches)

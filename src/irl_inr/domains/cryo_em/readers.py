@@ -15,6 +15,7 @@ class MrcReader:
     """float32 particles of an MRC/MRCS stack, read through a memory map one range at a time."""
 
     format = "mrc"
+    reads_folders = False
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -1,6 +1,6 @@
-"""Kedro datasets of the images domain: a folder of images, decoded once into a cache, and
-new images for ``images_predict`` (a file or a folder, read by
-:class:`~irl_inr.domains.images.readers.ImageFileReader`)."""
+"""The Kedro dataset of the images domain: a folder of images, decoded once into a cache.
+New images for ``images_predict`` are the shared ``NewImagesDataset`` with ``format:
+images`` (:class:`~irl_inr.domains.images.readers.ImageFileReader`)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ import pandas as pd
 import PIL
 from kedro.io.core import AbstractDataset, DatasetError
 
-from irl_inr.datasets.new_images import NewImages
 from irl_inr.domains.images.front_end import to_square
-from irl_inr.domains.images.readers import ImageFileReader
 from irl_inr.domains.images.reading import (
     IMAGE_SUFFIXES,
     ImageFileError,
@@ -156,29 +154,3 @@ class ImageFolderDataset(AbstractDataset[None, dict]):
 
     def _describe(self) -> dict[str, Any]:
         return {"folder": str(self._folder), "cache_filepath": str(self._cache), "cache_size": self._cache_size}
-
-
-class NewImageFilesDataset(AbstractDataset[None, NewImages]):
-    """Read-only: new images for ``images_predict``, ``filepath`` a file (PNG, JPEG, TIFF,
-    BMP, ``.npy``) or a folder of them laid out as for ingestion (any mix of formats and
-    sizes), all read by :class:`ImageFileReader`, as ingestion reads them. ``load()``
-    checks that the path exists; the images are read in batches by the predict node."""
-
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._filepath = Path(filepath)
-        self.metadata = metadata
-
-    def load(self) -> NewImages:
-        if not self._filepath.exists():
-            raise DatasetError(f"{self._filepath}: no new images there; put them there or name them with "
-                               "--params new_images=<file or folder>")
-        return NewImages(self._filepath, ImageFileReader.format)
-
-    def save(self, data: None) -> None:
-        raise DatasetError("NewImageFilesDataset is read-only: new images are never overwritten")
-
-    def _exists(self) -> bool:
-        return self._filepath.exists()
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}

@@ -31,6 +31,7 @@ class ImageFileReader:
     folder, and a ``.npy`` stack's images ``file[index]``."""
 
     format = "images"
+    reads_folders = True
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -15,6 +15,7 @@ class IdxReader:
     holds a few tens of megabytes at most)."""
 
     format = "idx"
+    reads_folders = False
 
     def __init__(self, path: Path) -> None:
         self.path = path

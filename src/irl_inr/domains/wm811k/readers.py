@@ -35,6 +35,7 @@ class WaferReader:
     die (0 x 0 included) is skipped, counted in a warning, and gets no prediction."""
 
     format = "wm811k"
+    reads_folders = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
