@@ -112,3 +112,9 @@ def test_rotation_gradient_flows_at_zero_and_quarter_turns():
         matrix = rotation_matrices(angle)[0]
         (matrix[0, 0] + matrix[1, 0]).backward()  # d(cos + sin)/d angle = cos - sin
         assert angle.grad.item() == pytest.approx(math.cos(value) - math.sin(value), abs=1e-6)
+
+
+def test_the_centre_of_mass_of_a_colour_image_is_that_of_its_channel_mean():
+    colour = torch.cat([blob(centre=(0.3, 0.0)), blob(centre=(-0.2, 0.1)), 0.5 * asymmetric()], dim=1)
+    torch.testing.assert_close(centre_of_mass(colour), centre_of_mass(colour.mean(dim=1, keepdim=True)))
+    assert not torch.allclose(centre_of_mass(colour), centre_of_mass(colour[:, :1]), atol=0.01)

@@ -194,3 +194,14 @@ def test_moments_about_the_centre_turn_without_moving():
     for blob in blobs:
         torch.testing.assert_close(blob, blobs[0], atol=0.03, rtol=0)  # every blob at one place
     assert 0.4 < float(blobs[0].norm()) < 0.6  # still half-way out: about the centre of mass it would be at 0
+
+
+def test_the_pose_of_a_colour_image_is_that_of_its_channel_mean():
+    images, _, _ = posed_copies()
+    colour = torch.cat([images, 0.5 * images.roll(3, dims=-1), images.flip(-2)], dim=1)  # (B, 3, H, W)
+    for ours, of_the_mean in zip(moment_pose(colour), moment_pose(colour.mean(dim=1, keepdim=True)), strict=True):
+        torch.testing.assert_close(ours, of_the_mean, atol=1e-6, rtol=0)
+    # three equal channels: the grey image's pose (their mean is exact in float64)
+    for ours, grey in zip(moment_pose(images.expand(-1, 3, -1, -1)), moment_pose(images), strict=True):
+        assert torch.equal(ours, grey)
+    assert canonicalise(colour).shape == colour.shape

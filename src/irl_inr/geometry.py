@@ -121,9 +121,10 @@ def random_poses(
 def centre_of_mass(images: torch.Tensor) -> torch.Tensor:
     """Intensity-weighted centre of each image in normalised (x, y); (B, C, H, W) -> (B, 2).
 
-    An empty image has its centre at the origin."""
+    The intensity of a pixel is the mean of its channels (negative values as zero), so
+    one channel is weighted as it is.  An empty image has its centre at the origin."""
     batch, _, height, width = images.shape
-    mass = images.clamp_min(0).sum(dim=1).reshape(batch, -1)  # (B, H*W)
+    mass = images.clamp_min(0).mean(dim=1).reshape(batch, -1)  # (B, H*W)
     grid = pixel_grid(height, width, device=images.device).to(images.dtype)  # (H*W, 2)
     total = mass.sum(dim=1, keepdim=True)
     centre = mass @ grid / total.clamp_min(1e-12)

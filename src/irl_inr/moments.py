@@ -31,7 +31,8 @@ second moments are isotropic (a disc, a "0" drawn as a circle) -- those get
 images that are (nearly) symmetric along the axis (third moment ~ 0), so such
 images may canonicalise to either of two 180°-apart orientations.  Negative
 intensities are treated as zero, as in :func:`irl_inr.geometry.centre_of_mass`;
-the mass of an image is summed over its channels.  Moments are taken in
+the mass of a pixel is the mean of its channels (a colour image is posed by its
+brightness; one channel as it is).  Moments are taken in
 normalised coordinates, so on non-square images the "axis" is that of the
 normalised (stretched) picture, consistent with ``transform_images``.
 """
@@ -70,7 +71,8 @@ def _check_images(images: torch.Tensor, name: str = "images") -> None:
 def moment_pose(images: torch.Tensor, about_centre: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Pose of each image read off its intensity moments.
 
-    images: (B, C, H, W) floating point, usually C = 1, non-negative intensities.
+    images: (B, C, H, W) floating point, non-negative intensities; the moments are
+    those of the channel mean.
 
     Returns ``(rotation (B,), translation (B, 2))`` in the dtype of ``images``:
     ``translation`` is the centre of mass (normalised ``(x, y)``), ``rotation``
@@ -100,7 +102,7 @@ def _moment_pose_chunk(images: torch.Tensor, about_centre: bool = False) -> tupl
     """:func:`moment_pose` of a validated, non-empty batch, in float64."""
     batch, _, height, width = images.shape
     work = images.to(torch.float64)
-    mass = work.clamp_min(0).sum(dim=1).reshape(batch, -1)  # (B, H*W)
+    mass = work.clamp_min(0).mean(dim=1).reshape(batch, -1)  # (B, H*W): the channel mean
     total = mass.sum(dim=1)  # (B,)
     empty = total <= 0
     # (B, 2): the centre of mass (the origin for empty images), or the image centre
