@@ -58,11 +58,20 @@ def test_a_rotation_about_the_centre_leaves_the_features_unchanged(name):
     assert np.abs(moved - original).max() > 0.1 * original.max()
 
 
-def test_channels_are_summed_and_shapes_follow_the_settings():
+@pytest.mark.parametrize("name", FEATURES)
+def test_every_channel_has_its_features_one_after_the_other(name):
     images = np.random.default_rng(0).random((5, 3, 16, 16)).astype(np.float32)
-    assert polar_resample(images, 6, 32).shape == (5, 6, 32)
-    np.testing.assert_allclose(radial_profile(images, 6, 32), radial_profile(images.sum(axis=1), 6, 32), rtol=1e-5)
-    assert angular_spectrum(images, 6, 32, 2).shape == (5, 18)
+    per_channel = [closed_form_features(name, images[:, channel], 6, 32, 2) for channel in range(3)]
+    np.testing.assert_array_equal(closed_form_features(name, images, 6, 32, 2), np.concatenate(per_channel, axis=1))
+    np.testing.assert_array_equal(closed_form_features(name, images[:, :1], 6, 32, 2), per_channel[0])
+
+
+def test_shapes_follow_the_settings():
+    images = np.random.default_rng(0).random((5, 3, 16, 16)).astype(np.float32)
+    assert polar_resample(images, 6, 32).shape == (5, 3, 6, 32)
+    assert polar_resample(images[:, 0], 6, 32).shape == (5, 1, 6, 32)
+    assert radial_profile(images, 6, 32).shape == (5, 18)
+    assert angular_spectrum(images, 6, 32, 2).shape == (5, 54)
     assert closed_form_features("radial_profile", np.zeros((0, 16, 16), dtype=np.float32)).shape == (0, 16)
 
 

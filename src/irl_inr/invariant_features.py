@@ -4,19 +4,22 @@ clear on domains whose images are centred (wafer maps, cryo-EM particles).
 Each image is resampled on a polar grid about the image centre (rings of equal width out
 to the inscribed circle, ``angles`` samples per ring, bilinear), and then
 
-* :func:`radial_profile`: the mean intensity of every ring (``rings`` numbers), exactly
-  invariant to a rotation about the centre;
+* :func:`radial_profile`: the mean intensity of every ring (``rings`` numbers per
+  channel), exactly invariant to a rotation about the centre;
 * :func:`angular_spectrum`: the magnitudes of the Fourier transform of every ring along
-  the angle, frequencies ``0 .. frequencies`` (``rings x (frequencies + 1)`` numbers).  A
+  the angle, frequencies ``0 .. frequencies`` (``rings x (frequencies + 1)`` numbers per
+  channel).  A
   rotation shifts each ring along the angle, which changes only the phases, so the
   magnitudes are invariant too; frequency 0 is the radial profile, frequency 1 says how
   lopsided a ring is (a local defect against a full ring), 2 how elongated (a scratch).
 
 :data:`FEATURES` names them; :func:`closed_form_features` computes one by name for a stack
-of images, channels summed, and :func:`feature_table` lays them out as a table (the
-catalog's ``<domain>.closed_form_features``).  The stages compare them :func:`standardised`.  Pixels canonicalised by their moments
-(:func:`irl_inr.moments.canonicalise`) and raw pixels are the other closed-form inputs the
-stages measure; they are not here because they are not resampled on rings.
+of images, each channel's numbers one after the other (channel-major), and
+:func:`feature_table` lays them out as a table (the catalog's
+``<domain>.closed_form_features``).  The stages compare them :func:`standardised`.  Pixels
+canonicalised by their moments (:func:`irl_inr.moments.canonicalise`) and raw pixels are
+the other closed-form inputs the stages measure; they are not here because they are not
+resampled on rings.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ _CHUNK = 512
 
 
 def polar_resample(images: np.ndarray | torch.Tensor, rings: int, angles: int) -> np.ndarray:
-    """Images (N, H, W) or (N, C, H, W) -> float32 (N, rings, angles): the intensity (channels
-    summed) at radius ``(i + 0.5) / rings`` (normalised, 1 = the inscribed circle) and angle
-    ``2 pi j / angles`` about the image centre, bilinear between pixel centres."""
+    """Images (N, H, W) (one channel) or (N, C, H, W) -> float32 (N, C, rings, angles): the
+    intensity of every channel at radius ``(i + 0.5) / rings`` (normalised, 1 = the
+    inscribed circle) and angle ``2 pi j / angles`` about the image centre, bilinear
+    between pixel centres."""
     data = torch.as_tensor(np.asarray(images, dtype=np.float32))
     if data.dim() == 3:
         data = data.unsqueeze(1)
@@ -52,35 +56,40 @@ def polar_resample(images: np.ndarray | torch.Tensor, rings: int, angles: int) -
     grid = torch.stack(
         [radius[:, None] * torch.cos(theta)[None, :], radius[:, None] * torch.sin(theta)[None, :]], dim=-1
     )  # (R, A, 2) as (x, y), the convention of irl_inr.geometry
-    data = data.sum(dim=1, keepdim=True)  # (N, 1, H, W)
     blocks = []
     for start in range(0, len(data), _CHUNK):
         block = data[start : start + _CHUNK]
         sampled = F.grid_sample(
             block, grid.expand(len(block), -1, -1, -1), mode="bilinear", padding_mode="zeros", align_corners=False
-        )  # (b, 1, R, A)
-        blocks.append(sampled[:, 0])
+        )  # (b, C, R, A)
+        blocks.append(sampled)
     if not blocks:
-        return np.zeros((0, rings, angles), dtype=np.float32)
+        return np.zeros((0, data.shape[1], rings, angles), dtype=np.float32)
     return torch.cat(blocks).numpy()
 
 
 def radial_profile(images: np.ndarray | torch.Tensor, rings: int = 16, angles: int = 64) -> np.ndarray:
-    """The mean intensity on each of ``rings`` rings about the centre: (N, rings) float32."""
-    return polar_resample(images, rings, angles).mean(axis=2)
+    """The mean intensity on each of ``rings`` rings about the centre, per channel:
+    (N, C * rings) float32, channel-major (C = 1 for (N, H, W) images)."""
+    return _flattened(polar_resample(images, rings, angles).mean(axis=-1))
 
 
 def angular_spectrum(
     images: np.ndarray | torch.Tensor, rings: int = 16, angles: int = 64, frequencies: int = 4
 ) -> np.ndarray:
     """|Fourier coefficient| of every ring along the angle for frequencies 0..``frequencies``,
-    divided by the number of angles (so frequency 0 is the ring's mean): (N, rings *
-    (frequencies + 1)) float32, ring-major."""
+    divided by the number of angles (so frequency 0 is the ring's mean), per channel: (N, C *
+    rings * (frequencies + 1)) float32, channel-major, then ring-major."""
     if not (isinstance(frequencies, int) and 0 <= frequencies <= angles // 2):
         raise ValueError(f"frequencies must be an integer in [0, angles / 2 = {angles // 2}], got {frequencies!r}")
     polar = polar_resample(images, rings, angles)
-    spectrum = np.abs(np.fft.rfft(polar, axis=2))[:, :, : frequencies + 1] / angles
-    return spectrum.reshape(len(polar), -1).astype(np.float32)
+    spectrum = np.abs(np.fft.rfft(polar, axis=-1))[..., : frequencies + 1] / angles  # (N, C, R, F + 1)
+    return _flattened(spectrum).astype(np.float32)
+
+
+def _flattened(values: np.ndarray) -> np.ndarray:
+    """(N, ...) -> (N, features) in the order of the axes (also for N = 0)."""
+    return values.reshape(len(values), math.prod(values.shape[1:]))
 
 
 def closed_form_features(
