@@ -222,3 +222,17 @@ def test_only_the_encoder_only_views_are_mirrored():
         seen[mirror] = inputs[0]
     assert torch.equal(seen[True][:8], seen[False][:8])  # 2 views x 4 images: unchanged
     assert not torch.equal(seen[True][8:], seen[False][8:])  # the third views: some mirrored
+
+
+def test_every_channel_of_a_colour_image_gets_the_same_distortion():
+    """A draw is one per image: the channels of a colour image are moved alike, so a colour
+    image whose channels are scaled copies of a grey one distorts into scaled copies of
+    the grey one's distortion (also the stroke's dilation and erosion, per channel)."""
+    grey = _blobs()
+    colour = grey * torch.tensor([1.0, 0.5, 0.25]).view(1, 3, 1, 1)
+    augmentation = AppearanceAugmentation(scale=0.3, aspect=0.2, shear=0.3, elastic_pixels=2.0, stroke=0.8)
+    draw = draw_appearance(len(grey), augmentation, torch.Generator().manual_seed(0))
+    distorted, distorted_grey = distort(colour, augmentation, draw), distort(grey, augmentation, draw)
+    assert distorted.shape == colour.shape and (distorted_grey - grey).abs().max() > 0.1
+    for channel, scale in enumerate((1.0, 0.5, 0.25)):
+        torch.testing.assert_close(distorted[:, channel : channel + 1], scale * distorted_grey, atol=1e-5, rtol=1e-5)

@@ -257,3 +257,25 @@ def test_dti_plugs_into_the_training_loop():
     result = fit(model, images, config, progress=False)
     assert {"total", "mse"} <= set(result.history.columns)
     assert result.history["total"].iloc[-1] < result.history["total"].iloc[0]
+
+
+def test_colour_prototypes_are_transformed_alike_in_every_channel():
+    """DTI on (N, 3, H, W) images: three-channel prototypes, a transformation network that
+    reads the three channels, and one transformation per prototype for all its channels
+    (a colour image of scaled copies of a grey one reconstructs as scaled copies)."""
+    from irl_inr.training import TrainingConfig, fit
+
+    grey, _, _ = rotated_shapes(32)
+    scales = torch.tensor([1.0, 0.5, 0.25]).view(1, 3, 1, 1)
+    colour = grey * scales
+    model = DTIClustering.from_data(colour, 2, ("rotation", "translation"), rotation_hypotheses=2, seed=0,
+                                    channels=(4,), hidden=8)
+    assert model.prototypes.shape == (2, 3, SIZE, SIZE) and model.transformer[0].in_channels == 3
+    fit(model, colour, TrainingConfig(epochs=1, batch_size=16, learning_rate=0.01, device="cpu", seed=0),
+        progress=False)
+    result = model.assign(colour, batch_size=8)
+    assert result.clusters.shape == (32,) and result.reconstructions.shape == (32, 3, SIZE, SIZE)
+    with torch.no_grad():
+        model.prototypes.copy_(model.prototypes[:, :1] * scales[0])  # channels: scaled copies of the first
+    rendered = model.assign(colour, batch_size=8).reconstructions
+    torch.testing.assert_close(rendered, rendered[:, :1] * scales, atol=1e-6, rtol=1e-5)

@@ -32,11 +32,37 @@ def asymmetric_blob(size: int = SIZE) -> torch.Tensor:
     return (body + bump)[None, None]
 
 
+@pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("backbone, features", [("small_cnn", 2048), ("resnet18", 512)])
-def test_backbones_take_one_channel(backbone, features):
-    net = build_backbone(backbone)
+def test_backbones_take_the_images_channels(backbone, features, channels):
+    net = build_backbone(backbone, in_channels=channels)
     assert net.out_features == features
-    assert net(torch.rand(2, 1, 20, 20)).shape == (2, features)
+    assert net(torch.rand(2, channels, 20, 20)).shape == (2, features)
+    assert build_backbone(backbone).layers[0].in_channels == 1  # one channel by default
+
+
+@pytest.mark.parametrize("alignment", ["none", "moments", "moments_centred"])
+def test_a_colour_encoder_reads_a_grey_image_in_three_channels_as_its_grey_twin(alignment):
+    """Three equal channels have the grey image as their mean (the moment pose's input),
+    and a first convolution whose weights are the grey one's split over the channels sums
+    them back to the grey one's response: the codes and poses of the grey encoder."""
+    torch.manual_seed(0)
+    grey = Encoder("small_cnn", latent_dim=6, head_hidden=16, alignment=alignment).eval()
+    colour = Encoder("small_cnn", latent_dim=6, head_hidden=16, alignment=alignment, in_channels=3).eval()
+    state = grey.state_dict()
+    state["backbone.layers.0.weight"] = state["backbone.layers.0.weight"].repeat(1, 3, 1, 1) / 3
+    colour.load_state_dict(state)
+    images = transform_images(asymmetric_blob().expand(4, -1, -1, -1), torch.tensor([0.0, 1.0, 2.5, 4.0]))
+    with torch.no_grad():
+        for grey_value, colour_value in zip(grey(images), colour(images.expand(-1, 3, -1, -1)), strict=True):
+            torch.testing.assert_close(colour_value, grey_value, rtol=1e-4, atol=1e-5)
+
+
+def test_images_of_other_channels_than_the_encoders_are_refused():
+    with pytest.raises(ValueError, match=r"takes images \(B, 3, H, W\).*got \(2, 1, 32, 32\)"):
+        Encoder("small_cnn", 4, 8, in_channels=3)(torch.rand(2, 1, SIZE, SIZE))
+    with pytest.raises(ValueError, match=r"takes images \(B, 1, H, W\)"):
+        Encoder("small_cnn", 4, 8)(torch.rand(2, 3, SIZE, SIZE))
 
 
 @pytest.mark.parametrize("image_size, side", [(50, 7), (32, 4), (24, 3), (9, 2)])

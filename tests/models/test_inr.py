@@ -15,10 +15,10 @@ from irl_inr.models.inr import INR, FourierFeatures
 SIZE = 24
 
 
-def smooth_inr(batch: int = 3, seed: int = 0) -> tuple[INR, list]:
-    """A low-frequency INR with random per-image weights from a hypernetwork."""
+def smooth_inr(batch: int = 3, seed: int = 0, out_channels: int = 1) -> tuple[INR, list]:
+    """A low-frequency INR of ``out_channels`` channels with random per-image weights from a hypernetwork."""
     torch.manual_seed(seed)
-    inr = INR(num_frequencies=16, hidden=(32, 32), fourier_scale=0.7, fourier_seed=seed)
+    inr = INR(num_frequencies=16, hidden=(32, 32), fourier_scale=0.7, fourier_seed=seed, out_channels=out_channels)
     hypernetwork = HyperNetwork(8, (32,), inr.layer_shapes, modulation_scale=1.0)
     return inr, hypernetwork(torch.randn(batch, 8))
 
@@ -96,12 +96,14 @@ def test_quarter_turn_render_equals_the_rotated_canonical_render():
     torch.testing.assert_close(moved[inner], expected[inner], atol=1e-5, rtol=0)
 
 
-def test_batched_inr_equals_a_per_image_reference_loop():
-    inr, weights = smooth_inr(batch=4)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_batched_inr_equals_a_per_image_reference_loop(channels):
+    inr, weights = smooth_inr(batch=4, out_channels=channels)
     rotation = torch.tensor([0.0, 0.7, 2.0, 4.5])
     translation = torch.tensor([[0.0, 0.0], [0.1, -0.2], [-0.3, 0.05], [0.2, 0.2]])
     pixels = pixel_grid(9, 7)
-    batched = inr(weights, rotation, translation, pixels)  # (4, 63)
+    batched = inr(weights, rotation, translation, pixels)  # (4, C, 63)
+    assert batched.shape == (4, channels, 63)
 
     for i in range(4):
         angle = rotation[i]
@@ -113,7 +115,7 @@ def test_batched_inr_equals_a_per_image_reference_loop():
             hidden = F.linear(hidden, weight[i], bias[i])
             if index < len(weights) - 1:
                 hidden = hidden.relu()
-        torch.testing.assert_close(batched[i], hidden.squeeze(-1).sigmoid(), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(batched[i], hidden.sigmoid().T, atol=1e-5, rtol=1e-5)  # (C, 63)
 
 
 def test_per_image_pixels_are_accepted():
@@ -133,30 +135,31 @@ def test_wrong_number_of_layers_is_an_error():
 # --------------------------------------------------------------------------- pixel chunks
 
 
-def chunked_and_whole(pixels: torch.Tensor, chunk_pixels: int):
+def chunked_and_whole(pixels: torch.Tensor, chunk_pixels: int, out_channels: int = 1):
     """Outputs and gradients (w.r.t. every weight and bias, rotation and translation) of
     the same INR evaluated whole and in chunks of ``chunk_pixels``."""
     results = []
     for chunk in (None, chunk_pixels):
-        inr, weights = smooth_inr(batch=3)
+        inr, weights = smooth_inr(batch=3, out_channels=out_channels)
         inr.chunk_pixels = chunk
         rotation = torch.tensor([0.3, -1.2, 2.0], requires_grad=True)
         translation = torch.tensor([[0.1, -0.2], [0.0, 0.05], [-0.3, 0.2]], requires_grad=True)
         output = inr(weights, rotation, translation, pixels)
         inputs = [tensor for pair in weights for tensor in pair] + [rotation, translation]
         # A loss that weighs every pixel differently, so each chunk's gradient counts.
-        loss = (output * torch.linspace(-1, 2, output.shape[1])).sum()
+        loss = (output * torch.linspace(-1, 2, output[0].numel()).reshape(output.shape[1:])).sum()
         results.append((output, torch.autograd.grad(loss, inputs)))
     return results
 
 
+@pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("per_image_pixels", [False, True], ids=["shared_grid", "per_image_pixels"])
-def test_chunked_evaluation_gives_the_same_values_and_gradients(per_image_pixels):
+def test_chunked_evaluation_gives_the_same_values_and_gradients(per_image_pixels, channels):
     """37 pixels in chunks of 10 (the last one short): the same outputs and gradients."""
     generator = torch.Generator().manual_seed(1)
     pixels = torch.rand(3, 37, 2, generator=generator) * 2 - 1 if per_image_pixels else pixel_grid(37, 1)
-    (whole, whole_grads), (chunked, chunked_grads) = chunked_and_whole(pixels, chunk_pixels=10)
-    assert chunked.shape == whole.shape == (3, 37)
+    (whole, whole_grads), (chunked, chunked_grads) = chunked_and_whole(pixels, chunk_pixels=10, out_channels=channels)
+    assert chunked.shape == whole.shape == (3, channels, 37)
     torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-6)
     for chunked_grad, whole_grad in zip(chunked_grads, whole_grads, strict=True):
         torch.testing.assert_close(chunked_grad, whole_grad, rtol=1e-5, atol=1e-5)

@@ -21,6 +21,12 @@
   more random failures, so agreeing on such views takes a code of the pattern rather
   than of the wafer's particular dies.
 
+Images of C channels (C = 3 for colour): a pose, an affine or elastic warp, a contrast
+factor, a cutout and a mirror are drawn once per image and move or scale all its channels
+together (centres of mass are those of the channel mean); the noise is drawn per channel,
+and the stroke's dilation or erosion and die states act on each channel's own values (die
+states at the same drawn pixels in every channel).
+
 Every draw comes from the generator that the training loop passes to
 ``training_losses``, so a step is reproducible from its seed.
 """

@@ -151,8 +151,8 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """CIFAR-style ResNet-18 for one channel: 3x3 stem at stride 1, no max-pool,
-    BasicBlocks [2, 2, 2, 2] of widths 64..512, global average pool.  (B, 1, H, W) -> (B, 512).
+    """CIFAR-style ResNet-18 for ``in_channels`` channels: 3x3 stem at stride 1, no max-pool,
+    BasicBlocks [2, 2, 2, 2] of widths 64..512, global average pool.  (B, C, H, W) -> (B, 512).
 
     ``recompute_blocks``: the first this many of the 8 blocks recompute their activations
     in backward instead of keeping them (the first blocks, at full resolution and 64
@@ -160,12 +160,12 @@ class ResNet18(nn.Module):
 
     out_features = 512
 
-    def __init__(self, recompute_blocks: int = 0) -> None:
+    def __init__(self, recompute_blocks: int = 0, in_channels: int = 1) -> None:
         super().__init__()
         if not 0 <= recompute_blocks <= 8:
             raise ValueError(f"recompute_blocks must be in 0..8 (ResNet-18 has 8 blocks), got {recompute_blocks!r}")
         layers: list[nn.Module] = [
-            nn.Conv2d(1, 64, 3, 1, 1, bias=False),
+            nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False),
             GlobalBatchNorm2d(64),
             nn.ReLU(inplace=True),
         ]
@@ -191,10 +191,11 @@ class SmallCNN(nn.Module):
     ``depth`` - 1 stride-1 ones of the same width, for fast CPU runs, and the last map's
     spatial layout handed to the head: average-pooled to ``layout`` x ``layout``, or whole
     (``layout`` None; its side is S halved once per stage, rounded up: 7 for 50-pixel
-    images, 4 for 32).  (B, 1, S, S) -> (B, channels[-1] * side^2)."""
+    images, 4 for 32).  (B, in_channels, S, S) -> (B, channels[-1] * side^2)."""
 
     def __init__(
-        self, image_size: int, layout: int | None = 4, channels: tuple[int, ...] = (32, 64, 128), depth: int = 1
+        self, image_size: int, layout: int | None = 4, channels: tuple[int, ...] = (32, 64, 128), depth: int = 1,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         if layout is not None and layout < 1:
@@ -202,7 +203,7 @@ class SmallCNN(nn.Module):
         if not channels or depth < 1:
             raise ValueError(f"the small_cnn needs at least one stage and a depth of 1, got {channels}, {depth}")
         layers: list[nn.Module] = []
-        in_channels, side = 1, image_size
+        side = image_size
         for out_channels in channels:
             for stride in (2, *[1] * (depth - 1)):
                 layers += [
@@ -224,21 +225,23 @@ class SmallCNN(nn.Module):
 
 def build_backbone(
     name: str, recompute_blocks: int = 0, image_size: int = 50, layout: int | None = 4,
-    channels: tuple[int, ...] = (32, 64, 128), depth: int = 1,
+    channels: tuple[int, ...] = (32, 64, 128), depth: int = 1, in_channels: int = 1,
 ) -> nn.Module:
-    """A backbone by name; each has ``out_features``.  ``recompute_blocks``: ResNet-18 only;
-    ``image_size``, ``layout``, ``channels`` and ``depth``: small_cnn only (:class:`SmallCNN`)."""
+    """A backbone by name for images of ``in_channels`` channels; each has ``out_features``.
+    ``recompute_blocks``: ResNet-18 only; ``image_size``, ``layout``, ``channels`` (the
+    widths of its stages) and ``depth``: small_cnn only (:class:`SmallCNN`)."""
     if name == "resnet18":
-        return ResNet18(recompute_blocks)
+        return ResNet18(recompute_blocks, in_channels)
     if recompute_blocks:
         raise ValueError(f"recompute_blocks needs the resnet18 backbone, not {name!r}")
     if name == "small_cnn":
-        return SmallCNN(image_size, layout, channels, depth)
+        return SmallCNN(image_size, layout, channels, depth, in_channels)
     raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES}")
 
 
 class Encoder(nn.Module):
-    """Backbone + 3-layer MLP head with three outputs: z, (cos, sin) of theta, tau."""
+    """Backbone + 3-layer MLP head with three outputs: z, (cos, sin) of theta, tau, for
+    images of ``in_channels`` channels (the closed-form pose reads their channel mean)."""
 
     def __init__(
         self,
@@ -254,6 +257,7 @@ class Encoder(nn.Module):
         layout: int | None = 4,
         channels: tuple[int, ...] = (32, 64, 128),
         depth: int = 1,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         if alignment not in ALIGNMENTS:
@@ -263,8 +267,9 @@ class Encoder(nn.Module):
                 f"code_rotations (radians) must include 0 and be (0.0,) without an alignment, got {code_rotations}"
             )
         self.alignment = alignment
+        self.in_channels = in_channels
         self.code_rotations = tuple(float(angle) for angle in code_rotations)  # radians, see ``encode``
-        self.backbone = build_backbone(backbone, recompute_blocks, image_size, layout, channels, depth)
+        self.backbone = build_backbone(backbone, recompute_blocks, image_size, layout, channels, depth, in_channels)
         # Channels-last (N, H, W, C) convolution weights and activations: oneDNN's
         # convolutions and batch norms on CPUs and cuDNN's tensor-core kernels run faster.
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -296,11 +301,16 @@ class Encoder(nn.Module):
         images: torch.Tensor,
         alignment_noise: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> EncoderOutput:
-        """images (B, 1, H, W) -> z (B, d), theta (B,), tau (B, 2).
+        """images (B, C, H, W), C = ``in_channels`` -> z (B, d), theta (B,), tau (B, 2).
 
         ``alignment_noise`` (rotation (B,), translation (B, 2)), for training with a
         moment alignment: a small pose composed onto the closed-form one before
         un-posing, so that the backbone learns codes that tolerate its errors."""
+        if images.dim() != 4 or images.shape[1] != self.in_channels:
+            raise ValueError(
+                f"the encoder takes images (B, {self.in_channels}, H, W) (the channels it was trained on), "
+                f"got {tuple(images.shape)}"
+            )
         if self.alignment != "none":
             base_pose = moment_pose(images, about_centre=self.alignment == "moments_centred")
             if alignment_noise is not None:

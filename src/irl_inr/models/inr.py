@@ -1,15 +1,16 @@
 """The implicit neural representation (INR): a coordinate MLP whose weights are given.
 
-A canonical image is a function ``C: [-1, 1]^2 -> [0, 1]``.  The INR evaluates it as
+A canonical image of C channels (C = 1: grey, 3: colour) is a function
+``C: [-1, 1]^2 -> [0, 1]^C``.  The INR evaluates it as
 
     C(q) = sigmoid(MLP(gamma(q))),   gamma(q) = [cos 2 pi B q, sin 2 pi B q]
 
-with fixed random Fourier features ``B ~ N(0, sigma^2)`` of shape (frequencies, 2) and
-ReLU hidden layers.  The MLP owns no parameters: every image brings its own weights (from
-the hypernetwork), so all images of a batch are evaluated at once with batched matrix
-products.  A posed image is rendered by evaluating ``C`` at the canonical points that each
-pixel sees under the pose (``geometry.canonical_coordinates``); pose (0, 0) renders the
-canonical image itself.
+with fixed random Fourier features ``B ~ N(0, sigma^2)`` of shape (frequencies, 2), ReLU
+hidden layers and a last layer of C outputs, one per channel.  The MLP owns no parameters:
+every image brings its own weights (from the hypernetwork), so all images of a batch are
+evaluated at once with batched matrix products.  A posed image is rendered by evaluating
+``C`` at the canonical points that each pixel sees under the pose
+(``geometry.canonical_coordinates``); pose (0, 0) renders the canonical image itself.
 
 Memory: every pixel of every image holds 2F + 3 x 256 activations for the backward pass
 (about 15 MB per 50 x 50 view of the paper's INR).  With ``chunk_pixels`` the pixels are
@@ -56,7 +57,8 @@ class FourierFeatures(nn.Module):
 
 
 class INR(nn.Module):
-    """Fourier features -> hidden ReLU layers -> one sigmoid intensity, weights supplied per image."""
+    """Fourier features -> hidden ReLU layers -> ``out_channels`` sigmoid intensities,
+    weights supplied per image."""
 
     def __init__(
         self,
@@ -65,13 +67,14 @@ class INR(nn.Module):
         fourier_scale: float = 2.0,
         fourier_seed: int = 0,
         chunk_pixels: int | None = None,
+        out_channels: int = 1,
     ) -> None:
         super().__init__()
         if chunk_pixels is not None and chunk_pixels < 1:
             raise ValueError(f"chunk_pixels must be a positive integer or None, got {chunk_pixels!r}")
         self.chunk_pixels = chunk_pixels  # pixels evaluated at a time (recomputed in backward); None: all
         self.features = FourierFeatures(num_frequencies, fourier_scale, fourier_seed)
-        widths = [self.features.out_features, *hidden, 1]
+        widths = [self.features.out_features, *hidden, out_channels]
         self.layer_shapes: list[tuple[int, int]] = [
             (fan_out, fan_in) for fan_in, fan_out in zip(widths[:-1], widths[1:])
         ]
@@ -86,7 +89,8 @@ class INR(nn.Module):
         """Intensities of each posed image at its pixels.
 
         weights: per image; rotation (B,) radians; translation (B, 2); pixels (P, 2) shared
-        or (B, P, 2) per image, normalised (x, y).  Returns (B, P)."""
+        or (B, P, 2) per image, normalised (x, y).  Returns (B, C, P), C the INR's
+        ``out_channels``."""
         if len(weights) != len(self.layer_shapes):
             raise ValueError(f"expected {len(self.layer_shapes)} layers, got {len(weights)}")
         if self.chunk_pixels is None or pixels.shape[-2] <= self.chunk_pixels:
@@ -103,12 +107,12 @@ class INR(nn.Module):
                 )
             else:
                 parts.append(self._evaluate(weights, rotation, translation, chunk))
-        return torch.cat(parts, dim=1)  # (B, P)
+        return torch.cat(parts, dim=-1)  # (B, C, P)
 
     def _evaluate(
         self, weights: INRWeights, rotation: torch.Tensor, translation: torch.Tensor, pixels: torch.Tensor
     ) -> torch.Tensor:
-        """``forward`` on all of ``pixels`` at once -> (B, P)."""
+        """``forward`` on all of ``pixels`` at once -> (B, C, P)."""
         # Coordinates and phases stay float32 even under autocast: phases reach tens of
         # radians, where bfloat16 would put errors of ~0.1 rad on them.
         with torch.autocast(device_type=pixels.device.type, enabled=False):
@@ -120,7 +124,7 @@ class INR(nn.Module):
             hidden = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
             if index < last:
                 hidden = hidden.relu_()  # in place: baddbmm's backward does not read its output
-        return torch.sigmoid(hidden.squeeze(-1))  # (B, P)
+        return torch.sigmoid(hidden).transpose(1, 2)  # (B, P, C) -> (B, C, P)
 
     def render(
         self,
@@ -131,6 +135,7 @@ class INR(nn.Module):
         width: int,
     ) -> torch.Tensor:
         """Images of the canonical functions under each pose: rotation (B,) radians,
-        translation (B, 2) normalised -> (B, 1, height, width)."""
+        translation (B, 2) normalised -> (B, C, height, width)."""
         grid = pixel_grid(height, width, device=rotation.device)  # (H*W, 2)
-        return self(weights, rotation, translation, grid).reshape(-1, 1, height, width)
+        rendered = self(weights, rotation, translation, grid)  # (B, C, H*W)
+        return rendered.reshape(*rendered.shape[:2], height, width)

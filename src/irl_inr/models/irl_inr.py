@@ -53,6 +53,7 @@ class IRLINR(nn.Module):
             layout=config.backbone_layout,
             channels=config.backbone_channels,
             depth=config.backbone_depth,
+            in_channels=config.channels,
         )
         self.inr = INR(
             config.num_frequencies,
@@ -60,6 +61,7 @@ class IRLINR(nn.Module):
             config.fourier_scale,
             config.fourier_seed,
             chunk_pixels=config.inr_chunk_pixels,
+            out_channels=config.channels,
         )
         self.hypernetwork: HyperNetwork | LowRankHyperNetwork
         if config.hypernetwork_kind == "full":
@@ -80,7 +82,7 @@ class IRLINR(nn.Module):
             )
 
     def encode(self, images: torch.Tensor) -> EncoderOutput:
-        """images (B, 1, H, W) -> z (B, d), theta (B,), tau (B, 2), as a trained model reads
+        """images (B, C, H, W) -> z (B, d), theta (B,), tau (B, 2), as a trained model reads
         them: ``Encoder.encode`` (the code averaged over ``code_rotations_degrees``)."""
         return self.encoder.encode(images)
 
@@ -92,11 +94,11 @@ class IRLINR(nn.Module):
         height: int,
         width: int,
     ) -> torch.Tensor:
-        """The image of code z (B, d) under pose theta (B,), tau (B, 2) -> (B, 1, H, W)."""
+        """The image of code z (B, d) under pose theta (B,), tau (B, 2) -> (B, C, H, W)."""
         return self.inr.render(self.hypernetwork(semantic_code), rotation, translation, height, width)
 
     def decode_canonical(self, semantic_code: torch.Tensor) -> torch.Tensor:
-        """The decoder z (B, d) -> canonical image (B, H*W): the INR rendered at pose (0, 0)
+        """The decoder z (B, d) -> canonical image (B, C*H*W): the INR rendered at pose (0, 0)
         over the full ``image_size`` grid, flattened (what the isometry terms measure)."""
         batch, size = semantic_code.shape[0], self.config.image_size
         zero_rotation = semantic_code.new_zeros(batch, dtype=torch.float32)
@@ -104,7 +106,7 @@ class IRLINR(nn.Module):
         return self.render(semantic_code, zero_rotation, zero_translation, size, size).reshape(batch, -1)
 
     def canonical(self, images: torch.Tensor) -> torch.Tensor:
-        """Each image's canonical image, rendered at pose (0, 0): (B, 1, H, W) -> same shape."""
+        """Each image's canonical image, rendered at pose (0, 0): (B, C, H, W) -> same shape."""
         batch, _, height, width = images.shape
         code = self.encode(images).semantic_code
         zero_rotation = images.new_zeros(batch, dtype=torch.float32)
@@ -114,7 +116,7 @@ class IRLINR(nn.Module):
     def training_losses(
         self, images: torch.Tensor, generator: torch.Generator, shard: BatchShard | None = None
     ) -> dict[str, torch.Tensor]:
-        """The losses of one training step on a batch (B, 1, H, W); "total" is the weighted sum.
+        """The losses of one training step on a batch (B, C, H, W); "total" is the weighted sum.
 
         Every random draw (views, alignment noise, reconstruction pixels) comes from
         ``generator`` on its own device and is then moved to the images', so a step is
@@ -131,7 +133,7 @@ class IRLINR(nn.Module):
         process's.  None, or a shard holding the whole batch: the single-process step."""
         config = self.config
         share = BatchShare.of(images, shard)
-        # (2b, 1, H, W): first views, then second; the encoder sees them distorted, the views stay the targets
+        # (2b, C, H, W): first views, then second; the encoder sees them distorted, the views stay the targets
         views, noise, seen = self._encoder_views(images, generator, share, 2)
         if config.contrastive_views > 2:  # encoder-only views, drawn after the two reconstructed ones
             _, extra_noise, extra_seen = self._encoder_views(
@@ -176,7 +178,7 @@ class IRLINR(nn.Module):
     def _encoder_views(
         self, images: torch.Tensor, generator: torch.Generator, share: BatchShare, count: int, mirror: bool = False
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None, torch.Tensor]:
-        """``count`` re-posed views of every image (count b, 1, H, W), the noise on their
+        """``count`` re-posed views of every image (count b, C, H, W), the noise on their
         closed-form poses (or None) and the views as the encoder sees them (half of them
         mirrored with ``mirror``), drawn in that order."""
         views = self._views(images, generator, share, count)
@@ -185,7 +187,7 @@ class IRLINR(nn.Module):
 
     def _views(self, images: torch.Tensor, generator: torch.Generator, share: BatchShare, count: int) -> torch.Tensor:
         """``count`` views of every image, each with its own uniform rotation and shift:
-        (b, 1, H, W) -> (count b, 1, H, W), the first view of every image, then the second..."""
+        (b, C, H, W) -> (count b, C, H, W), the first view of every image, then the second..."""
         _, _, height, width = images.shape
         max_shift = pixels_to_normalised(self.config.max_shift_pixels, max(height, width))
         views = []
@@ -226,11 +228,12 @@ class IRLINR(nn.Module):
     def _reconstruction_loss(
         self, encoded: EncoderOutput, views: torch.Tensor, generator: torch.Generator, share: BatchShare
     ) -> torch.Tensor:
-        """MSE between the views and their INRs rendered at the predicted poses, on all
-        pixels or on ``reconstruction_pixels`` drawn per view (an unbiased estimate)."""
-        count, _, height, width = views.shape
+        """MSE between the views and their INRs rendered at the predicted poses, averaged
+        over the channels and all pixels or ``reconstruction_pixels`` drawn per view (the
+        same for every channel; an unbiased estimate)."""
+        count, channels, height, width = views.shape
         grid = pixel_grid(height, width, device=views.device)  # (H*W, 2)
-        targets = views.reshape(count, height * width)  # (2b, H*W)
+        targets = views.reshape(count, channels, height * width)  # (2b, C, H*W)
         if self.config.reconstruction_pixels is None:
             pixels = grid  # shared by all views
         else:
@@ -241,7 +244,8 @@ class IRLINR(nn.Module):
                 device=generator.device,
             )
             index = share.of_views(index).to(views.device)  # (2b, K)
-            pixels, targets = grid[index], targets.gather(1, index)  # (2b, K, 2), (2b, K)
+            pixels = grid[index]  # (2b, K, 2)
+            targets = targets.gather(2, index.unsqueeze(1).expand(-1, channels, -1))  # (2b, C, K)
         weights = self.hypernetwork(encoded.semantic_code)
-        predicted = self.inr(weights, encoded.rotation, encoded.translation, pixels)  # (2b, K)
+        predicted = self.inr(weights, encoded.rotation, encoded.translation, pixels)  # (2b, C, K)
         return reconstruction_loss(predicted, targets)

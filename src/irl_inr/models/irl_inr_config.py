@@ -26,6 +26,9 @@ class IRLINRConfig:
     :meth:`paper` is the paper's MNIST-U architecture and losses."""
 
     image_size: int = 50  # training images are image_size x image_size
+    # Channels of the images (1: grey, 3: colour) that the encoder reads and the INR renders:
+    # not a parameter, the training node reads it off the training images.
+    channels: int = 1
     latent_dim: int = 32  # d, the size of the semantic code z
     backbone: str = "small_cnn"  # "small_cnn" | "resnet18"
     encoder_head_hidden: int = 256  # width of the encoder's MLP head
@@ -109,14 +112,14 @@ class IRLINRConfig:
     # their default, so that those checkpoints stay resumable.
     LATER_OPTIONS: ClassVar[tuple[str, ...]] = (
         "backbone_channels", "backbone_depth", "augment_random_defects", "augment_defect_dropout",
-        "augment_die_levels", "augment_mirror",
+        "augment_die_levels", "augment_mirror", "channels",
     )
 
     def __post_init__(self) -> None:
         def fail(name: str, wanted: str) -> None:
             raise ValueError(f"IRLINRConfig.{name} must be {wanted}, got {getattr(self, name)!r}")
 
-        for name in ("image_size", "latent_dim", "encoder_head_hidden", "num_frequencies"):
+        for name in ("image_size", "channels", "latent_dim", "encoder_head_hidden", "num_frequencies"):
             if not is_int(getattr(self, name)) or getattr(self, name) < 1:
                 fail(name, "a positive integer")
         for name in ("inr_hidden", "hypernetwork_hidden"):
@@ -247,7 +250,7 @@ class IRLINRConfig:
 
     def inr_layer_shapes(self) -> list[tuple[int, int]]:
         """(out, in) of every INR layer, as ``INR.layer_shapes``."""
-        widths = [2 * self.num_frequencies, *self.inr_hidden, 1]
+        widths = [2 * self.num_frequencies, *self.inr_hidden, self.channels]
         return [(fan_out, fan_in) for fan_in, fan_out in zip(widths[:-1], widths[1:])]
 
     def training_fields(self) -> dict[str, Any]:

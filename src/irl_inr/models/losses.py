@@ -40,8 +40,8 @@ def _in_float32(loss):
 
 @_in_float32
 def reconstruction_loss(rendered: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    """Pixel mean squared error between intensities of the same shape, e.g. (B, 1, H, W)
-    images or (B, K) sampled pixels."""
+    """Mean squared error between intensities of the same shape, e.g. (B, C, H, W) images or
+    (B, C, K) sampled pixels: the mean over every channel of every pixel."""
     return F.mse_loss(rendered, images)
 
 
@@ -82,8 +82,8 @@ def contrastive_loss(
 @_in_float32
 def symmetry_breaking_loss(predicted_centre: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Mean squared error between the predicted centre (B, 2) and the intensity-weighted
-    centre of mass of the images (B, C, H, W), both normalised (x, y); it ties the
-    translation to a unique point of each image."""
+    centre of mass of the images (B, C, H, W) (of their channel mean), both normalised
+    (x, y); it ties the translation to a unique point of each image."""
     return F.mse_loss(predicted_centre, centre_of_mass(images))
 
 
