@@ -1,6 +1,9 @@
 """The report's figures, drawn on ``matplotlib.figure.Figure`` objects (never pyplot, so
 no global figure state and no display needed). Every function takes plain arrays and
-returns a figure; choosing what to draw is the caller's job (:mod:`irl_inr.reporting.sections`)."""
+returns a figure; choosing what to draw is the caller's job (:mod:`irl_inr.reporting.sections`).
+
+An image is (S, S), one channel, drawn in a colour map, or (C, S, S): three channels are
+drawn as RGB (:func:`shown`)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,16 @@ def image_colours(anchors: Sequence[Sequence] | None) -> str | Colormap:
     return LinearSegmentedColormap.from_list("image_colours", [(float(level), colour) for level, colour in anchors])
 
 
+def shown(image: np.ndarray) -> np.ndarray:
+    """One image as ``imshow`` draws it: (S, S) as it is (in a colour map), (3, S, S) as RGB
+    (S, S, 3) clipped to [0, 1], any other (C, S, S) as its channel mean (in a colour map)."""
+    if image.ndim == 2:
+        return image
+    if image.shape[0] == 3:
+        return np.clip(np.moveaxis(image, 0, -1), 0.0, 1.0)
+    return image.mean(axis=0)
+
+
 def _hide_axes(axis) -> None:
     axis.set_xticks([])
     axis.set_yticks([])
@@ -35,8 +48,9 @@ def image_rows(
     rows: Sequence[tuple[str, np.ndarray]], width_inches: float, title: str, column_titles: Sequence[str] = (),
     colours: str | Colormap = GREY,
 ) -> Figure:
-    """One row of images (each (S, S), shown in [0, 1] in ``colours``) per ``(row title,
-    stack (C, S, S))``; rows may hold fewer images than the longest one (blank cells then)."""
+    """One row of images (each (S, S), shown in [0, 1] in ``colours``, or (3, S, S) in RGB)
+    per ``(row title, stack (n, S, S) or (n, 3, S, S))``; rows may hold fewer images than the
+    longest one (blank cells then)."""
     columns = max(len(stack) for _, stack in rows)
     cell = width_inches / (columns + 1.2)
     figure = Figure(figsize=(width_inches, cell * len(rows) + 0.7), layout="constrained")
@@ -46,7 +60,7 @@ def image_rows(
             axis = axes[row, column]
             _hide_axes(axis)
             if column < len(stack):
-                axis.imshow(stack[column], cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest")
+                axis.imshow(shown(stack[column]), cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest")
             if row == 0 and column < len(column_titles):
                 axis.set_title(column_titles[column], fontsize=8)
         axes[row, 0].set_ylabel(row_title, fontsize=8, rotation=0, ha="right", va="center")
@@ -145,10 +159,11 @@ def cluster_gallery(
     title: str, flagged: Sequence[bool] = (), exemplar_columns: int = 0, colours: str | Colormap = GREY,
     exemplar_title: str = "exemplars",
 ) -> Figure:
-    """Per cluster, one row: its mean image (averages (K, S, S); ``None``: no mean
-    column), then its exemplars (each (E_k, S, S), E_k may be smaller than the widest
-    row; at least ``exemplar_columns`` columns of them), all in ``colours``; the titles of
-    the rows ``flagged`` true are drawn in red."""
+    """Per cluster, one row: its mean image (averages (K, S, S) or (K, 3, S, S); ``None``:
+    no mean column), then its exemplars (each (E_k, S, S) or (E_k, 3, S, S), E_k may be
+    smaller than the widest row; at least ``exemplar_columns`` columns of them), all in
+    ``colours`` (one channel) or RGB (three); the titles of the rows ``flagged`` true are
+    drawn in red."""
     lead = 0 if averages is None else 1
     columns = lead + max(exemplar_columns, max((len(stack) for stack in exemplars), default=0))
     cell = min(1.0, width_inches / (columns + 2.5))
@@ -163,7 +178,7 @@ def cluster_gallery(
             else:
                 image = stack[column - lead] if column - lead < len(stack) else None
             if image is not None:
-                axis.imshow(image, cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest")
+                axis.imshow(shown(image), cmap=colours, vmin=0.0, vmax=1.0, interpolation="nearest")
         colour = FLAG_RED if row < len(flagged) and flagged[row] else "black"
         axes[row, 0].set_ylabel(row_titles[row], fontsize=7, rotation=0, ha="right", va="center", color=colour)
     if lead:

@@ -419,6 +419,22 @@ def test_figures(trained, data):
         plt.close(figure)
 
 
+def test_figures_show_colour_images_in_rgb(trained, data):
+    """Canonical images and DTI prototypes of three channels are drawn as RGB images."""
+    _, _, _, poses = data
+    tint = np.array([1.0, 0.6, 0.2], dtype=np.float32)[None, :, None, None]
+    canonical = shapes()[0][:, None] * tint  # (N, 3, S, S)
+    dti = trained["dti"]
+    colour_prototypes = dti["state_dict"]["prototypes"] * torch.from_numpy(tint)  # (K, 3, h, w)
+    colour_dti = {**dti, "state_dict": {**dti["state_dict"], "prototypes": colour_prototypes}}
+    exemplars = plot_cluster_exemplars(trained["assignments"], canonical, poses, trained["parameters"])
+    prototypes = plot_dti_prototypes(colour_dti, trained["assignments"])
+    for figure in (exemplars, prototypes):
+        shapes_drawn = {axis.images[0].get_array().shape for axis in figure.axes if axis.images}
+        assert len(shapes_drawn) == 1 and next(iter(shapes_drawn))[-1] == 3
+        plt.close(figure)
+
+
 def test_figures_name_the_classes_where_the_table_has_label_names(trained, data):
     _, _, _, poses = data
     names = {label: f"type-{label}" for label in range(CLASSES)}

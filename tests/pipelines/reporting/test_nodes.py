@@ -109,6 +109,29 @@ def test_rows_from_another_run_are_an_error_naming_the_dataset():
         )
 
 
+def _tinted(stack: np.ndarray) -> np.ndarray:
+    """Grey images (N, S, S) as colour images (N, 3, S, S) in an orange tint."""
+    return stack[:, None] * np.array([1.0, 0.6, 0.2], dtype=np.float32)[None, :, None, None]
+
+
+def test_a_colour_run_is_reported_with_every_figure_and_its_channels(monkeypatch):
+    """Images, reconstructions and canonical images of three channels: every section is
+    built, the data section names the channels and the galleries get RGB images."""
+    inputs = tiny_report_inputs()
+    colour = {name: _tinted(inputs[name]) for name in ("images", "reconstructions", "canonical_images")}
+    drawn = []
+    show = figures.shown
+    monkeypatch.setattr(figures, "shown", lambda image: drawn.append(show(image).shape) or show(image))
+    page = build_report(**{**inputs, **colour, "reporting_parameters": {**inputs["reporting_parameters"],
+                                                                         "gallery_inputs": True}})
+    assert re.findall(r"<h2>([^<]*)</h2>", page) == list(SECTION_HEADINGS)
+    assert len(_embedded_pngs(page)) == 8
+    assert "30 images of 16x16 pixels and 3 channels in 3 classes." in page
+    assert drawn and set(drawn) == {(16, 16, 3)}
+    with pytest.raises(ValueError, match=r"reconstructions are images of shape \(16, 16\) but images are \(3, 16, 16\)"):
+        build_report(**{**inputs, **colour, "reconstructions": inputs["reconstructions"]})
+
+
 def test_extra_sections_are_appended_before_the_parameters_and_must_stay_offline():
     inputs = tiny_report_inputs()
     view_spread = [("View spread per class", "<table><tr><td>class 1</td><td>0.3</td></tr></table>")]

@@ -81,7 +81,8 @@ def plot_cluster_exemplars(
 
 
 def plot_dti_prototypes(dti_model: dict, cluster_assignments: pd.DataFrame) -> Figure:
-    """The DTI prototypes, each titled with its size and commonest label."""
+    """The DTI prototypes (grey, or RGB for three channels), each titled with its size and
+    commonest label."""
     prototypes = dti_model["state_dict"]["prototypes"].float().numpy()  # (K, C, h, w)
     n_clusters = prototypes.shape[0]
     clusters = cluster_assignments["dti"].to_numpy().astype(np.int64)
@@ -95,7 +96,7 @@ def plot_dti_prototypes(dti_model: dict, cluster_assignments: pd.DataFrame) -> F
         axis.set_axis_off()
         if cluster >= n_clusters:
             continue
-        axis.imshow(prototypes[cluster].mean(0), cmap="gray")
+        axis.imshow(figures.shown(prototypes[cluster]), cmap="gray")
         size, major = _commonest_class(matching, matching.clusters.index(cluster), names)
         axis.set_title(f"{cluster}: n={size}\nmostly {major}", fontsize=7)
     figure.suptitle("DTI prototypes", fontsize=10)

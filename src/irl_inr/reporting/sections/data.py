@@ -61,9 +61,10 @@ def data_section(images, image_table: pd.DataFrame, options: ReportingParameters
     counts = pd.crosstab(image_table["label"], image_table["split"], margins=True, margins_name="all")
     counts.index = [names.get(label, label) for label in counts.index]  # rows by label, then "all"
     counts = counts.rename_axis("label").reset_index()
-    size = images.shape[1]
+    size = images.shape[-1]
+    channels = "" if images.ndim == 3 else f" and {images.shape[1]} channels"
     body = (
-        paragraph_html(f"{len(images)} images of {size}x{size} pixels in {len(names)} classes.")
+        paragraph_html(f"{len(images)} images of {size}x{size} pixels{channels} in {len(names)} classes.")
         + table_html(counts)
         + figure_html(
             grid, "Sample images, one row per class (label name on the left). Look for images that a person would "

@@ -22,10 +22,10 @@ def require_columns(frame: pd.DataFrame, columns, name: str) -> None:
 
 
 def image_stack(stack, rows: int, name: str, rows_of: str) -> np.ndarray:
-    """A float array (N, S, S) with one image per row of ``rows_of``."""
+    """A float array (N, S, S) (one channel) or (N, C, S, S) with one image per row of ``rows_of``."""
     stack = np.asarray(stack)
-    if stack.ndim != 3 or stack.shape[1] != stack.shape[2]:
-        raise ValueError(f"{name} must have shape (N, S, S), got {stack.shape}")
+    if stack.ndim not in (3, 4) or stack.shape[-1] != stack.shape[-2]:
+        raise ValueError(f"{name} must have shape (N, S, S) or (N, C, S, S), got {stack.shape}")
     if len(stack) != rows:
         raise ValueError(f"{name} has {len(stack)} images but {rows_of} has {rows} rows: they come from different runs")
     return stack

@@ -87,6 +87,11 @@ def representations_section(
     images = image_stack(images, len(image_table), "images", "image_table")
     reconstructions = image_stack(reconstructions, rows, "reconstructions", "predicted_poses")
     canonical_images = image_stack(canonical_images, rows, "canonical_images", "predicted_poses")
+    if reconstructions.shape[1:] != images.shape[1:]:
+        raise ValueError(
+            f"reconstructions are images of shape {reconstructions.shape[1:]} but images are {images.shape[1:]}: "
+            "they come from different runs"
+        )
     ids = predicted_poses["image_id"].to_numpy()
     image_rows_of = rows_for(id_rows(image_table, "image_table"), ids, "image_table", "predicted_poses")
     names = label_names(image_table)
