@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from irl_inr.inference import finite_codes, images_as_tensor
+from irl_inr.inference import finite_codes, image_shape, images_as_array, images_as_tensor
 
 
 def test_images_with_nan_are_refused():
@@ -16,6 +16,18 @@ def test_images_with_nan_are_refused():
 def test_images_become_one_channel_float32():
     tensor = images_as_tensor(np.ones((3, 4, 5), np.float64))
     assert tuple(tensor.shape) == (3, 1, 4, 5) and str(tensor.dtype) == "torch.float32"
+
+
+def test_colour_images_keep_their_channels_and_come_back_in_the_domains_layout():
+    colour = np.random.default_rng(0).random((2, 3, 4, 4))
+    tensor = images_as_tensor(colour)
+    assert tuple(tensor.shape) == (2, 3, 4, 4) and str(tensor.dtype) == "torch.float32"
+    np.testing.assert_array_equal(images_as_array(tensor), colour.astype(np.float32))
+    grey = np.random.default_rng(0).random((2, 4, 4)).astype(np.float32)
+    np.testing.assert_array_equal(images_as_array(images_as_tensor(grey)), grey)
+    assert image_shape(1, 4) == (4, 4) and image_shape(3, 4) == (3, 4, 4)
+    with pytest.raises(ValueError, match=r"\(N, H, W\) or \(N, C, H, W\), got \(2, 4\)"):
+        images_as_tensor(np.zeros((2, 4)))
 
 
 def test_codes_with_a_non_finite_row_name_it():
@@ -50,6 +62,23 @@ def test_the_inference_copy_encodes_as_the_model_does():
     plain = inference_copy(model, fold=False, channels_last=False, pack=False)
     for want, got in zip(expected, encode_in_batches(plain, images, 4, torch.device("cpu"))):
         assert torch.equal(got, want)
+
+
+def test_the_inference_copy_of_a_colour_model_encodes_and_renders_three_channels():
+    import torch
+
+    from irl_inr.inference import encode_in_batches, inference_copy, render_in_batches
+    from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
+
+    torch.manual_seed(0)
+    model = IRLINR(IRLINRConfig(image_size=24, latent_dim=4, channels=3)).eval()
+    images = torch.rand(10, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    cpu = torch.device("cpu")
+    expected = encode_in_batches(model, images, 4, cpu)
+    for want, got in zip(expected, encode_in_batches(inference_copy(model), images, 4, cpu)):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    rendered = render_in_batches(model, *expected, 24, 4, cpu)
+    assert rendered.shape == (10, 3, 24, 24) and rendered.dtype == np.float32
 
 
 def test_cluster_probabilities_and_the_inference_copy_read_the_averaged_code():

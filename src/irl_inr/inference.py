@@ -16,13 +16,27 @@ from irl_inr.models.irl_inr import IRLINR
 
 
 def images_as_tensor(images: np.ndarray) -> torch.Tensor:
-    """(N, H, W) array in [0, 1] -> float32 tensor (N, 1, H, W); rejects NaNs and other shapes."""
-    if images.ndim != 3:
-        raise ValueError(f"images must have shape (N, H, W), got {images.shape}")
-    tensor = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).unsqueeze(1)
+    """A domain's image array in [0, 1], (N, H, W) for one channel or (N, C, H, W) for C,
+    -> float32 tensor (N, C, H, W) (C = 1 for the first); rejects NaNs and other shapes."""
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must have shape (N, H, W) or (N, C, H, W), got {images.shape}")
+    tensor = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    if images.ndim == 3:
+        tensor = tensor.unsqueeze(1)
     if not torch.isfinite(tensor).all():
         raise ValueError(f"images hold {int((~torch.isfinite(tensor)).sum())} NaN or infinite pixels")
     return tensor
+
+
+def images_as_array(tensor: torch.Tensor) -> np.ndarray:
+    """Images (N, C, H, W) -> an array in the domains' layout: (N, H, W) for one channel,
+    (N, C, H, W) for more (the inverse of :func:`images_as_tensor`)."""
+    return (tensor.squeeze(1) if tensor.shape[1] == 1 else tensor).numpy()
+
+
+def image_shape(channels: int, size: int) -> tuple[int, ...]:
+    """The shape of one image in the domains' layout: (S, S) for one channel, (C, S, S) for C."""
+    return (size, size) if channels == 1 else (channels, size, size)
 
 
 def finite_codes(codes: np.ndarray, name: str) -> np.ndarray:
@@ -59,7 +73,7 @@ def inference_copy(
         copy.encoder.memory_format = torch.channels_last
     if pack and on_cpu_with_onednn(copy):
         size = copy.config.image_size
-        pack_convolutions(copy.encoder.backbone, (1, size, size), batch_size)
+        pack_convolutions(copy.encoder.backbone, (copy.config.channels, size, size), batch_size)
     return copy
 
 
@@ -92,15 +106,16 @@ def encode_in_batches(model: IRLINR, images: torch.Tensor, batch_size: int, devi
 
 @torch.inference_mode()
 def render_in_batches(model: IRLINR, codes, rotations, translations, size: int, batch_size: int, device) -> np.ndarray:
-    """Render (N, size, size) images of the codes under the given poses."""
+    """Render images of the codes under the given poses, in the domains' layout: (N, size,
+    size) for one channel, (N, C, size, size) for C."""
     pieces = []
     for start in range(0, len(codes), batch_size):
         stop = start + batch_size
         rendered = model.render(
             codes[start:stop].to(device), rotations[start:stop].to(device), translations[start:stop].to(device), size, size
         )
-        pieces.append(rendered.float().cpu().squeeze(1))
-    return torch.cat(pieces).numpy()
+        pieces.append(rendered.float().cpu())
+    return images_as_array(torch.cat(pieces))
 
 
 @torch.no_grad()

@@ -228,3 +228,48 @@ def test_figure(irl_inr_model, data):
     _, _, reconstructions, canonical = embed(irl_inr_model, images, table, SMALL)
     figure = plot_reconstructions(images, table, reconstructions, canonical, SMALL)
     assert isinstance(figure, Figure) and len(figure.axes) == 12
+
+
+# --------------------------------------------------------------------------- colour
+
+
+@pytest.fixture(scope="module")
+def colour_model():
+    """The tiny model of ``irl_inr_model`` for images of three channels."""
+    import dataclasses
+
+    config = IRLINRConfig.from_dict({"image_size": 24, "latent_dim": 4, "backbone": "small_cnn", "num_frequencies": 8,
+                                     "inr_hidden": [8], "hypernetwork_hidden": [16], "channels": 3})
+    torch.manual_seed(0)
+    return {"config": {"name": "tiny", "model": dataclasses.asdict(config), "optimisation": {}},
+            "state_dict": IRLINR(config).state_dict()}
+
+
+def tinted(images: np.ndarray) -> np.ndarray:
+    """Grey images (N, S, S) as colour images (N, 3, S, S): each label in its own tint."""
+    tints = np.array([[1.0, 0.6, 0.2], [0.2, 0.5, 1.0]], dtype=np.float32)
+    return images[:, None] * tints[np.arange(len(images)) % 2][:, :, None, None]
+
+
+def test_colour_images_are_embedded_rendered_measured_and_drawn_in_rgb(colour_model, data):
+    images, table = data
+    colour = tinted(images)
+    codes, poses, reconstructions, canonical = embed(colour_model, colour, table, SMALL)
+    assert codes.shape == (30, 4) and np.isfinite(codes).all()
+    assert reconstructions.shape == canonical.shape == (30, 3, 24, 24)
+    measures = measure(colour_model, colour, table, codes, poses, reconstructions, SMALL)
+    np.testing.assert_allclose(measures["recon_mse"], np.mean((reconstructions - colour) ** 2), rtol=1e-6)
+    features = closed_form(colour, table, SMALL)
+    assert len(features.filter(like="radial_profile").columns) == 3 * 6  # every channel's rings
+    fast_codes, _ = extract_embeddings(colour_model, colour, table, {**SMALL, "fast_encoder": True})
+    np.testing.assert_allclose(fast_codes, codes, rtol=1e-4, atol=1e-4)
+    figure = plot_reconstructions(colour, table, reconstructions, canonical, SMALL)
+    assert {axis.images[0].get_array().shape for axis in figure.axes} == {(24, 24, 3)}
+
+
+def test_images_of_other_channels_than_the_models_are_refused(irl_inr_model, colour_model, data):
+    images, table = data
+    with pytest.raises(ValueError, match=r"the encoder takes images \(B, 1, H, W\)"):
+        extract_embeddings(irl_inr_model, tinted(images), table, SMALL)
+    with pytest.raises(ValueError, match=r"the encoder takes images \(B, 3, H, W\)"):
+        extract_embeddings(colour_model, images, table, SMALL)

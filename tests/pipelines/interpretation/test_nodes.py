@@ -15,7 +15,12 @@ from matplotlib.figure import Figure
 
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.pipelines.interpretation.isometry import measure_isometry
-from irl_inr.pipelines.interpretation.nodes import measure_interpretation, plot_traversals, train_interpretation
+from irl_inr.pipelines.interpretation.nodes import (
+    measure_interpretation,
+    measure_traversals,
+    plot_traversals,
+    train_interpretation,
+)
 from irl_inr.pipelines.interpretation.parameters import VALIDATORS
 from irl_inr.pipelines.interpretation.pipeline import create_pipeline
 
@@ -97,6 +102,21 @@ def test_traversal_figure_has_a_class_row_and_residual_rows(trained, irl_inr_mod
     plt.close(figure)
     with pytest.raises(ValueError, match="traversal_index = 30"):
         plot_traversals(interpretation_model, irl_inr_model, *codes_and_table, {**options, "traversal_index": 30})
+
+
+def test_a_colour_decoder_is_traversed_in_rgb_and_measured(trained, irl_inr_model, codes_and_table):
+    interpretation_model, options = trained
+    config = IRLINRConfig(**{**irl_inr_model["config"]["model"], "channels": 3})
+    torch.manual_seed(0)
+    colour = {"config": {"name": "tiny", "model": dataclasses.asdict(config), "optimisation": {}},
+              "state_dict": IRLINR(config).state_dict()}
+    figure = plot_traversals(interpretation_model, colour, *codes_and_table, options)
+    assert {axis.images[0].get_array().shape for axis in figure.axes if axis.images} == {(12, 12, 3)}
+    plt.close(figure)
+    measures = measure_traversals(interpretation_model, colour, *codes_and_table, options)
+    assert measures.keys() >= {"residual_row_rms", "class_row_rms"} and all(np.isfinite(list(measures.values())))
+    isometry = measure_isometry(colour, codes_and_table[0], {"sample_size": 3, "batch_size": 2, "device": "cpu"})
+    assert isometry["mean_condition_number"] >= 1
 
 
 def test_isometry_node_measures_a_seeded_sample(irl_inr_model, codes_and_table):

@@ -17,6 +17,7 @@ from kedro.runner import SequentialRunner
 from PIL import Image
 
 from irl_inr.domains.cryo_em.preprocess import preprocess_stack
+from irl_inr.inference import images_as_tensor
 from irl_inr.invariant_features import feature_table
 from irl_inr.datasets.new_images import NewImagesDataset, RawImageBatch, StreamedNpyDataset, StreamedParquetDataset
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
@@ -56,9 +57,11 @@ def shapes() -> tuple[np.ndarray, pd.DataFrame]:
 
 
 def tiny_irl_inr_model(images: np.ndarray) -> dict:
-    """An untrained tiny IRL-INR whose batch-norm statistics are those of the shapes."""
+    """An untrained tiny IRL-INR whose batch-norm statistics are those of the shapes (of
+    one channel (N, S, S) or of C (N, C, S, S))."""
+    data = images_as_tensor(images)
     config = IRLINRConfig.from_dict({"image_size": SIZE, "latent_dim": 4, "num_frequencies": 8, "inr_hidden": [8],
-                                     "hypernetwork_hidden": [16]})
+                                     "hypernetwork_hidden": [16], "channels": data.shape[1]})
     torch.manual_seed(0)
     model = IRLINR(config)
     for module in model.modules():
@@ -66,7 +69,7 @@ def tiny_irl_inr_model(images: np.ndarray) -> dict:
             module.reset_running_stats()
             module.momentum = None
     with torch.no_grad():
-        model.train().encode(torch.from_numpy(images).unsqueeze(1))
+        model.train().encode(data)
     return {"config": {"name": "tiny", "model": dataclasses.asdict(config), "optimisation": {}},
             "state_dict": model.state_dict()}
 
@@ -74,12 +77,16 @@ def tiny_irl_inr_model(images: np.ndarray) -> dict:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The embedding and clustering stages on the shapes, as a domain's run leaves them."""
+    return run_stages(*shapes(), tmp_path_factory.mktemp("checkpoints"))
+
+
+def run_stages(images: np.ndarray, table: pd.DataFrame, checkpoints: Path) -> dict:
+    """The embedding and clustering stages on ``images``, as a domain's run leaves them."""
     torch.set_num_threads(torch_threads_for_tests())
-    images, table = shapes()
     irl_inr = tiny_irl_inr_model(images)
     clustering = {
         "n_clusters": CLASSES, "device": "cpu", "batch_size": 16, "kmeans_n_init": 2,
-        "checkpoint_dir": str(tmp_path_factory.mktemp("checkpoints")), "progress": False,
+        "checkpoint_dir": str(checkpoints), "progress": False,
         "scan": {"n_heads": 2, "max_shift_pixels": 1.0, "optimisation": {"epochs": 2, "batch_size": 16}},
         "selflabel": {"max_shift_pixels": 1.0, "threshold": 0.5, "optimisation": {"epochs": 1, "batch_size": 16}},
         "dti": {"rotation_hypotheses": 2, "train_images": 24, "init_subsample": 30, "channels": [4], "hidden": 8,
@@ -299,3 +306,80 @@ def test_the_pipeline_reads_each_domains_front_end_parameters():
         assert all(node.tags == {"predict"} for node in pipeline.nodes)
     with pytest.raises(ValueError, match=r"domain must be one of"):
         create_pipeline("mnist")
+
+
+# ------------------------------------------------------------------------------- colour
+
+
+class ColourFrontEnd:
+    """A domain whose front end hands on colour images (B, 3, S, S) as they are."""
+
+    name = "colour"
+    formats = ("npy",)
+
+    def prepare_images(self, batch: RawImageBatch, front_end: dict) -> np.ndarray:
+        return batch.pixels
+
+
+class ColourBatches(list):
+    """New images' batches as ``NewImages.batches`` gives them: iterable, with their ``total``."""
+
+    def __init__(self, images: np.ndarray, batch_size: int) -> None:
+        super().__init__(RawImageBatch("npy", images[start : start + batch_size],
+                                       [f"colour[{index}]" for index in range(start, min(start + batch_size, len(images)))])
+                         for start in range(0, len(images), batch_size))
+        self.total = len(images)
+
+
+@dataclasses.dataclass
+class ColourImages:
+    images: np.ndarray
+
+    def batches(self, batch_size: int) -> ColourBatches:
+        return ColourBatches(self.images, batch_size)
+
+
+def tinted_shapes() -> tuple[np.ndarray, pd.DataFrame]:
+    """:func:`shapes` in colour (N, 3, S, S), every class in its own tint."""
+    images, table = shapes()
+    tints = np.array([[1.0, 0.6, 0.2], [0.2, 0.5, 1.0], [0.3, 0.9, 0.3]], dtype=np.float32)
+    return images[:, None] * tints[table["label"].to_numpy()][:, :, None, None], table
+
+
+@pytest.fixture(scope="module")
+def colour_trained(tmp_path_factory):
+    return run_stages(*tinted_shapes(), tmp_path_factory.mktemp("colour_checkpoints"))
+
+
+def predict_colour(trained, images, monkeypatch, parameters=PREDICT):
+    monkeypatch.setattr("irl_inr.pipelines.predict.nodes.get_domain", lambda name: ColourFrontEnd())
+    chunks = list(predict_new_images(
+        trained["irl_inr"], trained["scan"], trained["selflabel"], trained["reference"], ColourImages(images),
+        {"domain": "colour", "image_size": SIZE}, parameters,
+    ))
+    return chunks, pd.concat([table.data for table, _ in chunks], ignore_index=True), np.concatenate(
+        [images.data for _, images in chunks])
+
+
+def test_colour_predictions_are_the_clustering_and_embedding_stages_own(colour_trained, monkeypatch):
+    """Every stage on colour shapes (SCAN, self-labelling, DTI, the baselines, the
+    embedding): prediction on the same images gives their clusters, poses and
+    three-channel canonical images."""
+    trained = colour_trained
+    assert trained["canonical"].shape == (COUNT, 3, SIZE, SIZE)
+    _, table, canonical = predict_colour(trained, trained["images"], monkeypatch)
+    assignments, poses = trained["assignments"], trained["poses"]
+    assert set(assignments["dti"]) <= set(range(CLASSES))
+    np.testing.assert_array_equal(table["cluster"], assignments["selflabel"])
+    np.testing.assert_allclose(table["rotation_radians"], poses["predicted_rotation_radians"], atol=1e-5)
+    np.testing.assert_allclose(canonical, trained["canonical"], atol=1e-5)
+    chunks, _, empty = predict_colour(trained, trained["images"], monkeypatch, {**PREDICT, "canonical_images": False})
+    assert {chunk.data.shape for _, chunk in chunks} == {(0, 3, SIZE, SIZE)} and empty.shape == (0, 3, SIZE, SIZE)
+
+
+def test_images_of_other_channels_than_the_models_are_refused(colour_trained, trained, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"makes images of 1 channel\(s\) but irl_inr_model was trained on 3"):
+        predict({**trained, **{key: colour_trained[key] for key in ("irl_inr", "scan", "selflabel", "reference")}},
+                write_pngs(tmp_path / "grey", trained["images"][:3]))
+    with pytest.raises(ValueError, match=r"makes images of 3 channel\(s\) but irl_inr_model was trained on 1"):
+        predict_colour(trained, colour_trained["images"][:3], monkeypatch)

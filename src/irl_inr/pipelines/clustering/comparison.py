@@ -78,13 +78,13 @@ def cluster_baselines(
     parameters: dict,
 ) -> tuple[pd.DataFrame, dict]:
     """The classical baselines on the same images (:data:`BASELINE_METHODS`): k-means on raw
-    pixels (``kmeans_pixels``), on the IRL-INR codes (``kmeans_z``), on the codes scaled to
-    unit length (``kmeans_z_normalised``, spherical k-means: the fair k-means of a
-    contrastive code), on pixels canonicalised by their moments (``kmeans_canonical``), on
-    each closed-form rotation-invariant feature of the embedding stage, standardised
-    (``kmeans_<feature>``: the closed-form bar of centred images), and spectral clustering
-    of the very k-NN graph that SCAN mines (``spectral_neighbours``). SCAN must beat the
-    best of them.
+    pixels (``kmeans_pixels``, every channel of every pixel), on the IRL-INR codes
+    (``kmeans_z``), on the codes scaled to unit length (``kmeans_z_normalised``, spherical
+    k-means: the fair k-means of a contrastive code), on pixels canonicalised by their
+    moments (``kmeans_canonical``), on each closed-form rotation-invariant feature of the
+    embedding stage, standardised (``kmeans_<feature>``: the closed-form bar of centred
+    images), and spectral clustering of the very k-NN graph that SCAN mines
+    (``spectral_neighbours``). SCAN must beat the best of them.
 
     Returns a table ``image_id, label[, label_name], <method>...`` and each method's
     seconds (canonicalisation included)."""

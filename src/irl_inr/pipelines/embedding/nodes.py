@@ -20,6 +20,7 @@ from irl_inr.metrics.readout import linear_probe_accuracy
 from irl_inr.models.irl_inr import IRLINR
 from irl_inr.moments import canonicalise
 from irl_inr.pipelines.embedding.parameters import EmbeddingParameters
+from irl_inr.reporting import figures
 from irl_inr.saved_models import restore_irl_inr
 from irl_inr.tables import has_six_and_nine, select_split
 from irl_inr.training import resolve_device
@@ -62,7 +63,8 @@ def render_images(
     """Each embedded image's reconstruction, rendered from its code at its predicted pose
     (read back from the pose table: the same images as at the encoder's own pose up to
     float rounding of the angle taken modulo 2 pi and of the shift in pixels), and its
-    canonical image, rendered at pose 0; both (N, S, S) float32, S the model's image size."""
+    canonical image, rendered at pose 0; both float32 in the domains' layout, (N, S, S) for one
+    channel and (N, C, S, S) for C, S the model's image size."""
     options = EmbeddingParameters.from_dict(parameters)
     if len(semantic_codes) != len(predicted_poses):
         raise ValueError(
@@ -248,7 +250,8 @@ def plot_reconstructions(
     canonical_images: np.ndarray,
     parameters: dict,
 ) -> Figure:
-    """Input / reconstruction / canonical image for the first images (the paper's figure 1)."""
+    """Input / reconstruction / canonical image for the first images (the paper's figure 1),
+    in grey (one channel) or RGB (three)."""
     options = EmbeddingParameters.from_dict(parameters)
     images, _ = select_split(images, image_table, options.split)
     count = min(options.figure_count, len(canonical_images))
@@ -256,7 +259,7 @@ def plot_reconstructions(
     stacks = (("input", images), ("reconstruction", reconstructions), ("canonical", canonical_images))
     for row, (name, stack) in enumerate(stacks):
         for column in range(count):
-            axes[row, column].imshow(stack[column], cmap="gray", vmin=0, vmax=1)
+            axes[row, column].imshow(figures.shown(stack[column]), cmap="gray", vmin=0, vmax=1)
             axes[row, column].set_axis_off()
         axes[row, 0].set_title(name, fontsize=8, loc="left")
     figure.suptitle("IRL-INR: input, reconstruction at the predicted pose, canonical image (pose 0)")

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from irl_inr.models.interpretation import InvertibleInterpretationNetwork
 from irl_inr.pipelines.interpretation.parameters import InterpretationParameters
+from irl_inr.reporting import figures
 from irl_inr.saved_models import interpretation_flow, restore_interpretation, restore_irl_inr
 from irl_inr.tables import rows_of_split
 from irl_inr.training import checkpoint_file, fit, state_signature
@@ -186,7 +187,8 @@ def plot_traversals(
     """One code's factors traversed, decoded back through f^-1 and IRL-INR's decoder at
     the canonical pose: for the supervised flow a first row with the class factor set to
     each class mean, then one row per residual coordinate swept over
-    [-traversal_extent, traversal_extent] (the others kept at the code's values)."""
+    [-traversal_extent, traversal_extent] (the others kept at the code's values); images in
+    grey, or RGB for a model of three channels."""
     with torch.no_grad():
         options = InterpretationParameters.from_dict(parameters)
         flow = restore_interpretation(interpretation_model)
@@ -196,16 +198,16 @@ def plot_traversals(
         factors = flow(codes[row_index : row_index + 1])[0][0]  # (d,)
         titles, rows = _traversal_factors(flow, factors, options)
         columns = max(len(row) for row in rows)
-        size = decoder.config.image_size
+        image_shape = (decoder.config.channels, decoder.config.image_size, decoder.config.image_size)
         figure, axes = plt.subplots(len(rows), columns, figsize=(1.1 * columns, 1.2 * len(rows) + 0.4), squeeze=False)
         label_names = interpretation_model["config"]["label_names"]
         for row_number, (title, row) in enumerate(zip(titles, rows)):
-            images = decoder.decode_canonical(flow.inverse(row)).reshape(-1, size, size).numpy()
+            images = decoder.decode_canonical(flow.inverse(row)).reshape(-1, *image_shape).numpy()  # (n, C, S, S)
             for column, axis in enumerate(axes[row_number]):
                 axis.set_axis_off()
                 if column >= len(images):
                     continue
-                axis.imshow(images[column], cmap="gray", vmin=0, vmax=1)
+                axis.imshow(figures.shown(images[column]), cmap="gray", vmin=0, vmax=1)
                 if flow.supervised and row_number == 0:
                     axis.set_title(label_names[column], fontsize=7)
             axes[row_number, 0].text(-0.1, 0.5, title, transform=axes[row_number, 0].transAxes, ha="right",

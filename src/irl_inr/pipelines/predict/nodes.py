@@ -37,6 +37,7 @@ from irl_inr.inference import (
     cluster_probabilities,
     encode_in_batches,
     finite_codes,
+    image_shape,
     images_as_tensor,
     render_in_batches,
 )
@@ -64,8 +65,8 @@ PREDICTION_COLUMNS = (
 
 
 def prepare_images(batch: RawImageBatch, front_end: dict) -> np.ndarray:
-    """A batch as read -> the model's input float32 (B, S, S) in [0, 1] through the
-    domain's front end; errors name the batch's first and last images."""
+    """A batch as read -> the model's input float32 (B, S, S) (one channel) or (B, C, S, S)
+    in [0, 1] through the domain's front end; errors name the batch's first and last images."""
     domain = get_domain(front_end["domain"])
     if batch.format not in domain.formats:
         raise ValueError(
@@ -185,14 +186,15 @@ def predict_new_images(
     ``source``, ``cluster``, ``confidence`` (the head's max probability),
     ``rotation_radians`` in [0, 2π), ``shift_x_pixels``, ``shift_y_pixels``,
     ``novelty_score``, ``is_novel`` (score above the calibrated threshold)) and the chunk of
-    their canonical images (float32 (B, S, S), the INR at pose 0). With
-    ``predict.canonical_images`` false nothing is rendered: the images' chunk is instead an
-    empty stack (0, S, S) of an output of 0 rows, so ``new_canonical_images`` is saved as
-    an empty stack (rather than left as an earlier run's images)."""
+    their canonical images (float32 (B, S, S), or (B, C, S, S) for a model of C channels,
+    the INR at pose 0). With ``predict.canonical_images`` false nothing is rendered: the
+    images' chunk is instead an empty stack (0, S, S) (or (0, C, S, S)) of an output of 0
+    rows, so ``new_canonical_images`` is saved as an empty stack (rather than left as an
+    earlier run's images)."""
     options = PredictParameters.from_dict(parameters)
     device = resolve_device(options.device)
     model = restore_irl_inr(irl_inr_model).to(device)
-    size = model.config.image_size
+    size, channels = model.config.image_size, model.config.channels
     encoder, head, normalise = _head_model(irl_inr_model, scan_model, selflabel_model, options.head)
     centroids = _checked_reference(novelty_reference, options, model.config.latent_dim)
     threshold = float(novelty_reference["threshold"])
@@ -206,6 +208,11 @@ def predict_new_images(
     for batch in batches:
         with thread_limit(options.num_threads):
             data = images_as_tensor(prepare_images(batch, new_image_front_end))
+            if data.shape[1] != channels:
+                raise ValueError(
+                    f"the {new_image_front_end['domain']} front end makes images of {data.shape[1]} channel(s) but "
+                    f"irl_inr_model was trained on {channels}: predict with the parameters the model was trained with"
+                )
             codes, rotations, translations = encode_in_batches(model, data, options.batch_size, device)
             if options.canonical_images:
                 canonical = StreamChunk(start, batches.total, render_in_batches(
@@ -213,7 +220,7 @@ def predict_new_images(
                     device,
                 ))
             else:
-                canonical = StreamChunk(0, 0, np.zeros((0, size, size), dtype=np.float32))
+                canonical = StreamChunk(0, 0, np.zeros((0, *image_shape(channels, size)), dtype=np.float32))
             probabilities = cluster_probabilities(encoder, head, data, options.batch_size, device, normalise)
         scores = nearest_centroid_distances(codes.numpy(), centroids)
         shift = normalised_to_pixels(translations, size).numpy().astype(np.float64)
