@@ -2,7 +2,7 @@
 shared stages, under the domain's namespace.
 
 A front end (``irl_inr.domains.<domain>``, listed in ``irl_inr.domains.DOMAINS``) turns the domain's raw data into two
-datasets, ``images`` (N, S, S) in [0, 1] and ``image_table`` (one row per image: label,
+datasets, ``images`` (N, S, S) or, with C channels, (N, C, S, S) in [0, 1] and ``image_table`` (one row per image: label,
 split, ground-truth pose).  The shared stages (training, embedding, clustering,
 reporting) read only those, so inside the namespace ``wm811k`` they become
 ``wm811k.images`` and ``wm811k.image_table`` and every dataset and parameter section of

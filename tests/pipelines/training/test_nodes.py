@@ -134,6 +134,8 @@ def test_a_checkpoint_that_cannot_be_resumed_is_found_before_training(tmp_path, 
          r"training.configurations.tiny.model: .*latent_dim"),
         ({"configurations": {"tiny": {**TINY, "optimisation": {"epochs": 0}}}},
          r"training.configurations.tiny.optimisation: training.epochs = 0"),
+        ({"configurations": {"tiny": {**TINY, "model": {**TINY["model"], "channels": 3}}}},
+         r"training.configurations.tiny.model.channels: not a parameter; the channel count is read off the images"),
     ],
 )
 def test_bad_parameters_name_the_parameter(tmp_path, images_and_table, overrides, message):
@@ -145,3 +147,16 @@ def test_image_size_mismatch_is_named(tmp_path, images_and_table):
     images, table = images_and_table
     with pytest.raises(ValueError, match=r"training.configurations.tiny.model.image_size = 24 but the images are 20x20"):
         train_irl_inr(images[:, :20, :20], table, tiny_parameters(tmp_path))
+
+
+def test_colour_images_train_a_model_of_their_channel_count(tmp_path, images_and_table):
+    images, table = images_and_table
+    colour = np.stack([images, 0.5 * images, images[:, ::-1]], axis=1)  # (N, 3, S, S)
+    irl_inr_model, _ = train_irl_inr(colour, table, tiny_parameters(tmp_path))
+    assert irl_inr_model["config"]["model"]["channels"] == 3
+    model = restore_irl_inr(irl_inr_model).eval()
+    with torch.no_grad():
+        rendered = model.decode_canonical(model.encode(torch.from_numpy(colour[:2])).semantic_code)
+    assert rendered.shape == (2, 3 * 24 * 24)
+    gray_model, _ = train_irl_inr(images, table, tiny_parameters(tmp_path))
+    assert gray_model["config"]["model"]["channels"] == 1

@@ -20,7 +20,7 @@ from irl_inr.tables import is_unlabelled, rows_of_split, select_split
 def selected_images(
     images: np.ndarray, image_table: pd.DataFrame, options: ClusteringParameters
 ) -> tuple[torch.Tensor, pd.DataFrame]:
-    """The images of ``clustering.split`` as a (N, 1, H, W) tensor, and their table rows."""
+    """The images of ``clustering.split`` as a (N, C, H, W) tensor, and their table rows."""
     if "label" not in image_table or "image_id" not in image_table:
         raise ValueError(f"image_table must have image_id and label columns, got {list(image_table.columns)}")
     images, table = select_split(images, image_table, options.split)

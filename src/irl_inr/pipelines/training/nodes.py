@@ -29,6 +29,7 @@ def irl_inr_run(
     model_config, optimisation = options.selected()
     images, _ = select_split(images, image_table, options.split)
     data = images_as_tensor(images)
+    model_config = dataclasses.replace(model_config, channels=data.shape[1])  # read off the images
     if data.shape[-1] != model_config.image_size or data.shape[-2] != model_config.image_size:
         raise ValueError(
             f"training.configurations.{options.config}.model.image_size = {model_config.image_size} but the images are "

@@ -50,6 +50,9 @@ class TrainingParameters(Parameters):
         unknown = sorted(set(block) - {"model", "optimisation"})
         if unknown:
             raise ValueError(f"training.configurations.{name}: unknown block(s) {unknown}; expected model, optimisation")
+        if "channels" in (block.get("model") or {}):
+            raise ValueError(f"training.configurations.{name}.model.channels: not a parameter; the channel count is "
+                             "read off the images")
         try:
             model = IRLINRConfig.from_dict(block.get("model") or {})
         except ValueError as error:
