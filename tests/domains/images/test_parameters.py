@@ -23,6 +23,7 @@ def test_the_yml_defaults_pass_their_checks_and_match_the_model():
     ingestion = ImageIngestionParameters.from_dict(parameters["ingestion"])
     augmentation = ImageAugmentationParameters.from_dict(parameters["augmentation"])
     assert (ingestion.image_size, ingestion.crop, ingestion.normalise) == (32, "centre", "per_image")
+    assert ingestion.channels == "auto"
     assert augmentation.rotate is False and augmentation.max_shift_pixels == 0.0
     for name, model in parameters["training"]["configurations"].items():
         assert model["model"]["image_size"] == ingestion.image_size, name
@@ -30,6 +31,9 @@ def test_the_yml_defaults_pass_their_checks_and_match_the_model():
 
 
 @pytest.mark.parametrize(("section", "values", "message"), [
+    ("images.ingestion", {"channels": "rgb"},
+     r"images.ingestion.channels = 'rgb': must be one of \['auto', 'gray', 'colour'\]"),
+    ("images.ingestion", {"channels": 3}, r"images.ingestion.channels = 3: must be a string"),
     ("images.ingestion", {"crop": "middle"}, r"images.ingestion.crop = 'middle': must be one of \['centre', 'pad'\]"),
     ("images.ingestion", {"normalise": "global"}, r"images.ingestion.normalise = 'global': must be one of"),
     ("images.ingestion", {"image_size": 4}, r"images.ingestion.image_size = 4: must be at least 8"),

@@ -1,5 +1,6 @@
-"""The reader of new images: a file or a folder of any mix of formats and sizes, in ranges,
-each problem one DatasetError naming the file; the formats told from the name."""
+"""The reader of new images: a file or a folder of any mix of formats, sizes and channels
+(gray or colour, as stored), in ranges, each problem one DatasetError naming the file; the
+formats told from the name."""
 
 import logging
 
@@ -36,7 +37,8 @@ def test_a_folder_of_any_formats_and_sizes_is_read_in_file_order(mixed_folder, s
     assert batch.format == "images"
     assert batch.sources == ["a.jpg", "b.npy[0]", "b.npy[1]", "b.npy[2]", "c.tiff", "more/d.png"]
     maps = wafer_maps(shared_data, 2)
-    assert [pixels.shape for pixels in batch.pixels] == [(28, 28)] * 4 + [maps[0].shape, maps[1].shape]
+    assert [pixels.shape for pixels in batch.pixels] == [(3, 28, 28)] + [(28, 28)] * 3 + [maps[0].shape,
+                                                                                          (3, *maps[1].shape)]
     np.testing.assert_array_equal(reader.read(2, 3).pixels[0], mnist_digits(shared_data, 4)[0][2] / np.float32(255))
 
 

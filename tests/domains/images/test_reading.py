@@ -1,5 +1,6 @@
-"""Listing a folder, its labels, and decoding every format and mode to one gray channel;
-each kind of bad input is one error naming the file, or a skip counted in one warning."""
+"""Listing a folder, its labels, and decoding every format and mode, gray to one channel and
+colour to three; each kind of bad input is one error naming the file, or a skip counted in
+one warning."""
 
 import errno
 import io
@@ -10,7 +11,14 @@ import pytest
 from PIL import Image
 
 from irl_inr.domains.images import reading
-from irl_inr.domains.images.reading import ImageFileError, class_names, frame_count, list_folder, read_frames
+from irl_inr.domains.images.reading import (
+    ImageFileError,
+    class_names,
+    frame_count,
+    holds_colour,
+    list_folder,
+    read_frames,
+)
 from tests.domains.images.folders import coloured, mnist_digits, wafer_maps, write_image
 
 
@@ -36,24 +44,39 @@ def test_gray_png_bmp_and_a_16_bit_tiff_scale_to_0_1_exactly(tmp_path, digit):
         np.testing.assert_allclose(gray, digit / 255.0, atol=1e-6)
 
 
-def test_colour_turns_into_its_luminance_and_alpha_is_composited_on_black(tmp_path, digit):
+def test_colour_keeps_its_channels_and_alpha_is_composited_on_black(tmp_path, digit):
     rgb = coloured(digit)
-    luminance = rgb @ np.array([0.299, 0.587, 0.114]) / 255.0
-    gray, mode = gray_of(write_image(tmp_path / "c.png", rgb))
-    assert mode == "RGB"
-    np.testing.assert_allclose(gray, luminance, atol=1e-6)
+    channels = np.moveaxis(rgb, -1, 0) / np.float32(255)
+    pixels, mode = gray_of(write_image(tmp_path / "c.png", rgb))
+    assert mode == "RGB" and pixels.dtype == np.float32 and pixels.shape == (3, 28, 28)
+    np.testing.assert_array_equal(pixels, channels.astype(np.float32))
     half = np.dstack([rgb, np.full(digit.shape, 128, np.uint8)])
-    gray, mode = gray_of(write_image(tmp_path / "a.png", half))
+    pixels, mode = gray_of(write_image(tmp_path / "a.png", half))
     assert mode == "RGBA"
-    np.testing.assert_allclose(gray, luminance * 128 / 255, atol=1e-6)
+    np.testing.assert_allclose(pixels, channels * 128 / 255, atol=1e-6)
     palette = Image.fromarray(rgb).quantize(64)
     palette.save(tmp_path / "p.png")
-    gray, mode = gray_of(tmp_path / "p.png")
-    assert mode == "P"
-    np.testing.assert_allclose(gray, np.asarray(palette.convert("RGB")) @ np.array([0.299, 0.587, 0.114]) / 255,
-                               atol=1e-6)
-    gray, mode = gray_of(write_image(tmp_path / "c.jpg", rgb))
-    assert mode == "RGB" and np.abs(gray - luminance).mean() < 0.03  # JPEG is lossy
+    pixels, mode = gray_of(tmp_path / "p.png")
+    assert mode == "P" and holds_colour(tmp_path / "p.png")
+    np.testing.assert_allclose(pixels, np.moveaxis(np.asarray(palette.convert("RGB")), -1, 0) / 255, atol=1e-6)
+    Image.fromarray(rgb).save(tmp_path / "c.jpg", quality=95, subsampling=0)  # colour at full resolution
+    pixels, mode = gray_of(tmp_path / "c.jpg")
+    assert mode == "RGB" and np.abs(pixels - channels).mean() < 0.03  # JPEG is lossy
+    assert all(holds_colour(tmp_path / name) for name in ("c.png", "a.png", "c.jpg"))
+
+
+def test_gray_with_alpha_and_a_palette_of_grays_are_gray_as_their_luminance(tmp_path, digit):
+    Image.fromarray(np.dstack([digit, np.full(digit.shape, 200, np.uint8)]), "LA").save(tmp_path / "la.png")
+    gray, mode = gray_of(tmp_path / "la.png")
+    assert mode == "LA" and gray.shape == (28, 28) and not holds_colour(tmp_path / "la.png")
+    np.testing.assert_allclose(gray, digit / 255 * 200 / 255, atol=1e-6)
+    grays = Image.fromarray(np.dstack([digit] * 3)).quantize(32)  # a palette image whose colours are all gray
+    grays.save(tmp_path / "grays.png")
+    gray, mode = gray_of(tmp_path / "grays.png")
+    assert mode == "P" and gray.shape == (28, 28) and not holds_colour(tmp_path / "grays.png")
+    np.testing.assert_allclose(gray, np.asarray(grays.convert("L")) / 255, atol=1 / 255)
+    assert not holds_colour(write_image(tmp_path / "l.png", digit))
+    assert not holds_colour(write_image(tmp_path / "d.tif", digit.astype(np.uint16) * 257))
 
 
 def test_a_photo_is_turned_upright_as_its_exif_orientation_says(tmp_path, digit):
@@ -114,6 +137,23 @@ def test_npy_images_and_stacks_keep_their_frames_and_scale_by_dtype(tmp_path, sh
         np.testing.assert_array_equal(gray, pixels.astype(np.float32))  # kept as they are: normalised later
 
 
+def test_npy_colour_images_and_stacks_keep_their_channels_and_composite_alpha(tmp_path, shared_data):
+    digits = mnist_digits(shared_data, 2)[0]
+    rgb = np.stack([coloured(digit) for digit in digits])  # (2, 28, 28, 3)
+    single = write_image(tmp_path / "one.npy", rgb[0])
+    assert frame_count(single) == 1 and holds_colour(single)
+    pixels, mode = gray_of(single)
+    assert mode == "npy uint8" and pixels.shape == (3, 28, 28)
+    np.testing.assert_array_equal(pixels, np.moveaxis(rgb[0], -1, 0) / np.float32(255))
+    stack = write_image(tmp_path / "stack.npy", rgb)
+    assert frame_count(stack) == 2 and holds_colour(stack)
+    np.testing.assert_array_equal(gray_of(stack, 1)[0], np.moveaxis(rgb[1], -1, 0) / np.float32(255))
+    translucent = np.dstack([rgb[0].astype(np.float32) / 255, np.full((28, 28), 0.5, np.float32)])  # float alpha
+    pixels, _ = gray_of(write_image(tmp_path / "alpha.npy", translucent))
+    np.testing.assert_allclose(pixels, np.moveaxis(rgb[0], -1, 0) / 255 * 0.5, rtol=1e-6)
+    assert not holds_colour(write_image(tmp_path / "gray.npy", digits))
+
+
 @pytest.mark.parametrize(("value", "problem"), [
     (np.nan, "holds NaN or infinite values"), (-np.inf, "holds NaN or infinite values"),
     (1e300, r"holds values beyond float32's range \(largest magnitude 1e\+300\)"),
@@ -128,12 +168,12 @@ def test_a_bad_value_in_an_npy_stack_is_an_error_naming_the_file_and_the_image(t
 
 
 @pytest.mark.parametrize(("pixels", "problem"), [
-    (np.zeros((2, 3, 4, 5), np.uint8), r"holds an array of shape \(2, 3, 4, 5\); images are \(H, W\) or \(N, H, W\)"),
+    (np.zeros((2, 3, 4, 5), np.uint8), r"holds an array of shape \(2, 3, 4, 5\); images are gray \(H, W\) or "
+                                       r"\(N, H, W\), or colour \(H, W, 3 or 4\) or \(N, H, W, 3 or 4\)"),
+    (np.zeros((2, 3, 4, 5, 3), np.uint8), r"holds an array of shape \(2, 3, 4, 5, 3\)"),
     (np.zeros((3, 0, 4), np.uint8), r"holds an array of shape \(3, 0, 4\)"),
     (np.zeros((0, 5, 4), np.uint8), r"holds an array of shape \(0, 5, 4\)"),
     (np.array([["a"]]), r"holds <U1 values; images are numbers"),
-    (np.zeros((20, 30, 3), np.uint8), r"holds an array of shape \(20, 30, 3\), one colour image \(H, W, 3\)"),
-    (np.zeros((20, 30, 4), np.float32), r"holds an array of shape \(20, 30, 4\), one colour image \(H, W, 4\)"),
 ])
 def test_an_npy_file_that_holds_no_image_is_an_error_naming_it(tmp_path, pixels, problem):
     path = write_image(tmp_path / "bad.npy", pixels)

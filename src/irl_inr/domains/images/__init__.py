@@ -1,5 +1,6 @@
 """Images: any folder of images (PNG, JPEG, TIFF, BMP, ``.npy``), labelled by class folders
-or ``labels.csv`` or not at all, brought to one gray S x S channel, optionally posed."""
+or ``labels.csv`` or not at all, brought to S x S, gray or colour (``channels``), optionally
+posed."""
 
 from irl_inr.domains.domain import Domain
 from irl_inr.domains.images.front_end import prepare_images

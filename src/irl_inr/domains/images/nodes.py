@@ -1,6 +1,6 @@
 """The images domain's front end: a folder's decoded squares -> labelled, split images of
-S x S in [0, 1] (``ingestion``) -> posed images and their ``image_table``
-(``augmentation``).
+S x S in [0, 1], gray (N, S, S) or colour (N, 3, S, S) (``ingestion``) -> posed images and
+their ``image_table`` (``augmentation``).
 
 Labels come from the class of each file (its subfolder or its ``labels.csv`` row), coded
 0..K-1 in sorted name order (numeric order when every name is a whole number, so that
@@ -20,7 +20,15 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from irl_inr.domains.images.front_end import against_background, finish_images, intensity_range, square_geometry
+from irl_inr.domains.images.front_end import (
+    COLOUR,
+    channels_of,
+    chunk_length,
+    contrast_images,
+    intensity_range,
+    normalise_and_mask,
+    release_pages,
+)
 from irl_inr.domains.images.parameters import ImageAugmentationParameters, ImageIngestionParameters
 from irl_inr.geometry import pixels_to_normalised, transform_images
 from irl_inr.tables import stratified_split
@@ -29,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 UNLABELLED = "unlabelled"
 POSE_COLUMNS = ("rotation_radians", "shift_x_pixels", "shift_y_pixels")
+IMAGE_COLUMNS = ("file", "frame", "mode", "colour", "height", "width")  # the cache's, kept in prepared_table
 CONTRACT_COLUMNS = ("image_id", "label", "label_name", "split", *POSE_COLUMNS)
 _NAMED = 5  # files or classes named in a log line
 
@@ -78,12 +87,20 @@ def label_codes(classes: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return classes.map({name: code for code, name in enumerate(names)}).to_numpy(np.int64), classes.to_numpy(object)
 
 
+def set_channels(mode: str, colour_rows: np.ndarray) -> int:
+    """Channels of the prepared images: 3 (R, G, B) for ``colour``, and for ``auto`` when
+    any kept image is stored in colour (``colour_rows``); else 1 (gray)."""
+    return COLOUR if mode == "colour" or (mode == "auto" and bool(np.any(colour_rows))) else 1
+
+
 def ingest_images(raw_images: dict, parameters: dict) -> tuple[np.ndarray, pd.DataFrame, dict]:
     """A folder's squares (see ``ImageFolderDataset``) -> ``prepared_images`` float32 (N, S, S)
-    in [0, 1], ``prepared_table`` (``image_id``, ``label``, ``label_name``, ``split``, then
-    each image's ``file``, ``frame``, ``mode``, ``height``, ``width``) and ``set_reference``
-    (``cache_size`` and the set's ``intensity_range`` before normalisation), which new
-    images are prepared with."""
+    gray or (N, 3, S, S) colour (``channels``) in [0, 1], ``prepared_table`` (``image_id``,
+    ``label``, ``label_name``, ``split``, then each image's ``file``, ``frame``, ``mode``,
+    ``colour``, ``height``, ``width``) and ``set_reference`` (``cache_size``, ``channels``
+    and the set's ``intensity_range`` before normalisation), which new images are prepared
+    with. The squares are read :data:`~irl_inr.domains.images.front_end.CHUNK_BYTES` at a
+    time and the images finished in place: beyond the output, no image memory grows with N."""
     options = ImageIngestionParameters.from_dict(parameters)
     squares, table, source = raw_images["squares"], raw_images["table"], raw_images["source"]
     if len(squares) != len(table):
@@ -99,18 +116,24 @@ def ingest_images(raw_images: dict, parameters: dict) -> tuple[np.ndarray, pd.Da
     rows, test_or_train = stratified_split(labels, options.test_fraction, np.random.default_rng(options.seed))
     split = np.empty(len(table), dtype=object)
     split[rows] = test_or_train
-    geometry = square_geometry(squares, table["height"].to_numpy(), table["width"].to_numpy(), options.image_size,
-                               options.crop, rows=np.flatnonzero(keep))
-    reference = {"cache_size": cache_size,
-                 "intensity_range": intensity_range(against_background(geometry, options.background))}
-    images = finish_images(geometry, new_front_end(options, reference))
+    colour_rows = table["colour"].to_numpy(bool)
+    channels = set_channels(options.channels, colour_rows)
+    settings = {"image_size": options.image_size, "crop": options.crop, "background": options.background,
+                "channels": channels}
+    images = contrast_images(squares, colour_rows, table["height"].to_numpy(), table["width"].to_numpy(), settings,
+                             rows=np.flatnonzero(keep))
+    reference = {"cache_size": cache_size, "channels": channels, "intensity_range": intensity_range(images)}
+    front_end = new_front_end(options, reference)
+    step = chunk_length(images)
+    for start in range(0, len(images), step):
+        images[start:start + step] = normalise_and_mask(images[start:start + step], front_end)
     prepared_table = pd.DataFrame({
         "image_id": np.arange(len(table), dtype=np.int64), "label": labels, "label_name": names.astype(str),
-        "split": split.astype(str),
-        **{column: table[column].to_numpy() for column in ("file", "frame", "mode", "height", "width")},
+        "split": split.astype(str), **{column: table[column].to_numpy() for column in IMAGE_COLUMNS},
     })
     counts = prepared_table["label_name"].value_counts()
-    logger.info("%s: %d images kept, %d class(es): %s", source, len(prepared_table), len(counts),
+    logger.info("%s: %d images kept, %s, %d class(es): %s", source, len(prepared_table),
+                "colour (R, G, B)" if channels == COLOUR else "gray", len(counts),
                 _named([f"{name} {counts[name]}" for name in sorted(counts.index)]))
     return images, prepared_table, reference
 
@@ -126,11 +149,12 @@ def draw_poses(count: int, options: ImageAugmentationParameters) -> tuple[torch.
 
 def pose_images(prepared_images: np.ndarray, prepared_table: pd.DataFrame,
                 parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
-    """Prepared images (N, S, S) -> ``images`` float32 (N, S, S) in [0, 1], each rotated
-    (``rotate``) and shifted (``max_shift_pixels``) by its own seeded pose (bilinear;
-    clockwise on screen, see ``geometry``), and ``image_table``: the prepared table with
-    ``rotation_radians``, ``shift_x_pixels``, ``shift_y_pixels`` in front. A pose part
-    not drawn is NaN (not known: the images keep the orientation or place they came in)."""
+    """Prepared images (N, S, S) or (N, 3, S, S) -> ``images`` float32 of the same shape in
+    [0, 1], each rotated (``rotate``) and shifted (``max_shift_pixels``) by its own seeded
+    pose, every channel alike (bilinear; clockwise on screen, see ``geometry``), and
+    ``image_table``: the prepared table with ``rotation_radians``, ``shift_x_pixels``,
+    ``shift_y_pixels`` in front. A pose part not drawn is NaN (not known: the images keep
+    the orientation or place they came in)."""
     options = ImageAugmentationParameters.from_dict(parameters)
     if len(prepared_images) != len(prepared_table):
         raise ValueError(f"{len(prepared_images)} images but {len(prepared_table)} rows in their table")
@@ -140,10 +164,11 @@ def pose_images(prepared_images: np.ndarray, prepared_table: pd.DataFrame,
         images = np.empty(prepared_images.shape, dtype=np.float32)  # filled batch by batch: one copy of the set
         for start in range(0, len(prepared_images), options.batch_size):
             stop = start + options.batch_size
-            batch = torch.from_numpy(np.ascontiguousarray(prepared_images[start:stop], dtype=np.float32)).unsqueeze(1)
+            batch = torch.from_numpy(np.array(prepared_images[start:stop], dtype=np.float32))
+            release_pages(prepared_images)
             translation = pixels_to_normalised(shift[start:stop].float(), size)
-            posed = transform_images(batch, rotation[start:stop].float(), translation)  # (B, 1, S, S)
-            images[start:stop] = posed.squeeze(1).clamp_(0.0, 1.0).numpy()
+            posed = transform_images(batch.view(len(batch), -1, size, size), rotation[start:stop].float(), translation)
+            images[start:stop] = posed.view(batch.shape).clamp_(0.0, 1.0).numpy()  # (B, C, S, S) -> as prepared
     else:
         images = np.asarray(prepared_images, dtype=np.float32)  # as they came: no copy
     unknown = np.full(len(prepared_table), np.nan)
@@ -173,6 +198,14 @@ def _pose_title(row: pd.Series) -> str:
     return "\n".join(part for part in (rotation, shift) if part) or "as read"
 
 
+def _show(axis, image: np.ndarray) -> None:
+    """One image in [0, 1]: gray (S, S) on the gray scale, colour (3, S, S) as R, G, B."""
+    if image.ndim == 3:
+        axis.imshow(np.moveaxis(image, 0, -1).clip(0, 1))
+    else:
+        axis.imshow(image, cmap="gray", vmin=0, vmax=1)
+
+
 def preview_images(prepared_images: np.ndarray, images: np.ndarray, image_table: pd.DataFrame,
                    parameters: dict) -> Figure:
     """Prepared images (top, titled with their class) above the posed ones (bottom, titled
@@ -182,8 +215,8 @@ def preview_images(prepared_images: np.ndarray, images: np.ndarray, image_table:
     figure, axes = plt.subplots(2, len(chosen), figsize=(1.6 * len(chosen), 3.8), squeeze=False)
     for column, index in enumerate(chosen):
         row = image_table.iloc[index]
-        axes[0, column].imshow(prepared_images[index], cmap="gray", vmin=0, vmax=1)
-        axes[1, column].imshow(images[index], cmap="gray", vmin=0, vmax=1)
+        _show(axes[0, column], prepared_images[index])
+        _show(axes[1, column], images[index])
         axes[0, column].set_title(str(row["label_name"])[:16], fontsize=8)
         axes[1, column].set_title(_pose_title(row), fontsize=7)
         for axis in axes[:, column]:
@@ -200,6 +233,7 @@ def new_front_end(options: ImageIngestionParameters, set_reference: dict) -> dic
         "domain": "images", "image_size": options.image_size, "crop": options.crop,
         "circular_mask": options.circular_mask, "background": options.background, "normalise": options.normalise,
         "min_side_pixels": options.min_side_pixels, "cache_size": int(set_reference["cache_size"]),
+        "channels": channels_of(set_reference),
         "intensity_range": [float(value) for value in set_reference["intensity_range"]],
     }
 

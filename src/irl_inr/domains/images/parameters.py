@@ -8,15 +8,17 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Self
 
-from irl_inr.domains.images.front_end import BACKGROUNDS, CROPS, NORMALISATIONS
+from irl_inr.domains.images.front_end import BACKGROUNDS, CHANNEL_MODES, CROPS, NORMALISATIONS
 from irl_inr.parameters import Parameters
 
 
 @dataclasses.dataclass(frozen=True)
 class ImageIngestionParameters(Parameters):
-    """Which images are kept, how they become S x S, and the train/test split."""
+    """Which images are kept, how they become S x S (gray or colour), and the train/test
+    split."""
 
     section = "images.ingestion"
+    channels: str = "auto"
     image_size: int = 32
     crop: str = "centre"
     circular_mask: bool = False
@@ -28,6 +30,8 @@ class ImageIngestionParameters(Parameters):
     seed: int = 0
 
     def check(self) -> None:
+        if self.channels not in CHANNEL_MODES:
+            self.fail("channels", f"must be one of {list(CHANNEL_MODES)}")
         self.check_int("image_size", 8)
         if self.crop not in CROPS:
             self.fail("crop", f"must be one of {list(CROPS)}")

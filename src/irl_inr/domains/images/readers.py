@@ -26,8 +26,9 @@ MATCHED_SUFFIXES = tuple(suffix for suffix in IMAGE_SUFFIXES if suffix != ".png"
 class ImageFileReader:
     """Each image of a file or folder, in file order (a folder as ingestion lists it: its
     image files and those of its subfolders, one level, sorted; ``labels.csv`` and other
-    files skipped, counted in a warning), as float32 gray (H, W) of its own size
-    (:mod:`irl_inr.domains.images.reading`). Sources name the file relative to the
+    files skipped, counted in a warning), as float32 gray (H, W) or colour (3, H, W) of its
+    own size, as stored (:mod:`irl_inr.domains.images.reading`; ``prepare_images`` brings
+    them to the channels of the ingested set). Sources name the file relative to the
     folder, and a ``.npy`` stack's images ``file[index]``."""
 
     format = "images"
@@ -65,9 +66,9 @@ class ImageFileReader:
         images = self._images[start:stop]
         try:  # each file opened once for all its images in the range (a .npy stack's frames)
             pixels = [
-                gray
+                decoded
                 for file, group in itertools.groupby(images, key=lambda image: image[0])
-                for gray, _ in read_frames(file, [frame for _, frame, _ in group])
+                for decoded, _ in read_frames(file, [frame for _, frame, _ in group])
             ]
         except ImageFileError as error:
             raise DatasetError(str(error)) from error

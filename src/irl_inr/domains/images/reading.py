@@ -1,24 +1,33 @@
 """A folder of images: which files it holds, what labels them, and each image decoded to
-one gray channel.
+float32, gray (H, W) or colour (3, H, W).
 
 The folder's layout: image files in the folder itself or in one level of subfolders (a
 subfolder per class when there is no ``labels.csv``); names starting with a dot (hidden
 files and folders) are ignored; any other file is skipped and counted in one warning.
 Formats: PNG, JPEG, TIFF and BMP through Pillow (the first frame of a multi-page TIFF or
 an animated PNG, with a warning naming the file; turned upright as its EXIF orientation
-says, as image viewers show it), and NumPy ``.npy`` arrays, one image (H, W) or a stack
-(N, H, W) (an array (H, W, 3 or 4), a colour image, is an error: save it gray).
+says, as image viewers show it), and NumPy ``.npy`` arrays: a gray image (H, W) or stack
+(N, H, W), a colour image (H, W, 3 or 4) or stack (N, H, W, 3 or 4) (R, G, B and alpha
+last; a 3-D array whose last side is 3 or 4 is one colour image).
 
-Gray values: 8-bit images scale by 255 and 16-bit ones by 65535 into [0, 1]; colour is
-turned into its luminance (0.299 R + 0.587 G + 0.114 B, ITU-R 601, as Pillow's ``L``);
-alpha, and a gray image's transparent value, is composited on black. 32-bit float TIFFs
-and ``.npy`` bools (0, 1), floats and integers other than uint8 / uint16 keep their values
-(the front end's normalisation maps them to [0, 1]); a NaN, an infinity or a float beyond
-float32's range is an error naming the file and the image. Every problem with a file is
-an :class:`ImageFileError` naming it."""
+Gray or colour, by what a file stores: colour modes (RGB, RGBA, CMYK, YCbCr, ...), a
+palette image any of whose pixels has a colour that is not gray (R = G = B), and colour
+``.npy`` arrays are colour, (3, H, W) R, G, B; every other image is gray (H, W): one
+channel (1, L, I;16, I, F), gray with alpha (LA) and a palette image of grays, the last
+two turned into their luminance (0.299 R + 0.587 G + 0.114 B, ITU-R 601, as Pillow's
+``L``). Alpha, and a gray image's transparent value, is composited on black (the black
+the front end pads with), gray or colour.
+
+Values: 8-bit images scale by 255 and 16-bit ones by 65535 into [0, 1]. 32-bit float
+TIFFs and ``.npy`` bools (0, 1), floats and integers other than uint8 / uint16 keep their
+values (the front end's normalisation maps them to [0, 1]; a float ``.npy``'s alpha is
+taken as it is); a NaN, an infinity or a float beyond float32's range is an error naming
+the file and the image. Every problem with a file is an :class:`ImageFileError` naming
+it."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import errno
@@ -43,8 +52,11 @@ LABELS_CSV = "labels.csv"
 LABELS_COLUMNS = ("file", "label")
 LUMINANCE = (0.299, 0.587, 0.114)  # ITU-R 601 weights of R, G, B
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+GRAY_MODES = ("1", "L", "LA", "La", "I", "F", *SIXTEEN_BIT_MODES)
+PALETTE_MODES = ("P", "PA")  # gray or colour by the colours their pixels take
+ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 MULTI_FRAME_FORMATS = ("TIFF", "PNG")  # pages and animation frames, warned about (a JPEG's MPO previews are not)
-COLOUR_CHANNELS = (3, 4)  # the last axis of an .npy array (H, W, C) that is one colour image
+COLOUR_CHANNELS = (3, 4)  # the last axis of a colour .npy array (R, G, B and alpha)
 _NAMED = 5  # files named in a log line or error about many
 _HASH_BLOCK_BYTES = 1 << 20
 
@@ -224,39 +236,62 @@ def _not_empty(path: Path) -> None:
         raise ImageFileError(f"{path}: is empty (0 bytes)")
 
 
+def _is_colour_stack(array: np.ndarray) -> bool:
+    """Whether a checked ``.npy`` array holds colour images: (H, W, 3 or 4) or (N, H, W, 3 or 4)."""
+    return array.ndim == 4 or (array.ndim == 3 and array.shape[-1] in COLOUR_CHANNELS)
+
+
 def _stack(path: Path) -> np.ndarray:
-    """A ``.npy`` file memory-mapped, checked: (H, W) or (N, H, W) numbers, not one colour
-    image (H, W, 3 or 4)."""
+    """A ``.npy`` file memory-mapped, checked: numbers, gray (H, W) or (N, H, W) or colour
+    (H, W, 3 or 4) or (N, H, W, 3 or 4)."""
     _not_empty(path)
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as error:
         raise ImageFileError(f"{path}: not a readable .npy array ({error})") from error
-    if array.ndim not in (2, 3) or array.size == 0:
-        raise ImageFileError(f"{path}: holds an array of shape {array.shape}; images are (H, W) or (N, H, W)")
+    if array.ndim not in (2, 3, 4) or array.size == 0 or (array.ndim == 4 and array.shape[-1] not in COLOUR_CHANNELS):
+        raise ImageFileError(f"{path}: holds an array of shape {array.shape}; images are gray (H, W) or (N, H, W), "
+                             "or colour (H, W, 3 or 4) or (N, H, W, 3 or 4)")
     if array.dtype.kind not in "buif":
         raise ImageFileError(f"{path}: holds {array.dtype} values; images are numbers")
-    if array.ndim == 3 and array.shape[-1] in COLOUR_CHANNELS:
-        raise ImageFileError(
-            f"{path}: holds an array of shape {array.shape}, one colour image (H, W, {array.shape[-1]}) rather than "
-            f"{array.shape[0]} images {array.shape[2]} pixels wide; save images gray, (H, W) or a stack (N, H, W)"
-        )
     return array
 
 
 def frame_count(path: Path) -> int:
-    """Images in a file: 1, or N for a ``.npy`` stack (N, H, W) (read from its header)."""
+    """Images in a file: 1, or N for a ``.npy`` stack (read from its header)."""
     if not path.name.lower().endswith(STACK_SUFFIX):
         return 1
     array = _stack(path)
-    return 1 if array.ndim == 2 else len(array)
+    return 1 if array.ndim == 2 or (array.ndim == 3 and _is_colour_stack(array)) else len(array)
 
 
-def _stack_gray(array: np.ndarray, path: Path, frame: int) -> np.ndarray:
-    """One image of a ``.npy`` array -> float32 gray (uint8 / 255, uint16 / 65535, bool as
-    0/1, other numbers as they are); a NaN, an infinity or a float beyond float32's range
-    is an error naming the file and the image."""
-    pixels = np.asarray(array if array.ndim == 2 else array[frame])
+def holds_colour(path: Path) -> bool:
+    """Whether a file's images are colour (see the module docstring): from a ``.npy``
+    header or an image file's mode (a palette image's pixels are decoded to tell)."""
+    if path.name.lower().endswith(STACK_SUFFIX):
+        return _is_colour_stack(_stack(path))
+    with _opened_image(path) as image:
+        return _is_colour(image)
+
+
+def _colour_channels(values: np.ndarray, scale: float) -> np.ndarray:
+    """Colour (H, W, 3 or 4) -> float32 (3, H, W): R, G, B / ``scale``, times alpha / ``scale``
+    where there is alpha (composited on black)."""
+    channels = np.empty((3, *values.shape[:2]), dtype=np.float32)
+    for channel in range(3):
+        channels[channel] = values[..., channel].astype(np.float32) / np.float32(scale)
+    if values.shape[-1] == 4:
+        channels *= values[..., 3].astype(np.float32) / np.float32(scale)
+    return channels
+
+
+def _stack_pixels(array: np.ndarray, path: Path, frame: int) -> np.ndarray:
+    """One image of a ``.npy`` array -> float32 gray (H, W) or colour (3, H, W) (uint8 / 255,
+    uint16 / 65535, bool as 0/1, other numbers as they are); a NaN, an infinity or a float
+    beyond float32's range is an error naming the file and the image."""
+    colour = _is_colour_stack(array)
+    single = array.ndim == 2 or (array.ndim == 3 and colour)
+    pixels = np.asarray(array if single else array[frame])
     if pixels.dtype.kind == "f":
         if not np.isfinite(pixels).all():
             raise ImageFileError(f"{path}[{frame}]: holds NaN or infinite values")
@@ -265,6 +300,8 @@ def _stack_gray(array: np.ndarray, path: Path, frame: int) -> np.ndarray:
             raise ImageFileError(f"{path}[{frame}]: holds values beyond float32's range (largest magnitude "
                                  f"{largest:.3g}); scale them first")
     scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(pixels.dtype.newbyteorder("="), 1.0)
+    if colour:
+        return _colour_channels(pixels, scale)
     return pixels.astype(np.float32) / np.float32(scale)
 
 
@@ -287,12 +324,23 @@ def _single_channel_gray(image: Image.Image, path: Path) -> np.ndarray:
     return gray
 
 
+def _is_colour(image: Image.Image) -> bool:
+    """Whether a Pillow image is colour: any mode but the gray ones, a palette image only
+    when one of its pixels is not gray (R = G = B)."""
+    if image.mode in GRAY_MODES:
+        return False
+    if image.mode not in PALETTE_MODES:
+        return True
+    rgb = np.asarray(image.convert("RGB"))
+    return not ((rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])).all()
+
+
 def _pillow_gray(image: Image.Image, path: Path) -> np.ndarray:
-    """A decoded Pillow image -> float32 gray (H, W) (see the module docstring)."""
+    """A decoded gray Pillow image -> float32 (H, W) (see the module docstring)."""
     mode = image.mode
     if mode in ("1", "L", "I", "F", *SIXTEEN_BIT_MODES):
         return _single_channel_gray(image, path)
-    has_alpha = mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
+    has_alpha = mode in ALPHA_MODES or "transparency" in image.info
     colour = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))  # uint8 (H, W, 3 or 4)
     gray = np.zeros(colour.shape[:2], dtype=np.float32)  # channel by channel: 4 bytes a pixel at most
     for channel, weight in enumerate(LUMINANCE):
@@ -302,32 +350,47 @@ def _pillow_gray(image: Image.Image, path: Path) -> np.ndarray:
     return gray
 
 
-def _decoded(handle: BinaryIO, path: Path) -> tuple[np.ndarray, str]:
-    """The first frame of an image file Pillow reads, as float32 gray, and its mode; any
-    failure of the decoder (a damaged file or EXIF block raises many kinds) is an error
-    naming the file."""
-    try:
-        with Image.open(handle) as image:
-            image.load()  # a truncated or damaged file fails here, not later
-            if image.format in MULTI_FRAME_FORMATS and getattr(image, "n_frames", 1) > 1:
-                logger.warning("%s: holds %d frames (pages); only the first is read", path, image.n_frames)
-            return _pillow_gray(ImageOps.exif_transpose(image), path), image.mode
-    except (ImageFileError, MemoryError):
-        raise
-    except Exception as error:  # Pillow's decoders raise OSError, ValueError, SyntaxError, struct.error, ...
-        raise ImageFileError(f"{path}: not a readable image ({str(error) or type(error).__name__})") from error
+def _pillow_colour(image: Image.Image) -> np.ndarray:
+    """A decoded colour Pillow image -> float32 (3, H, W) R, G, B in [0, 1], alpha (and a
+    palette's transparent colour) composited on black."""
+    has_alpha = image.mode in ALPHA_MODES or "transparency" in image.info
+    return _colour_channels(np.asarray(image.convert("RGBA" if has_alpha else "RGB")), 255.0)
+
+
+@contextlib.contextmanager
+def _opened_image(path: Path) -> Iterator[Image.Image]:
+    """An image file opened by Pillow (its header read); any failure of the decoder while
+    it is open (a damaged file or EXIF block raises many kinds) is an error naming the file."""
+    _not_empty(path)
+    with open_file(path) as handle:
+        try:
+            with Image.open(handle) as image:
+                yield image
+        except (ImageFileError, MemoryError):
+            raise
+        except Exception as error:  # Pillow's decoders raise OSError, ValueError, SyntaxError, struct.error, ...
+            raise ImageFileError(f"{path}: not a readable image ({str(error) or type(error).__name__})") from error
+
+
+def _decoded(path: Path) -> tuple[np.ndarray, str]:
+    """The first frame of an image file Pillow reads, as float32 gray (H, W) or colour
+    (3, H, W), and its mode."""
+    with _opened_image(path) as image:
+        image.load()  # a truncated or damaged file fails here, not later
+        if image.format in MULTI_FRAME_FORMATS and getattr(image, "n_frames", 1) > 1:
+            logger.warning("%s: holds %d frames (pages); only the first is read", path, image.n_frames)
+        upright = ImageOps.exif_transpose(image)
+        return _pillow_colour(upright) if _is_colour(upright) else _pillow_gray(upright, path), image.mode
 
 
 def read_frames(path: Path, frames: Sequence[int]) -> Iterator[tuple[np.ndarray, str]]:
-    """Images ``frames`` of the file as float32 gray (H, W), each with the mode it was
-    stored in (Pillow's mode, ``RGBA``, ``I;16``, ...; ``npy uint8`` ...)."""
+    """Images ``frames`` of the file as float32 gray (H, W) or colour (3, H, W), each with
+    the mode it was stored in (Pillow's mode, ``RGBA``, ``I;16``, ...; ``npy uint8`` ...)."""
     if path.name.lower().endswith(STACK_SUFFIX):
         array = _stack(path)
         for frame in frames:
-            yield _stack_gray(array, path, frame), f"npy {array.dtype.name}"
+            yield _stack_pixels(array, path, frame), f"npy {array.dtype.name}"
         return
-    _not_empty(path)
-    with open_file(path) as handle:
-        gray, mode = _decoded(handle, path)
+    pixels, mode = _decoded(path)
     for _ in frames:
-        yield gray, mode
+        yield pixels, mode
