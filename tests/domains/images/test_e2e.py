@@ -1,7 +1,8 @@
 """The real ``kedro run --pipelines images`` on a folder of 200 MNIST digits in five class
-folders, in every format, with a tiny model: it ends with its metrics and its report, and
-``images_predict`` then assigns new files of other formats. A folder that cannot be read
-stops the run with one ERROR line naming it, before anything is written."""
+folders, in every format, gray and colour (so the set and the model are colour), with a
+tiny model: it ends with its metrics and its report, and ``images_predict`` then assigns
+new files of other formats, gray and colour. A folder that cannot be read stops the run
+with one ERROR line naming it, before anything is written."""
 
 from __future__ import annotations
 
@@ -44,8 +45,10 @@ def test_a_folder_of_200_digits_in_every_format_runs_end_to_end_and_predicts_new
     table = pd.read_parquet(project / "data/03_primary/images/image_table.parquet")
     assert sorted(table["label_name"].unique()) == ["digit 0", "digit 1", "digit 4", "digit 7", "digit 9"]
     assert {"L", "RGB", "I;16", "RGBA", "npy uint8"} <= set(table["mode"])
+    assert np.load(project / "data/03_primary/images/images.npy", mmap_mode="r").shape == (200, 3, 32, 32)
     assert (project / "data/08_reporting/images/preview.png").exists()
-    assert (project / "data/02_intermediate/images/decoded.npz").exists()
+    (cache,) = (project / "data/02_intermediate/images/decoded").iterdir()  # one cache, named by its key
+    assert sorted(path.name for path in cache.iterdir()) == ["key.json", "squares.npy", "table.parquet"]
 
     new = project.parent / "new"
     write_image(new / "zero.jpg", coloured(digits[0][40]))
@@ -56,7 +59,9 @@ def test_a_folder_of_200_digits_in_every_format_runs_end_to_end_and_predicts_new
     predictions = pd.read_parquet(project / "data/07_model_output/images/predictions.parquet")
     assert predictions["source"].tolist() == ["four.bmp", "more/pair.npy[0]", "more/pair.npy[1]", "one.tif", "zero.jpg"]
     assert predictions["cluster"].between(0, 4).all() and predictions["confidence"].between(0, 1).all()
-    assert np.load(project / "data/07_model_output/images/new_canonical_images.npy").shape == (5, 32, 32)
+    # the folder holds colour files, so the set is colour (channels: auto) and so is the model; the gray new
+    # images are copied to three channels, the colour JPEG kept in colour
+    assert np.load(project / "data/07_model_output/images/new_canonical_images.npy").shape == (5, 3, 32, 32)
 
 
 def error_line(result) -> str:
