@@ -40,13 +40,14 @@ import mmap
 import numpy as np
 
 from irl_inr.domains.domain import RawImageBatch
+from irl_inr.domains.images import reading
 
 CROPS = ("centre", "pad")
 NORMALISATIONS = ("per_image", "per_set")
 BACKGROUNDS = ("keep", "border")
 CHANNEL_MODES = ("auto", "gray", "colour")
 COLOUR = 3  # channels of a colour image: R, G, B
-LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 weights of R, G, B
+LUMINANCE = np.array(reading.LUMINANCE, dtype=np.float32)  # ITU-R 601 weights of R, G, B
 CHUNK_BYTES = 64 << 20  # squares taken at once (memory only, not results)
 
 
