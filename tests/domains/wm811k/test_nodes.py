@@ -46,7 +46,7 @@ def raw_wafers(failure_types, splits=None, maps=None) -> dict:
 def test_labels_follow_the_fixed_order_and_filters_drop_unlabelled_and_none():
     raw = raw_wafers(["Scratch", None, "none", "Center", "Edge-Loc", "Scratch"])
     die_maps, table = ingest_wafers(raw, {"image_size": 16})
-    assert die_maps.shape == (4, 16, 16) and die_maps.dtype == np.uint8
+    assert die_maps.shape == (4, 64, 64) and die_maps.dtype == np.uint8  # supersample 4
     assert table["label_name"].tolist() == ["Scratch", "Center", "Edge-Loc", "Scratch"]
     assert table["label"].tolist() == [2, 0, 1, 2]  # Center, Edge-Loc, Scratch
     assert table["row_id"].tolist() == [100, 109, 112, 115] and table["image_id"].tolist() == [0, 1, 2, 3]
@@ -117,8 +117,9 @@ def test_resize_keeps_die_states_and_stretches_the_bounding_box():
 
 
 def test_rotation_only_keeps_states_and_the_angle_explains_the_image():
-    die_maps, table = ingest_wafers(raw_wafers(["Loc"] * 5), {"image_size": 32})
-    images, image_table = rotate_wafers(die_maps, table, {"die_intensities": [0.0, 0.5, 1.0]})
+    one_state_per_pixel = {"image_size": 32, "supersample": 1}
+    die_maps, table = ingest_wafers(raw_wafers(["Loc"] * 5), one_state_per_pixel)
+    images, image_table = rotate_wafers(die_maps, table, one_state_per_pixel, {"die_intensities": [0.0, 0.5, 1.0]})
     assert images.shape == (5, 32, 32) and images.dtype == np.float32
     assert set(np.unique(images)) <= {0.0, 0.5, 1.0}
     assert list(image_table.columns[: len(table.columns)]) == list(table.columns)
@@ -136,18 +137,50 @@ def test_rotation_only_keeps_states_and_the_angle_explains_the_image():
 
 
 def test_no_rotation_is_the_identity_and_the_draws_are_seeded():
-    die_maps, table = ingest_wafers(raw_wafers(["Loc"] * 3), {"image_size": 32})
-    images, _ = rotate_wafers(die_maps, table, {"max_rotation_degrees": 0.0})
-    assert np.array_equal(images, np.array([0.0, 0.25, 1.0], np.float32)[die_maps])
-    first = rotate_wafers(die_maps, table, {"seed": 1})
-    assert np.array_equal(first[0], rotate_wafers(die_maps, table, {"seed": 1})[0])
-    assert not np.allclose(first[1]["rotation_radians"], rotate_wafers(die_maps, table, {"seed": 2})[1]["rotation_radians"])
+    sizes = {"image_size": 32}  # supersample 4: die maps 128 x 128, images the means of 4 x 4 blocks
+    die_maps, table = ingest_wafers(raw_wafers(["Loc"] * 3), sizes)
+    assert die_maps.shape == (3, 128, 128)
+    images, _ = rotate_wafers(die_maps, table, sizes, {"max_rotation_degrees": 0.0})
+    intensities = np.array([0.0, 0.25, 1.0], np.float32)[die_maps]
+    assert np.allclose(images, intensities.reshape(3, 32, 4, 32, 4).mean(axis=(2, 4)), atol=1e-6)
+    first = rotate_wafers(die_maps, table, sizes, {"seed": 1})
+    assert np.array_equal(first[0], rotate_wafers(die_maps, table, sizes, {"seed": 1})[0])
+    assert not np.allclose(first[1]["rotation_radians"], rotate_wafers(die_maps, table, sizes, {"seed": 2})[1]["rotation_radians"])
+
+
+def test_supersampling_keeps_a_thin_scratch_that_one_state_per_pixel_breaks():
+    """A one-die-wide scratch on a 51-die map: at one state per pixel (32 of 51 rows
+    sampled) stretches of it vanish; averaged over 4 x 4 blocks every stretch still
+    shows, dimmer, and its defect mass is kept."""
+    clean = disk_map(51, 51)
+    scratched = clean.copy()
+    rows = np.arange(10, 42)
+    scratched[rows, rows // 2 + 12] = 2  # a steep diagonal line, well inside the wafer
+    levels = {"max_rotation_degrees": 0.0, "die_intensities": [0.0, 0.25, 1.0]}
+    for supersample in (1, 4):
+        sizes = {"image_size": 32, "supersample": supersample}
+        die_maps, table = ingest_wafers(raw_wafers(["Scratch", "none"], maps=[scratched, clean]), {**sizes, "drop_none": False})
+        images, _ = rotate_wafers(die_maps, table, sizes, levels)
+        defect = images[0] - images[1]  # 0.75 x the defective share of each pixel
+        rows_showing = (defect > 0).any(axis=1)[8:25]  # image rows of die rows ~13..39
+        if supersample == 1:
+            assert not rows_showing.all()
+        else:
+            assert rows_showing.all()
+            expected = 0.75 * len(rows) * (32 / 51) ** 2  # one die is (32/51)^2 of a pixel
+            assert abs(defect.sum() - expected) < 0.1 * expected
+
+
+def test_die_maps_of_another_supersampling_ask_for_ingestion_again():
+    die_maps, table = ingest_wafers(raw_wafers(["Loc"] * 2), {"image_size": 16, "supersample": 2})
+    with pytest.raises(ValueError, match=r"die maps must have shape \(N, 64, 64\).*rerun ingestion"):
+        rotate_wafers(die_maps, table, {"image_size": 16}, {})
 
 
 def test_preview_shows_every_class_first():
     assert preview_indices(np.array([0, 0, 1, 2, 1, 0]), 4) == [0, 2, 3, 1]
     die_maps, table = ingest_wafers(raw_wafers(["Loc", "Center", "Loc"]), {"image_size": 16})
-    images, image_table = rotate_wafers(die_maps, table, {})
+    images, image_table = rotate_wafers(die_maps, table, {"image_size": 16}, {})
     figure = preview_wafers(die_maps, images, image_table, {"preview_count": 3})
     assert isinstance(figure, Figure)
     assert [axis.get_title() for axis in figure.axes[:3]] == ["Center", "Loc", "Loc"]  # top row, label order
@@ -157,6 +190,8 @@ def test_preview_shows_every_class_first():
     ("parameters", "message"),
     [
         ({"image_size": 3}, r"wm811k.ingestion.image_size = 3: must be at least 8"),
+        ({"supersample": 0}, r"wm811k.ingestion.supersample = 0: must be an integer in \[1, 16\]"),
+        ({"supersample": 2.5}, r"wm811k.ingestion.supersample = 2.5"),
         ({"classes": ["Blob"]}, r"wm811k.ingestion.classes = \['Blob'\]: names unknown failure type"),
         ({"classes": ["none"]}, "keeps 'none', which drop_none: true drops"),
         ({"per_class_cap": 0}, "wm811k.ingestion.per_class_cap = 0"),

@@ -29,7 +29,7 @@ from irl_inr.domains.mnist_u.augmentation import digit_front_end
 from irl_inr.pipelines.predict.nodes import calibrate_novelty, predict_new_images, prepare_images
 from irl_inr.pipelines.predict.parameters import PredictParameters
 from irl_inr.pipelines.predict.pipeline import create_pipeline
-from irl_inr.domains.wm811k.nodes import wafer_front_end
+from irl_inr.domains.wm811k.nodes import ingest_wafers, rotate_wafers, wafer_front_end
 from irl_inr.domains.wm811k.front_end import encode_die_states, resize_nearest
 
 COUNT, SIZE, CLASSES = 30, 28, 3
@@ -234,13 +234,25 @@ def test_digits_are_padded_like_mnist_u_and_larger_pngs_shrunk():
 
 
 def test_wafers_are_resized_and_encoded_like_wm811k():
-    front_end = wafer_front_end({"image_size": 16}, {"die_intensities": [0.0, 0.5, 1.0]})
+    front_end = wafer_front_end({"image_size": 16, "supersample": 1}, {"die_intensities": [0.0, 0.5, 1.0]})
     states = np.random.default_rng(0).integers(0, 3, size=(2, 23, 31)).astype(np.uint8)
     expected = encode_die_states(np.stack([resize_nearest(s, 16) for s in states]), [0.0, 0.5, 1.0])
     from_maps = prepare_images(RawImageBatch("wm811k", list(states), ["w row 1", "w row 2"]), front_end)
     png_levels = np.array([0, 128, 255], np.uint8)[states]  # a wafer map saved as a PNG
     from_png = prepare_images(RawImageBatch("png", png_levels, ["1.png", "2.png"]), front_end)
     assert np.array_equal(from_maps, expected) and np.array_equal(from_png, expected)
+
+
+def test_supersampled_wafers_are_prepared_as_ingestion_prepares_them():
+    sizes, levels = {"image_size": 16, "supersample": 4}, {"max_rotation_degrees": 0.0}
+    states = [np.random.default_rng(0).integers(0, 3, size=shape).astype(np.uint8) for shape in ((23, 31), (40, 9))]
+    table = pd.DataFrame({"row_id": [1, 2], "lot_name": ["lot", "lot"], "wafer_index": [1.0, 2.0], "die_size": [1.0, 1.0],
+                          "map_height": [23, 40], "map_width": [31, 9], "failure_type": ["Loc", "Loc"],
+                          "published_split": [None, None]})
+    die_maps, wafer_table = ingest_wafers({"table": table, "maps": states, "source": "test"}, sizes)
+    ingested, _ = rotate_wafers(die_maps, wafer_table, sizes, levels)
+    new = prepare_images(RawImageBatch("wm811k", states, ["w row 1", "w row 2"]), wafer_front_end(sizes, levels))
+    assert new.shape == (2, 16, 16) and np.array_equal(new, ingested)
 
 
 def test_particles_are_preprocessed_like_cryo_em():

@@ -1,10 +1,14 @@
 """Wafer maps as the model's input: die states (0 no die, 1 good die, 2 defective die)
-kept exact by a nearest-neighbour resize, then one intensity per state (for ingestion
-and for new wafers alike)."""
+kept exact by a nearest-neighbour resize to ``supersample`` times the image size, one
+intensity per state, then the mean intensity of every ``supersample`` x ``supersample``
+block (for ingestion, where the wafer is turned before the blocks are averaged, and for
+new wafers alike)."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from irl_inr.domains.domain import RawImageBatch
 
@@ -32,15 +36,28 @@ def encode_die_states(die_maps: np.ndarray, die_intensities) -> np.ndarray:
     return np.asarray(die_intensities, dtype=np.float32)[die_maps]
 
 
+def block_means(intensities: np.ndarray | torch.Tensor, supersample: int) -> np.ndarray:
+    """float32 (B, S * f, S * f) -> (B, S, S), the mean of every f x f block (f =
+    ``supersample``; 1 returns the intensities as they are). A die that covers part of a
+    pixel counts in proportion: a thin scratch or a small cluster on a map of more dies
+    than pixels dims instead of vanishing between the sampled dies."""
+    data = torch.as_tensor(intensities, dtype=torch.float32)
+    if supersample == 1:
+        return data.numpy()
+    return F.avg_pool2d(data.unsqueeze(1), supersample).squeeze(1).numpy()
+
+
 def prepare_images(batch: RawImageBatch, front_end: dict) -> np.ndarray:
-    """New die states -> (B, size, size) like WM-811K (:func:`resize_nearest`, then
-    :func:`encode_die_states`). A PNG wafer map's gray levels (/255) are read as the die
-    state whose intensity is nearest."""
+    """New die states -> (B, size, size) like WM-811K (:func:`resize_nearest` to ``size``
+    x ``supersample``, :func:`encode_die_states`, :func:`block_means`). A PNG wafer map's
+    gray levels (/255) are read as the die state whose intensity is nearest."""
     size, intensities = front_end["image_size"], front_end["die_intensities"]
+    supersample = front_end.get("supersample", 1)  # front ends from before supersampling: 1
     if batch.format == "png":
         levels = np.asarray(intensities, dtype=np.float32)
         gray = batch.pixels.astype(np.float32) / 255.0
         maps = list(np.abs(gray[..., None] - levels).argmin(-1).astype(np.uint8))
     else:
         maps = batch.pixels
-    return encode_die_states(np.stack([resize_nearest(states, size) for states in maps]), intensities)
+    fine = np.stack([resize_nearest(states, size * supersample) for states in maps])
+    return block_means(encode_die_states(fine, intensities), supersample)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib import pyplot as plt
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import LinearSegmentedColormap, ListedColormap
 from matplotlib.figure import Figure
 
 from irl_inr.geometry import transform_images
@@ -25,7 +25,7 @@ from irl_inr.domains.wm811k.parameters import (
     WaferIngestionParameters,
 )
 from irl_inr.tables import stratified_split
-from irl_inr.domains.wm811k.front_end import DIE_COLOURS, encode_die_states, resize_nearest
+from irl_inr.domains.wm811k.front_end import DIE_COLOURS, block_means, encode_die_states, resize_nearest
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,8 @@ def assign_splits(
 
 
 def ingest_wafers(raw_wafers: dict, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
-    """The converted WM-811K -> die maps uint8 (N, S, S) (0 no die, 1 good, 2 defective)
+    """The converted WM-811K -> die maps uint8 (N, S * f, S * f) (0 no die, 1 good, 2
+    defective; S = ``image_size``, f = ``supersample``)
     and a table with one row per map: ``image_id``, ``row_id`` (the original row),
     ``lot_name``, ``wafer_index``, ``die_size``, ``map_height``, ``map_width``,
     ``published_split``, ``label`` (0..K-1 in the order of ``FAILURE_TYPES`` over the
@@ -138,7 +139,10 @@ def ingest_wafers(raw_wafers: dict, parameters: dict) -> tuple[np.ndarray, pd.Da
     classes = ordered_classes(names)
     labels = np.array([classes.index(name) for name in names], dtype=np.int64)
     wafers = table.iloc[kept].reset_index(drop=True)
-    die_maps = np.stack([resize_nearest(maps[index], options.image_size) for index in kept])
+    side = options.image_size * options.supersample
+    die_maps = np.empty((len(kept), side, side), dtype=np.uint8)
+    for row, index in enumerate(kept):
+        die_maps[row] = resize_nearest(maps[index], side)
     wafer_table = pd.DataFrame(
         {
             "image_id": np.arange(len(kept), dtype=np.int64),
@@ -168,23 +172,32 @@ def draw_rotations(count: int, options: WaferAugmentationParameters) -> torch.Te
     return torch.rand(count, generator=generator, dtype=torch.float64) * math.radians(options.max_rotation_degrees)
 
 
-def rotate_wafers(die_maps: np.ndarray, wafer_table: pd.DataFrame, parameters: dict) -> tuple[np.ndarray, pd.DataFrame]:
-    """Die maps uint8 (N, S, S) -> ``images`` float32 (N, S, S) in [0, 1], each wafer
-    rotated about the centre by its own seeded angle (nearest neighbour, so die states
-    stay exact; clockwise on screen, see ``geometry``), and ``image_table``: the wafer
-    table plus ``rotation_radians`` and ``shift_x_pixels`` = ``shift_y_pixels`` = 0."""
+def rotate_wafers(
+    die_maps: np.ndarray, wafer_table: pd.DataFrame, ingestion: dict, parameters: dict
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Die maps uint8 (N, S * f, S * f) -> ``images`` float32 (N, S, S) in [0, 1]: each
+    wafer rotated about the centre by its own seeded angle (nearest neighbour, so die
+    states stay exact; clockwise on screen, see ``geometry``), one intensity per die
+    state, then the mean of every f x f block (f = ``wm811k.ingestion.supersample``: the
+    turned dies' edges are anti-aliased, as a camera would see them); and ``image_table``:
+    the wafer table plus ``rotation_radians`` and ``shift_x_pixels`` = ``shift_y_pixels`` = 0."""
+    sizes = WaferIngestionParameters.from_dict(ingestion)
     options = WaferAugmentationParameters.from_dict(parameters)
-    if die_maps.ndim != 3 or die_maps.shape[1] != die_maps.shape[2]:
-        raise ValueError(f"die maps must have shape (N, S, S), got {die_maps.shape}")
+    side = sizes.image_size * sizes.supersample
+    if die_maps.ndim != 3 or die_maps.shape[1:] != (side, side):
+        raise ValueError(
+            f"die maps must have shape (N, {side}, {side}) (wm811k.ingestion.image_size x supersample), "
+            f"got {die_maps.shape}: rerun ingestion"
+        )
     if len(die_maps) != len(wafer_table):
         raise ValueError(f"{len(die_maps)} die maps but {len(wafer_table)} rows in the wafer table")
     rotation = draw_rotations(len(die_maps), options)
-    rotated = []
+    images = np.empty((len(die_maps), sizes.image_size, sizes.image_size), dtype=np.float32)
     for start in range(0, len(die_maps), options.batch_size):
-        states = torch.from_numpy(die_maps[start : start + options.batch_size]).float().unsqueeze(1)
+        states = torch.from_numpy(np.asarray(die_maps[start : start + options.batch_size])).float().unsqueeze(1)
         turned = transform_images(states, rotation[start : start + options.batch_size].float(), mode="nearest")
-        rotated.append(turned.squeeze(1).round().to(torch.uint8).numpy())
-    images = encode_die_states(np.concatenate(rotated), options.die_intensities)
+        intensities = encode_die_states(turned.squeeze(1).round().to(torch.uint8).numpy(), options.die_intensities)
+        images[start : start + len(states)] = block_means(intensities, sizes.supersample)
     image_table = wafer_table.assign(
         rotation_radians=rotation.numpy(),
         shift_x_pixels=np.zeros(len(wafer_table)),
@@ -202,20 +215,27 @@ def preview_indices(labels: np.ndarray, count: int) -> list[int]:
     return chosen[:count]
 
 
+def die_shades(die_intensities) -> tuple[LinearSegmentedColormap, float, float]:
+    """A colour map through the die states' colours at their intensities (a pixel between
+    two states, where blocks are averaged, gets the colour between), and its range."""
+    pairs = sorted(zip((float(value) for value in die_intensities), DIE_COLOURS))
+    low, high = pairs[0][0], pairs[-1][0]
+    span = (high - low) or 1.0
+    return LinearSegmentedColormap.from_list("die_states", [((value - low) / span, colour) for value, colour in pairs]), low, high
+
+
 def preview_wafers(die_maps: np.ndarray, images: np.ndarray, image_table: pd.DataFrame, parameters: dict) -> Figure:
     """Original (top) and rotated (bottom) wafers, a few of every class, with their
     failure type and rotation, in the die states' colours (``DIE_COLOURS``)."""
     options = WaferAugmentationParameters.from_dict(parameters)
     chosen = preview_indices(image_table["label"].to_numpy(), options.preview_count)
-    # The rotated images' intensities back to die states (nearest level), to colour them alike.
-    levels = np.asarray(options.die_intensities, dtype=np.float32)
-    rotated_states = np.abs(images[chosen][..., None] - levels).argmin(axis=-1)
-    colours = ListedColormap(DIE_COLOURS)
+    states = ListedColormap(DIE_COLOURS)
+    shades, low, high = die_shades(options.die_intensities)
     figure, axes = plt.subplots(2, len(chosen), figsize=(1.6 * len(chosen), 3.8), squeeze=False)
     for column, index in enumerate(chosen):
         row = image_table.iloc[index]
-        axes[0, column].imshow(die_maps[index], cmap=colours, vmin=0, vmax=2, interpolation="nearest")
-        axes[1, column].imshow(rotated_states[column], cmap=colours, vmin=0, vmax=2, interpolation="nearest")
+        axes[0, column].imshow(die_maps[index], cmap=states, vmin=0, vmax=2, interpolation="nearest")
+        axes[1, column].imshow(images[index], cmap=shades, vmin=low, vmax=high, interpolation="nearest")
         axes[0, column].set_title(str(row["label_name"]), fontsize=8)
         axes[1, column].set_title(f"{math.degrees(row['rotation_radians']):.0f}°", fontsize=8)
         for axis in axes[:, column]:
@@ -226,8 +246,9 @@ def preview_wafers(die_maps: np.ndarray, images: np.ndarray, image_table: pd.Dat
 
 
 def wafer_front_end(ingestion: dict, augmentation: dict) -> dict:
-    """WM-811K's front end for new wafers (``predict``): the map size of ``wm811k.ingestion``
-    and the die intensities of ``wm811k.augmentation``."""
-    size = WaferIngestionParameters.from_dict(ingestion).image_size
+    """WM-811K's front end for new wafers (``predict``): the map size and supersampling of
+    ``wm811k.ingestion`` and the die intensities of ``wm811k.augmentation``."""
+    sizes = WaferIngestionParameters.from_dict(ingestion)
     intensities = WaferAugmentationParameters.from_dict(augmentation).die_intensities
-    return {"domain": "wm811k", "image_size": size, "die_intensities": [float(value) for value in intensities]}
+    return {"domain": "wm811k", "image_size": sizes.image_size, "supersample": sizes.supersample,
+            "die_intensities": [float(value) for value in intensities]}

@@ -19,6 +19,7 @@ class WaferIngestionParameters(Parameters):
 
     section = "wm811k.ingestion"
     image_size: int = 32
+    supersample: int = 4
     labelled_only: bool = True
     drop_none: bool = True
     classes: list | None = None
@@ -30,6 +31,8 @@ class WaferIngestionParameters(Parameters):
     def check(self) -> None:
         if not is_int(self.image_size) or self.image_size < 8:
             self.fail("image_size", "must be at least 8")
+        if not is_int(self.supersample) or not 1 <= self.supersample <= 16:
+            self.fail("supersample", "must be an integer in [1, 16] (1: one die state per pixel)")
         for name in ("labelled_only", "drop_none", "published_split"):
             if not isinstance(getattr(self, name), bool):
                 self.fail(name, "must be true or false")

@@ -21,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 rotate_wafers,
-                inputs=["die_maps", "wafer_table", "params:augmentation"],
+                inputs=["die_maps", "wafer_table", "params:ingestion", "params:augmentation"],
                 outputs=["images", "image_table"],
                 name="rotate_wafers",
             ),
