@@ -119,7 +119,7 @@ def ingest_step(spec: dict) -> dict:
     lap("read_converted")
     die_maps, wafer_table = ingest_wafers({"table": table, "maps": maps, "source": spec["parquet"]}, ingestion)
     lap("ingest_wafers")
-    images, image_table = rotate_wafers(die_maps, wafer_table, parameters["augmentation"])
+    images, image_table = rotate_wafers(die_maps, wafer_table, ingestion, parameters["augmentation"])
     lap("rotate_wafers")
     cpu_seconds = time.process_time() - cpu_start
     np.save(spec["images"], images)

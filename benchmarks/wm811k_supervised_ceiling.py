@@ -8,8 +8,8 @@ Reads ``--pickle`` (default ``../shared/data/wm811k/LSWMD_lots_2k.pkl``, 1,960 r
 labelled wafers) with the project's restricted reader (``convert_pickle`` into a
 temporary folder, then ``read_converted``) and builds the images exactly as ``kedro run
 --pipelines wm811k`` does: ``ingest_wafers`` (nearest-neighbour resize to
-``--image-size``) and ``rotate_wafers`` (one seeded rotation per wafer, die-state
-intensities), with the ``wm811k.ingestion`` / ``wm811k.augmentation`` parameters of
+``--image-size`` x ``supersample``) and ``rotate_wafers`` (one seeded rotation per wafer,
+die-state intensities, block means), with the ``wm811k.ingestion`` / ``wm811k.augmentation`` parameters of
 ``conf/`` except the image size and the failure types kept (``--classes``, default the
 eight defect types; ``--with-none`` adds ``none``).
 
@@ -115,7 +115,7 @@ def wafer_images(
     ``rotate_wafers``), their labels 0..K-1, the class names in label order and the lots."""
     ingestion, augmentation = front_end_sections(parameters, image_size, classes)
     die_maps, wafer_table = ingest_wafers(raw_wafers, ingestion)
-    images, image_table = rotate_wafers(die_maps, wafer_table, augmentation)
+    images, image_table = rotate_wafers(die_maps, wafer_table, ingestion, augmentation)
     names = image_table.drop_duplicates("label").sort_values("label")["label_name"].tolist()
     labels = image_table["label"].to_numpy(dtype=np.int64, copy=True)
     return images, labels, names, image_table["lot_name"].to_numpy()
