@@ -14,7 +14,7 @@ from tests.models.shapes import SIZE, rotated_bar_and_ell
 from irl_inr.models.clustering_heads import ClusteringHeads, head_clusters
 from irl_inr.models.neighbour_pairs import NeighbourPairs
 from irl_inr.models.scan import SCANModel
-from irl_inr.models.scan_losses import balanced_class_weights, scan_loss, selflabel_loss
+from irl_inr.models.scan_losses import balanced_class_weights, head_scan_losses, scan_loss, selflabel_loss
 from irl_inr.models.selflabel import SelfLabelModel
 
 
@@ -109,6 +109,21 @@ def test_scan_loss_stays_finite_on_confident_disagreement():
     losses = scan_loss(anchor, anchor.flip(1))
     assert torch.isfinite(losses["total"])
     assert float(losses["consistency"]) == pytest.approx(-math.log(1e-8), rel=1e-5)
+
+
+def test_head_scan_losses_are_every_heads_scan_loss():
+    generator = torch.Generator().manual_seed(0)
+    anchors = torch.softmax(torch.randn(3, 8, 4, generator=generator), dim=-1)  # (H, B, K)
+    partners = torch.softmax(torch.randn(3, 8, 4, generator=generator), dim=-1)
+    together = head_scan_losses(anchors, partners, entropy_weight=2.0)
+    for head in range(3):
+        alone = scan_loss(anchors[head], partners[head], entropy_weight=2.0)
+        for name, value in alone.items():
+            torch.testing.assert_close(together[name][head], value)
+    with pytest.raises(ValueError, match=r"anchor_probs must be float probabilities \(H, B, K\)"):
+        head_scan_losses(anchors[0], partners[0])
+    with pytest.raises(ValueError, match="must have the same shape"):
+        head_scan_losses(anchors, partners[:, :5])
 
 
 def test_scan_loss_rejects_mismatched_shapes():

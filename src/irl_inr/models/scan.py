@@ -42,7 +42,7 @@ from irl_inr.models.checks import non_negative_float, positive_int
 from irl_inr.models.clustering_heads import ClusteringHeads
 from irl_inr.models.features import FeatureOwner, probe_features
 from irl_inr.models.neighbour_pairs import AnchorBatch, NeighbourPairs
-from irl_inr.models.scan_losses import EPS, scan_loss
+from irl_inr.models.scan_losses import EPS, head_scan_losses
 from irl_inr.parameters import is_int
 
 
@@ -185,14 +185,14 @@ class SCANModel(FeatureOwner):
         else:
             features = self._features(posed_views(batch.pairs.pixels(rows), generator, self.rotate, self.max_shift))
         probs = torch.softmax(self.heads(features).float(), dim=-1)  # (H, 2B, K)
-        per_head = [scan_loss(p[:size], p[size:], self.entropy_weight) for p in probs]
+        per_head = head_scan_losses(probs[:, :size], probs[:, size:], self.entropy_weight)  # each (H,)
         losses = {
-            "total": torch.stack([h["total"] for h in per_head]).sum(),
-            "consistency": torch.stack([h["consistency"] for h in per_head]).mean(),
-            "entropy": torch.stack([h["entropy"] for h in per_head]).mean(),
+            "total": per_head["total"].sum(),
+            "consistency": per_head["consistency"].mean(),
+            "entropy": per_head["entropy"].mean(),
         }
-        for index, head in enumerate(per_head):
-            losses[f"head_{index}"] = head["total"].detach()
+        for index, head in enumerate(per_head["total"].detach()):
+            losses[f"head_{index}"] = head
         return losses
 
     # -- evaluation -----------------------------------------------------------------------
