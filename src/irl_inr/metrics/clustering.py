@@ -158,3 +158,51 @@ def kmeans_scores(
             f"features has {features.shape[0]} samples, fewer than n_clusters={n_clusters}"
         )
     return clustering_scores(labels, baselines.kmeans(features, int(n_clusters), n_init=10, seed=seed))
+
+
+def _pairs(counts: np.ndarray) -> np.ndarray:
+    """n choose 2 of every count, as floats (their products overflow 64-bit integers)."""
+    counts = counts.astype(np.float64)
+    return counts * (counts - 1) / 2
+
+
+def pairwise_rand_index(partitions: Any) -> np.ndarray:
+    """The adjusted Rand index (ARI, as sklearn's ``adjusted_rand_score``) between every two
+    of ``partitions`` (P, N): P assignments of the same N samples to clusters, compared
+    without labels (1 = the same partition up to renaming the clusters, about 0 = no more
+    alike than chance). Returns (P, P), symmetric, ones on the diagonal."""
+    partitions = as_numpy(partitions, "partitions")
+    if partitions.ndim != 2 or partitions.shape[0] < 1 or partitions.shape[1] < 2:
+        raise ValueError(f"partitions must have shape (P, N) with P >= 1 and N >= 2, got {partitions.shape}")
+    coded = [np.unique(label_array(row, f"partitions[{index}]"), return_inverse=True)
+             for index, row in enumerate(partitions)]  # (clusters, (N,) indices into them) per partition
+    total = _pairs(np.array(partitions.shape[1]))
+    same = [_pairs(np.bincount(indices)).sum() for _, indices in coded]  # pairs together, per partition
+    agreement = np.ones((len(coded), len(coded)))
+    for first in range(len(coded)):
+        for second in range(first + 1, len(coded)):
+            width = len(coded[second][0])
+            together = _pairs(np.bincount(coded[first][1] * width + coded[second][1])).sum()
+            expected = same[first] * same[second] / total
+            ceiling = (same[first] + same[second]) / 2
+            score = 1.0 if ceiling == expected else (together - expected) / (ceiling - expected)
+            agreement[first, second] = agreement[second, first] = score
+    return agreement
+
+
+def head_agreement(agreement: Any, kept: int) -> dict[str, float]:
+    """How alike the partitions of several heads (or runs) are, from their
+    :func:`pairwise_rand_index` ``agreement`` (H, H), H >= 2: ``head_agreement_ari``, the
+    mean ARI over every two of them, and ``kept_head_agreement_ari``, the mean ARI between
+    partition ``kept`` (the answer given) and each other."""
+    agreement = feature_matrix(agreement, "agreement")
+    count = len(agreement)
+    if agreement.shape != (count, count) or count < 2:
+        raise ValueError(f"agreement must be a square matrix of at least two partitions, got {agreement.shape}")
+    if not isinstance(kept, int | np.integer) or not 0 <= kept < count:
+        raise ValueError(f"kept must be an integer in [0, {count}), got {kept!r}")
+    off_diagonal = ~np.eye(count, dtype=bool)
+    return {
+        "head_agreement_ari": float(agreement[off_diagonal].mean()),
+        "kept_head_agreement_ari": float(np.delete(agreement[kept], kept).mean()),
+    }
