@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from irl_inr.geometry import pixel_grid
 from irl_inr.metrics import clustering_accuracy
+from irl_inr.metrics.clustering import pairwise_rand_index
+from irl_inr.models.head_selection import kept_head
 from tests.models.shapes import SIZE, rotated_bar_and_ell
 from irl_inr.models.clustering_heads import ClusteringHeads, head_clusters
 from irl_inr.models.neighbour_pairs import NeighbourPairs
@@ -189,7 +192,7 @@ def test_every_head_gets_its_own_scan_loss():
 
     head_losses = model.head_losses(pairs)
     assert head_losses.shape == (3,)
-    assert model.best_head(pairs) == int(head_losses.argmin())
+    assert model.best_head(pairs, rule="loss") == int(head_losses.argmin())
     assert int(model.selected_head) == int(head_losses.argmin())
 
 
@@ -317,6 +320,49 @@ def test_scan_model_plugs_into_the_training_loop(tmp_path):
     result = fit(model, pairs, config, progress=False)
     assert {"total", "head_0", "head_1"} <= set(result.history.columns)
     assert result.step == 2 * (80 // 32)
+
+
+def blobs(centres: torch.Tensor, per_blob: int, k: int, seed: int = 0):
+    """Points around ``centres`` (C, d) with unit std, their labels, and each point's k true
+    nearest neighbours (itself excluded)."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(len(centres) * per_blob) % len(centres)
+    points = centres[labels] + torch.randn(len(labels), centres.shape[1], generator=generator)
+    distances = torch.cdist(points, points)
+    distances.fill_diagonal_(math.inf)
+    return points, labels, distances.topk(k, largest=False).indices
+
+
+def test_the_heads_are_judged_on_the_clusters_they_predict():
+    points, _, neighbours = two_blobs(per_blob=15)
+    pairs = NeighbourPairs(points, neighbours)
+    model = SCANModel(nn.Identity(), pairs, n_clusters=2, n_heads=4, rotate=False)
+    losses, assignments = model.judge_heads(pairs, batch_size=7)
+    torch.testing.assert_close(losses, model.head_losses(pairs))
+    assert torch.equal(assignments, model.all_head_probabilities(points).argmax(-1))  # (H, N)
+    kept = model.best_head(pairs)
+    assert kept == kept_head("agreement", losses, pairwise_rand_index(assignments)) == model.chosen_head()
+    with pytest.raises(ValueError, match="rule must be one of"):
+        model.best_head(pairs, rule="acc")
+
+
+@pytest.mark.learned
+def test_any_seed_gives_the_same_partition_of_well_separated_codes():
+    from irl_inr.training import TrainingConfig, fit
+
+    corners = torch.tensor([[4.0, 4.0], [4.0, -4.0], [-4.0, 4.0], [-4.0, -4.0]])
+    points, labels, neighbours = blobs(corners, per_blob=50, k=10)
+    pairs = NeighbourPairs(points, neighbours)
+    partitions = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = SCANModel(nn.Identity(), pairs, n_clusters=4, n_heads=5, rotate=False, head_hidden=16)
+        fit(model, pairs, TrainingConfig(epochs=15, batch_size=50, learning_rate=0.01, device="cpu", seed=seed),
+            progress=False)
+        model.best_head(pairs)
+        partitions.append(model.predict(points).argmax(1))
+    np.testing.assert_allclose(pairwise_rand_index(torch.stack(partitions)), np.ones((3, 3)))
+    assert clustering_accuracy(labels, partitions[0]) >= 0.97
 
 
 class CountingFeatures(nn.Module):

@@ -8,8 +8,9 @@ semantic code):
    beforehand in feature space) should get the *same* confident prediction, while the
    mean prediction over the batch stays spread over all clusters (an entropy term
    against the trivial one-cluster solution).  Several heads train at once
-   (:class:`~irl_inr.models.clustering_heads.ClusteringHeads`); the one with the lowest
-   SCAN loss is kept (:meth:`SCANModel.head_losses`, :meth:`SCANModel.best_head`).
+   (:class:`~irl_inr.models.clustering_heads.ClusteringHeads`); one is kept
+   (:meth:`SCANModel.best_head`): the one whose clusters agree best with the other heads'
+   or the one with the lowest SCAN loss (:mod:`~irl_inr.models.head_selection`).
 2. **Self-labelling** (:class:`~irl_inr.models.selflabel.SelfLabelModel`,
    :func:`~irl_inr.models.scan_losses.selflabel_loss`): confident
    predictions (max probability above a threshold) on a weakly augmented view become
@@ -37,10 +38,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from irl_inr.metrics.clustering import pairwise_rand_index
 from irl_inr.models.augmentation import posed_views
 from irl_inr.models.checks import non_negative_float, positive_int
 from irl_inr.models.clustering_heads import ClusteringHeads
 from irl_inr.models.features import FeatureOwner, probe_features
+from irl_inr.models.head_selection import kept_head
 from irl_inr.models.neighbour_pairs import AnchorBatch, NeighbourPairs
 from irl_inr.models.scan_losses import EPS, head_scan_losses
 from irl_inr.parameters import is_int
@@ -209,8 +212,11 @@ class SCANModel(FeatureOwner):
         Consistency is averaged over *all* k neighbours of every image and the entropy
         is that of the mean prediction over the whole set, so the numbers are
         deterministic and comparable between heads (lower is better)."""
-        probs = self.all_head_probabilities(pairs.images, batch_size)  # (H, N, K)
-        neighbours = pairs.neighbours.to(probs.device)
+        return self._head_losses(self.all_head_probabilities(pairs.images, batch_size), pairs.neighbours, batch_size)
+
+    def _head_losses(self, probs: torch.Tensor, neighbours: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """:meth:`head_losses` of the probabilities (H, N, K) of every head; neighbours (N, k)."""
+        neighbours = neighbours.to(probs.device)
         count, k = neighbours.shape
         log_similarity = probs.new_zeros(self.n_heads)
         for start in range(0, count, batch_size):  # blocks of anchors bound the (H, b, k, K) product
@@ -224,9 +230,19 @@ class SCANModel(FeatureOwner):
         return consistency - self.entropy_weight * entropy
 
     @torch.no_grad()
-    def best_head(self, pairs: NeighbourPairs, batch_size: int = 1024) -> int:
-        """The head with the lowest :meth:`head_losses` on ``pairs``; remembered for :meth:`predict`."""
-        best = int(torch.argmin(self.head_losses(pairs, batch_size)))
+    def judge_heads(self, pairs: NeighbourPairs, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the heads' selection reads, from one pass over the images of ``pairs``: every
+        head's :meth:`head_losses` (n_heads,) and its clusters of every image (n_heads, N)."""
+        probs = self.all_head_probabilities(pairs.images, batch_size)  # (H, N, K)
+        return self._head_losses(probs, pairs.neighbours, batch_size), probs.argmax(dim=-1)
+
+    @torch.no_grad()
+    def best_head(self, pairs: NeighbourPairs, batch_size: int = 1024, rule: str = "agreement") -> int:
+        """The head that ``rule`` keeps (:func:`~irl_inr.models.head_selection.kept_head`:
+        ``agreement``, the head whose clusters agree best with the other heads', or ``loss``,
+        the lowest :meth:`head_losses`) on ``pairs``; remembered for :meth:`predict`."""
+        losses, assignments = self.judge_heads(pairs, batch_size)
+        best = kept_head(rule, losses, pairwise_rand_index(assignments))
         self.selected_head.fill_(best)
         return best
 
