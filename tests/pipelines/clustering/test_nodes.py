@@ -15,13 +15,22 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from irl_inr import baselines, metrics
+from irl_inr.inference import cluster_probabilities, images_as_tensor
 from irl_inr.invariant_features import feature_table
+from irl_inr.metrics.clustering import pairwise_rand_index
 from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.pipelines.clustering.figures import plot_cluster_exemplars, plot_confusion_matrix, plot_dti_prototypes
-from irl_inr.pipelines.clustering.comparison import METHODS, assign_clusters, cluster_baselines, compare_clusterings
+from irl_inr.pipelines.clustering.comparison import (
+    HEAD_AGREEMENT,
+    METHODS,
+    assign_clusters,
+    cluster_baselines,
+    compare_clusterings,
+)
 from irl_inr.pipelines.clustering.nodes import mine_neighbours, train_dti, train_scan, train_selflabel
 from irl_inr.pipelines.clustering.parameters import ClusteringParameters
 from irl_inr.pipelines.clustering.pipeline import create_pipeline
+from irl_inr.saved_models import restore_encoder, restore_scan_head
 
 COUNT, SIZE, CLASSES = 40, 24, 3
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -154,6 +163,8 @@ def test_threads_default_to_the_section_and_give_way_to_a_block():
         ({"n_clusters": 1}, r"clustering.n_clusters = 1: must be at least 2"),
         ({"mining": {"neighbours": 0}}, r"clustering.mining.neighbours = 0"),
         ({"scan": {"heads": 3}}, r"clustering.scan: unknown parameter\(s\) \['heads'\]"),
+        ({"scan": {"keep_head": "labels"}},
+         r"clustering.scan.keep_head = 'labels': must be one of \['agreement', 'loss'\]"),
         ({"scan": {"optimisation": {"epochs": 0}}}, r"clustering.scan.optimisation: training.epochs = 0"),
         ({"selflabel": {"threshold": 1.5}}, r"clustering.selflabel.threshold = 1.5"),
         ({"selflabel": {"ema_decay": 1.0}}, r"clustering.selflabel.ema_decay = 1.0: must be < 1"),
@@ -222,6 +233,8 @@ def test_unlabelled_images_are_mined_without_neighbour_acc(data, directory, capl
 def test_scan_keeps_its_best_head_and_resumes_its_checkpoint(trained, data, irl_inr, directory):
     scan, history = trained["scan"], trained["scan_history"]
     config = scan["config"]
+    # Two heads agree with each other equally: the lower loss decides.
+    assert config["keep_head"] == "agreement" and config["head_mean_agreement"][0] == config["head_mean_agreement"][1]
     assert config["best_head"] == int(np.argmin(config["head_losses"])) and len(config["head_losses"]) == 2
     assert list(history["epoch"]) == [1, 2] and {"consistency", "entropy", "head_0", "head_1"} <= set(history)
     assert config["train_seconds"] == pytest.approx(history["seconds"].sum()) and config["images"] == COUNT
@@ -230,6 +243,35 @@ def test_scan_keeps_its_best_head_and_resumes_its_checkpoint(trained, data, irl_
     again, _ = train_scan(irl_inr, images, table, trained["neighbours"], trained["parameters"])
     assert all(torch.equal(again["state_dict"][k], v) for k, v in scan["state_dict"].items())
     assert len(list((directory / "checkpoints").glob("scan-*.pt"))) == 1
+
+
+def test_scan_records_how_far_its_heads_agree_and_the_rule_needs_no_retraining(trained, data, irl_inr, directory):
+    scan, parameters = trained["scan"], trained["parameters"]
+    config = scan["config"]
+    encoder, pixels = restore_encoder(irl_inr, scan["state_dict"], "features."), images_as_tensor(data[0])
+    assignments = np.stack([
+        cluster_probabilities(encoder, restore_scan_head({**scan, "config": {**config, "best_head": head}}), pixels,
+                              16, "cpu", config["normalise_codes"]).argmax(1)
+        for head in range(config["n_heads"])
+    ])  # (H, N) every head's clusters of the images, as assign_clusters reads them
+    agreement = pairwise_rand_index(assignments)
+    assert config["head_agreement_ari"] == pytest.approx(agreement[0, 1])
+    assert config["kept_head_agreement_ari"] == pytest.approx(agreement[0, 1])
+    assert config["head_mean_agreement"] == pytest.approx([agreement[0, 1]] * 2)
+    images, table, _, _ = data
+    by_loss, _ = train_scan(irl_inr, images, table, trained["neighbours"], {**parameters, "scan": {
+        **parameters["scan"], "keep_head": "loss"}})
+    assert by_loss["config"]["keep_head"] == "loss" and by_loss["config"]["best_head"] == config["best_head"]
+    assert len(list((directory / "checkpoints").glob("scan-*.pt"))) == 1  # the same training, resumed
+
+
+def test_one_head_is_kept_without_an_agreement_to_report(data, irl_inr, tmp_path):
+    images, table, codes, poses = data
+    parameters = tiny(tmp_path, scan={"n_heads": 1, "optimisation": {"epochs": 1, "batch_size": 20}})
+    neighbours, _ = mine_neighbours(codes, poses, parameters)
+    config = train_scan(irl_inr, images, table, neighbours, parameters)[0]["config"]
+    assert config["best_head"] == 0 and config["head_mean_agreement"] == [1.0]
+    assert not set(HEAD_AGREEMENT) & set(config)
 
 
 def test_other_neighbours_get_their_own_scan_checkpoint(data, irl_inr, tmp_path):
@@ -339,7 +381,8 @@ def test_comparison_scores_every_method_the_same_way(trained):
     comparison, measures = trained["comparison"], trained["measures"]
     assert comparison["method"].tolist() == COMPARED
     # The labels are not the digits 6 and 9: no ACC with them merged.
-    assert list(comparison.columns) == ["method", "acc", "nmi", "ari", "empty_clusters", "train_seconds"]
+    assert list(comparison.columns) == ["method", "acc", "nmi", "ari", "empty_clusters", "train_seconds",
+                                        "head_agreement_ari"]
     labels = trained["assignments"]["label"].to_numpy()
     for method in COMPARED:
         expected = metrics.clustering_scores(labels, trained["assignments"][method].to_numpy())
@@ -348,6 +391,14 @@ def test_comparison_scores_every_method_the_same_way(trained):
     assert set(measures) == {*COMPARED, "mining"} and measures["mining"] == trained["mining"]
     assert measures["kmeans_z"]["acc"] == 1.0  # well separated codes
     assert measures["scan"]["train_seconds"] == trained["scan"]["config"]["train_seconds"]
+
+
+def test_comparison_reports_how_far_scans_heads_agree_on_its_row_alone(trained):
+    comparison, measures, config = trained["comparison"], trained["measures"], trained["scan"]["config"]
+    assert {name: measures["scan"][name] for name in HEAD_AGREEMENT} == {name: config[name] for name in HEAD_AGREEMENT}
+    column = comparison.set_index("method")["head_agreement_ari"]
+    assert column["scan"] == config["head_agreement_ari"] and column.drop("scan").isna().all()
+    assert not any(name in measures[method] for method in COMPARED if method != "scan" for name in HEAD_AGREEMENT)
 
 
 def test_acc_69_is_scored_where_the_labels_are_the_digits_6_and_9(trained):
@@ -396,7 +447,8 @@ def test_unlabelled_images_are_compared_without_the_scores_that_need_labels(trai
         table, measures = compare_clusterings(assignments, trained["seconds"], trained["scan"], trained["selflabel"],
                                               trained["dti"], mining, trained["parameters"])
     for method in COMPARED:
-        assert set(measures[method]) == {"empty_clusters", "train_seconds"}, method
+        agreement = HEAD_AGREEMENT if method == "scan" else ()  # the heads agree or not without labels
+        assert set(measures[method]) == {"empty_clusters", "train_seconds", *agreement}, method
     assert measures["mining"] == mining and table[["acc", "nmi", "ari"]].isna().all().all()
     assert "one label class: acc, nmi, ari and acc_69 are skipped" in caplog.text
 

@@ -36,7 +36,9 @@ from irl_inr import metrics
 from irl_inr.fingerprint import digest
 from irl_inr.geometry import pixels_to_normalised
 from irl_inr.inference import cluster_probabilities
+from irl_inr.metrics.clustering import head_agreement, pairwise_rand_index
 from irl_inr.models.dti import DTIClustering
+from irl_inr.models.head_selection import kept_head, mean_agreement
 from irl_inr.models.neighbour_pairs import NeighbourPairs
 from irl_inr.models.scan import SCANModel
 from irl_inr.models.selflabel import SelfLabelModel
@@ -104,9 +106,14 @@ def train_scan(
     under a random rotation and shift, should get the same confident cluster, while the
     batch uses every cluster (entropy weight ``clustering.scan.entropy_weight``).
 
-    Returns ``{"config", "state_dict"}`` (the config records the head with the lowest
-    SCAN loss over all images, ``best_head``, every head's loss and the training time)
-    and the per-epoch history (``head_<h>`` columns follow each head)."""
+    One head is kept (``clustering.scan.keep_head``): by default the one whose clusters
+    agree best with the other heads' (adjusted Rand index), else the lowest SCAN loss.
+
+    Returns ``{"config", "state_dict"}`` (the config records the kept head,
+    ``best_head``, every head's SCAN loss and mean ARI with the other heads, how far the
+    heads agree, ``head_agreement_ari`` and ``kept_head_agreement_ari`` (see
+    :func:`irl_inr.metrics.clustering.head_agreement`; absent with one head), and the
+    training time) and the per-epoch history (``head_<h>`` columns follow each head)."""
     options = ClusteringParameters.from_dict(parameters)
     block = options.scan
     data, _ = selected_images(images, image_table, options)
@@ -118,7 +125,8 @@ def train_scan(
         )
     optimisation = options.training_config("scan")
     max_shift = float(pixels_to_normalised(block.max_shift_pixels, data.shape[-1]))
-    settings = {"n_clusters": options.n_clusters, "scan": block.model_settings(), "max_shift": max_shift,
+    trained = {name: value for name, value in block.model_settings().items() if name != "keep_head"}  # chosen after
+    settings = {"n_clusters": options.n_clusters, "scan": trained, "max_shift": max_shift,
                 "normalise_codes": options.normalise_codes}
     irl_digest = model_digest(irl_inr_model, "irl_inr_model")
 
@@ -146,10 +154,17 @@ def train_scan(
     logger.info("Training SCAN (%d heads) on %d images; checkpoints in %s", block.n_heads, len(data), path)
     result = fit(model, pairs, optimisation, checkpoint_path=path, progress=options.progress)
     with thread_limit(options.num_threads):
-        head_losses = model.head_losses(pairs, options.batch_size).cpu()
-    best = int(torch.argmin(head_losses))
+        head_losses, assignments = model.judge_heads(pairs, options.batch_size)
+    head_losses, assignments = head_losses.cpu(), assignments.cpu().numpy()  # (H,), (H, N)
+    agreement = pairwise_rand_index(assignments)  # (H, H)
+    best = kept_head(block.keep_head, head_losses, agreement)
     model.selected_head.fill_(best)
-    logger.info("SCAN heads' losses %s: head %d kept", [round(float(v), 4) for v in head_losses], best)
+    stability = head_agreement(agreement, best) if block.n_heads > 1 else {}
+    logger.info(
+        "SCAN heads' losses %s, mean ARI with the other heads %s: head %d kept (by %s); %s",
+        [round(float(v), 4) for v in head_losses], [round(float(v), 3) for v in mean_agreement(agreement)], best,
+        block.keep_head, stability,
+    )
     scan_model = {
         "config": {
             "irl_inr": irl_inr_model["config"],
@@ -161,7 +176,10 @@ def train_scan(
             "scan": block.model_settings(),
             "optimisation": optimisation.to_dict(),
             "best_head": best,
+            "keep_head": block.keep_head,
             "head_losses": [float(v) for v in head_losses],
+            "head_mean_agreement": [float(v) for v in mean_agreement(agreement)],
+            **stability,
             "images": int(len(data)),
             "images_digest": digest(data),
             "train_seconds": _train_seconds(result.history),

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from irl_inr.models.dti import DEFAULT_HIDDEN, INITIALISATIONS, TRANSFORMATIONS
+from irl_inr.models.head_selection import KEEP_RULES
 from irl_inr.parameters import ImageRequirement, Parameters, is_int
 from irl_inr.tables import is_unlabelled, rows_of_split
 from irl_inr.training import TrainingConfig
@@ -62,6 +63,7 @@ class ScanParameters(TrainedBlock):
         "checkpoint_every": 200,
     }
     n_heads: int = 10
+    keep_head: str = "agreement"  # agreement | loss: which head is SCAN's answer (irl_inr.models.head_selection)
     entropy_weight: float = 5.0
     train_features: bool = False
     features_learning_rate_scale: float = 1.0  # trained features: their learning rate over the heads'
@@ -73,6 +75,8 @@ class ScanParameters(TrainedBlock):
 
     def check(self) -> None:
         self.check_int("n_heads", 1)
+        if self.keep_head not in KEEP_RULES:
+            self.fail("keep_head", f"must be one of {list(KEEP_RULES)}")
         self.check_number("entropy_weight", 0)
         self.check_bool("train_features")
         self.check_number("features_learning_rate_scale", 0, open_low=True)
