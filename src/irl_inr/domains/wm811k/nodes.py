@@ -194,7 +194,8 @@ def rotate_wafers(
     rotation = draw_rotations(len(die_maps), options)
     images = np.empty((len(die_maps), sizes.image_size, sizes.image_size), dtype=np.float32)
     for start in range(0, len(die_maps), options.batch_size):
-        states = torch.from_numpy(np.asarray(die_maps[start : start + options.batch_size])).float().unsqueeze(1)
+        batch = np.array(die_maps[start : start + options.batch_size])  # a copy: die_maps may be a read-only memory map
+        states = torch.from_numpy(batch).float().unsqueeze(1)
         turned = transform_images(states, rotation[start : start + options.batch_size].float(), mode="nearest")
         intensities = encode_die_states(turned.squeeze(1).round().to(torch.uint8).numpy(), options.die_intensities)
         images[start : start + len(states)] = block_means(intensities, sizes.supersample)
