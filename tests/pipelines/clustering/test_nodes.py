@@ -234,7 +234,8 @@ def test_scan_keeps_its_best_head_and_resumes_its_checkpoint(trained, data, irl_
     scan, history = trained["scan"], trained["scan_history"]
     config = scan["config"]
     # Two heads agree with each other equally: the lower loss decides.
-    assert config["keep_head"] == "agreement" and config["head_mean_agreement"][0] == config["head_mean_agreement"][1]
+    assert config["scan"]["keep_head"] == "agreement"
+    assert config["head_mean_agreement"][0] == config["head_mean_agreement"][1]
     assert config["best_head"] == int(np.argmin(config["head_losses"])) and len(config["head_losses"]) == 2
     assert list(history["epoch"]) == [1, 2] and {"consistency", "entropy", "head_0", "head_1"} <= set(history)
     assert config["train_seconds"] == pytest.approx(history["seconds"].sum()) and config["images"] == COUNT
@@ -261,7 +262,7 @@ def test_scan_records_how_far_its_heads_agree_and_the_rule_needs_no_retraining(t
     images, table, _, _ = data
     by_loss, _ = train_scan(irl_inr, images, table, trained["neighbours"], {**parameters, "scan": {
         **parameters["scan"], "keep_head": "loss"}})
-    assert by_loss["config"]["keep_head"] == "loss" and by_loss["config"]["best_head"] == config["best_head"]
+    assert by_loss["config"]["scan"]["keep_head"] == "loss" and by_loss["config"]["best_head"] == config["best_head"]
     assert len(list((directory / "checkpoints").glob("scan-*.pt"))) == 1  # the same training, resumed
 
 

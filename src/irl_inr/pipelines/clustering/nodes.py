@@ -176,7 +176,6 @@ def train_scan(
             "scan": block.model_settings(),
             "optimisation": optimisation.to_dict(),
             "best_head": best,
-            "keep_head": block.keep_head,
             "head_losses": [float(v) for v in head_losses],
             "head_mean_agreement": [float(v) for v in mean_agreement(agreement)],
             **stability,
