@@ -143,6 +143,8 @@ def train_step(spec: dict) -> dict:
     model_config = dataclasses.replace(model_config, image_size=spec["image_size"])
     baseline_mb = status_mb("VmRSS")
     data = images_as_tensor(np.load(spec["images"]))
+    # The configured batch, or every image where there are fewer (the smoke setting's 57 wafers).
+    optimisation = dataclasses.replace(optimisation, batch_size=min(optimisation.batch_size, len(data)))
     torch.manual_seed(optimisation.seed)
     model = IRLINR(model_config)
     fit(model, data, optimisation, checkpoint_path=None, progress=False, stop_after_steps=spec["warmup"])
