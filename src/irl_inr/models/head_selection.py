@@ -13,11 +13,6 @@ wafer codes, whose heads disagree (mean ARI 0.6), the head kept by loss gave 0.4
 whether 10, 30 or 100 heads were trained, the most agreeing of 30 heads 0.48-0.50; on the
 digits and on cryo-EM, whose heads agree (ARI 0.9 and above), either rule stays within
 0.006 over the seeds with 10 heads (digits 0.910-0.916 by loss, 0.911-0.916 by agreement).
-
-:func:`split_half_agreement` says, from one run, whether its answer would repeat: the rule
-applied to two halves of the heads keeps two heads, and the ARI between them estimates the
-ARI between the answers of two seeds (0.97-0.99 on the digits and cryo-EM, whose ACC moved
-by less than 0.01 over five seeds; 0.53-0.93 on the wafers, whose ACC moved by 0.01-0.07).
 """
 
 from __future__ import annotations
