@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from irl_inr.metrics.clustering import pairwise_rand_index
-from irl_inr.models.head_selection import kept_head, mean_agreement, split_half_agreement
+from irl_inr.models.head_selection import kept_head, mean_agreement
 
 
 def heads_with_a_stray(count: int = 120, seed: int = 0) -> np.ndarray:
@@ -44,24 +44,9 @@ def test_heads_that_agree_equally_are_told_apart_by_their_loss():
     np.testing.assert_array_equal(mean_agreement(np.ones((1, 1))), [1.0])
 
 
-def test_an_answer_most_heads_share_repeats_from_half_the_heads_and_a_stray_lowest_loss_does_not():
-    rng = np.random.default_rng(2)
-    shared = np.repeat(np.arange(3), 40)
-    heads = np.stack([*[(shared + offset) % 3 for offset in range(9)], rng.integers(0, 3, 120)])  # 9 alike, 1 stray
-    agreement = pairwise_rand_index(heads)
-    losses = torch.tensor([-1.0] * 9 + [-2.0])  # the stray head has the lowest loss
-    assert split_half_agreement("agreement", losses, agreement) == pytest.approx(1.0)
-    by_loss = split_half_agreement("loss", losses, agreement)  # the half holding the stray keeps it
-    assert by_loss < 0.6 and by_loss == split_half_agreement("loss", losses, agreement)  # fixed cuts: repeatable
-    identical = np.ones((4, 4))
-    assert split_half_agreement("loss", torch.zeros(4), identical) == 1.0
-
-
 def test_bad_rules_and_shapes_name_the_argument():
     agreement = np.ones((2, 2))
     with pytest.raises(ValueError, match=r"rule must be one of \['agreement', 'loss'\], got 'labels'"):
         kept_head("labels", torch.zeros(2), agreement)
     with pytest.raises(ValueError, match="losses .* and agreement .* must describe the same heads"):
         kept_head("agreement", torch.zeros(3), agreement)
-    with pytest.raises(ValueError, match="split_half_agreement needs at least two heads, got 1"):
-        split_half_agreement("loss", torch.zeros(1), np.ones((1, 1)))

@@ -49,22 +49,3 @@ def kept_head(rule: str, losses: torch.Tensor, agreement: np.ndarray) -> int:
     if rule == "loss":
         return int(np.argmin(losses))
     return int(np.lexsort((losses, -mean_agreement(agreement)))[0])  # most agreeing; ties: the lowest loss
-
-
-def split_half_agreement(rule: str, losses: torch.Tensor, agreement: np.ndarray, splits: int = 100) -> float:
-    """How far another set of heads would give the same answer: the heads are cut into two
-    random halves ``splits`` times, ``rule`` keeps one head of each half
-    (:func:`kept_head`), and the ARI between the two kept heads is averaged. ``losses``
-    (H,), ``agreement`` (H, H) as for :func:`kept_head`; H >= 2. The cuts come from a fixed
-    generator: the number depends on the heads alone."""
-    count = len(losses)
-    if count < 2:
-        raise ValueError(f"split_half_agreement needs at least two heads, got {count}")
-    generator = np.random.default_rng(0)
-    scores = []
-    for _ in range(splits):
-        order = generator.permutation(count)
-        halves = order[: count // 2], order[count // 2 :]
-        kept = [half[kept_head(rule, losses[half], agreement[np.ix_(half, half)])] for half in halves]
-        scores.append(agreement[kept[0], kept[1]])
-    return float(np.mean(scores))

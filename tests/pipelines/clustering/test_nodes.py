@@ -259,7 +259,6 @@ def test_scan_records_how_far_its_heads_agree_and_the_rule_needs_no_retraining(t
     assert config["head_agreement_ari"] == pytest.approx(agreement[0, 1])
     assert config["kept_head_agreement_ari"] == pytest.approx(agreement[0, 1])
     assert config["head_mean_agreement"] == pytest.approx([agreement[0, 1]] * 2)
-    assert config["split_half_ari"] == pytest.approx(agreement[0, 1])  # halves of one head each
     images, table, _, _ = data
     by_loss, _ = train_scan(irl_inr, images, table, trained["neighbours"], {**parameters, "scan": {
         **parameters["scan"], "keep_head": "loss"}})
@@ -384,7 +383,7 @@ def test_comparison_scores_every_method_the_same_way(trained):
     assert comparison["method"].tolist() == COMPARED
     # The labels are not the digits 6 and 9: no ACC with them merged.
     assert list(comparison.columns) == ["method", "acc", "nmi", "ari", "empty_clusters", "train_seconds",
-                                        "head_agreement_ari", "split_half_ari"]
+                                        "head_agreement_ari"]
     labels = trained["assignments"]["label"].to_numpy()
     for method in COMPARED:
         expected = metrics.clustering_scores(labels, trained["assignments"][method].to_numpy())
@@ -398,9 +397,8 @@ def test_comparison_scores_every_method_the_same_way(trained):
 def test_comparison_reports_how_far_scans_heads_agree_on_its_row_alone(trained):
     comparison, measures, config = trained["comparison"], trained["measures"], trained["scan"]["config"]
     assert {name: measures["scan"][name] for name in HEAD_AGREEMENT} == {name: config[name] for name in HEAD_AGREEMENT}
-    for name in ("head_agreement_ari", "split_half_ari"):
-        column = comparison.set_index("method")[name]
-        assert column["scan"] == config[name] and column.drop("scan").isna().all()
+    column = comparison.set_index("method")["head_agreement_ari"]
+    assert column["scan"] == config["head_agreement_ari"] and column.drop("scan").isna().all()
     assert not any(name in measures[method] for method in COMPARED if method != "scan" for name in HEAD_AGREEMENT)
 
 

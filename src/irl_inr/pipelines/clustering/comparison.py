@@ -46,11 +46,9 @@ TRAINED_METHODS = ("dti", "scan", "selflabel")
 METHODS = (*BASELINE_METHODS, *TRAINED_METHODS)
 # The columns of the cluster assignments that are not a method's clusters.
 IMAGE_COLUMNS = ("image_id", "label", "label_name")
-# How far SCAN's heads agree (irl_inr.metrics.clustering.head_agreement) and how far its
-# answer repeats from another set of heads (split_half_ari), from its model's config into
-# its measures; those of HEAD_AGREEMENT_COLUMNS are also columns of the comparison (SCAN's row).
-HEAD_AGREEMENT = ("head_agreement_ari", "kept_head_agreement_ari", "split_half_ari")
-HEAD_AGREEMENT_COLUMNS = ("head_agreement_ari", "split_half_ari")
+# How far SCAN's heads agree (irl_inr.metrics.clustering.head_agreement), from its model's
+# config into its measures; the first is also a column of the comparison (SCAN's row).
+HEAD_AGREEMENT = ("head_agreement_ari", "kept_head_agreement_ari")
 
 
 def compared_methods(cluster_assignments: pd.DataFrame) -> list[str]:
@@ -210,11 +208,10 @@ def compare_clusterings(
     """Every method scored against the labels on the same images.
 
     Returns the table ``method, acc, nmi, ari[, acc_69], empty_clusters, train_seconds[,
-    head_agreement_ari, split_half_ari]`` (one row per method of ``cluster_assignments``:
-    :data:`METHODS` and ``kmeans_<feature>``; the last two on SCAN's row alone, where it
-    trained several heads: the mean ARI between its heads' clusters, and between the heads
-    its rule keeps from two halves of them) and ``{"<method>": {...}, "mining": {...}}`` for
-    the metrics file (SCAN's with :data:`HEAD_AGREEMENT`; ``acc_69``: ACC with
+    head_agreement_ari]`` (one row per method of ``cluster_assignments``: :data:`METHODS` and
+    ``kmeans_<feature>``; ``head_agreement_ari`` on SCAN's row alone: the mean ARI between
+    its heads' clusters, where it trained several) and ``{"<method>": {...}, "mining":
+    {...}}`` for the metrics file (SCAN's with :data:`HEAD_AGREEMENT`; ``acc_69``: ACC with
     6 and 9 as one class, only where the labels are the digits; ``train_seconds``: the
     method's own training, k-means fits timed here, the rest the training loop's epoch
     times; self-labelling's excludes the SCAN it starts from). Images of one label class
@@ -249,8 +246,8 @@ def compare_clusterings(
         rows.append({"method": method, **scores})
     agreement = {name: float(scan_model["config"][name]) for name in HEAD_AGREEMENT if name in scan_model["config"]}
     measures["scan"].update(agreement)
-    agreement_columns = [name for name in HEAD_AGREEMENT_COLUMNS if name in agreement]
-    rows[methods.index("scan")].update({name: agreement[name] for name in agreement_columns})
+    if agreement:
+        rows[methods.index("scan")][HEAD_AGREEMENT[0]] = agreement[HEAD_AGREEMENT[0]]
     if measures["selflabel"]["empty_clusters"]:
         logger.warning(
             "selflabel.empty_clusters = %d: the self-labelling step left clusters without members",
@@ -258,7 +255,7 @@ def compare_clusterings(
         )
     measures["mining"] = dict(mining_metrics)
     columns = ["method", "acc", "nmi", "ari", *(["acc_69"] if digits else []), "empty_clusters", "train_seconds",
-               *agreement_columns]
+               *(HEAD_AGREEMENT[:1] if agreement else [])]
     table = pd.DataFrame(rows, columns=columns)
     logger.info("Clustering comparison:\n%s", table.to_string(index=False, float_format="%.4f"))
     return table, measures

@@ -38,7 +38,7 @@ from irl_inr.geometry import pixels_to_normalised
 from irl_inr.inference import cluster_probabilities
 from irl_inr.metrics.clustering import head_agreement, pairwise_rand_index
 from irl_inr.models.dti import DTIClustering
-from irl_inr.models.head_selection import kept_head, mean_agreement, split_half_agreement
+from irl_inr.models.head_selection import kept_head, mean_agreement
 from irl_inr.models.neighbour_pairs import NeighbourPairs
 from irl_inr.models.scan import SCANModel
 from irl_inr.models.selflabel import SelfLabelModel
@@ -112,11 +112,8 @@ def train_scan(
     Returns ``{"config", "state_dict"}`` (the config records the kept head,
     ``best_head``, every head's SCAN loss and mean ARI with the other heads, how far the
     heads agree, ``head_agreement_ari`` and ``kept_head_agreement_ari`` (see
-    :func:`irl_inr.metrics.clustering.head_agreement`), and how far the rule's answer
-    repeats from another set of heads, ``split_half_ari`` (see
-    :func:`irl_inr.models.head_selection.split_half_agreement`) (the three absent with one
-    head), and the training time) and the per-epoch history (``head_<h>`` columns follow
-    each head)."""
+    :func:`irl_inr.metrics.clustering.head_agreement`; absent with one head), and the
+    training time) and the per-epoch history (``head_<h>`` columns follow each head)."""
     options = ClusteringParameters.from_dict(parameters)
     block = options.scan
     data, _ = selected_images(images, image_table, options)
@@ -162,9 +159,7 @@ def train_scan(
     agreement = pairwise_rand_index(assignments)  # (H, H)
     best = kept_head(block.keep_head, head_losses, agreement)
     model.selected_head.fill_(best)
-    stability = {
-        **head_agreement(agreement, best), "split_half_ari": split_half_agreement(block.keep_head, head_losses, agreement),
-    } if block.n_heads > 1 else {}
+    stability = head_agreement(agreement, best) if block.n_heads > 1 else {}
     logger.info(
         "SCAN heads' losses %s, mean ARI with the other heads %s: head %d kept (by %s); %s",
         [round(float(v), 4) for v in head_losses], [round(float(v), 3) for v in mean_agreement(agreement)], best,
