@@ -95,8 +95,8 @@ class SelfLabelParameters(TrainedBlock):
 
     section = "clustering.selflabel"
     DEFAULT_OPTIMISATION: ClassVar[dict[str, Any]] = {
-        "epochs": 5, "batch_size": 256, "learning_rate": 1e-3, "learning_rate_schedule": "cosine",
-        "betas": [0.9, 0.999], "weight_decay": 1e-4, "checkpoint_every": 20,
+        "epochs": 5, "batch_size": 256, "learning_rate": 1e-3, "betas": [0.9, 0.999], "weight_decay": 1e-4,
+        "checkpoint_every": 20,
     }
     threshold: float = 0.9
     class_balance: bool = True
