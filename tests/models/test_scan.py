@@ -12,6 +12,7 @@ from torch import nn
 from irl_inr.geometry import pixel_grid
 from irl_inr.metrics import clustering_accuracy
 from irl_inr.metrics.clustering import pairwise_rand_index
+from irl_inr.models.augmentation import AppearanceAugmentation
 from irl_inr.models.head_selection import kept_head
 from tests.models.shapes import SIZE, rotated_bar_and_ell
 from irl_inr.models.clustering_heads import ClusteringHeads, head_clusters
@@ -393,6 +394,44 @@ def test_cached_views_encode_each_pose_once_and_train_without_the_encoder():
     torch.testing.assert_close(again.view_features, model.view_features)  # the poses come from view_seed
 
 
+def test_appearance_augmentation_changes_the_cached_views_and_nothing_without_it():
+    images, labels = two_shapes(count=24)
+    pairs = NeighbourPairs(images, same_label_neighbours(labels, 3))
+    settings = dict(n_clusters=2, n_heads=2, max_shift=0.1, cached_views=3)
+    posed = SCANModel(RadialProfile(), pairs, **settings)
+    # A disabled augmentation is no augmentation: the same poses, the same codes.
+    unchanged = SCANModel(RadialProfile(), pairs, **settings, appearance=AppearanceAugmentation())
+    torch.testing.assert_close(unchanged.view_features, posed.view_features)
+    distorted = SCANModel(RadialProfile(), pairs, **settings, appearance=AppearanceAugmentation(scale=0.3, mirror=True))
+    # The poses are drawn first from the same seed, then the distortion: the first view differs
+    # from the pose-only one only by the distortion (a ring profile moves with the scale).
+    assert distorted.view_features.shape == posed.view_features.shape
+    assert not torch.allclose(distorted.view_features, posed.view_features, atol=1e-3)
+    again = SCANModel(RadialProfile(), pairs, **settings, appearance=AppearanceAugmentation(scale=0.3, mirror=True))
+    torch.testing.assert_close(again.view_features, distorted.view_features)  # seeded by view_seed
+
+
+def test_appearance_augmentation_reaches_fresh_views_too():
+    images, labels = two_shapes(count=16)
+    pairs = NeighbourPairs(images, same_label_neighbours(labels, 3))
+    seen = []
+
+    class Recorder(nn.Module):
+        def forward(self, batch):
+            seen.append(batch.clone())
+            return RadialProfile()(batch)
+
+    for appearance in (None, AppearanceAugmentation(scale=0.3)):
+        model = SCANModel(Recorder(), pairs, n_clusters=2, rotate=False, appearance=appearance)
+        seen.clear()
+        model.training_losses(pairs[torch.arange(8)], torch.Generator().manual_seed(0))
+        anchors = seen[-1][:8]
+        if appearance is None:
+            torch.testing.assert_close(anchors, images[:8])  # no pose, no distortion: the images
+        else:
+            assert not torch.allclose(anchors, images[:8])  # rescaled about the centre of mass
+
+
 def test_normalised_features_reach_the_heads_at_unit_length():
     points, _, neighbours = two_blobs(per_blob=10, k=3)
     model = SCANModel(CountingFeatures(nn.Identity()), NeighbourPairs(points, neighbours), 2, 1, rotate=False,
@@ -436,6 +475,11 @@ def test_frozen_features_stay_frozen_and_in_eval_mode():
 def test_bad_inputs_name_the_argument():
     points, _, neighbours = two_blobs(per_blob=5, k=3)
     identity = nn.Identity()
+    with pytest.raises(TypeError, match="appearance must be an AppearanceAugmentation"):
+        SCANModel(nn.Identity(), NeighbourPairs(points, neighbours), 2, rotate=False, appearance={"scale": 0.1})
+    with pytest.raises(ValueError, match="appearance augmentation"):
+        SCANModel(nn.Identity(), NeighbourPairs(points, neighbours), 2, rotate=False,
+                  appearance=AppearanceAugmentation(scale=0.1))
     with pytest.raises(ValueError, match="cached_views needs frozen features"):
         SCANModel(nn.Identity(), NeighbourPairs(points, neighbours), 2, rotate=False, train_features=True, cached_views=2)
     with pytest.raises(ValueError, match="cached_views must be a non-negative integer"):

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from irl_inr.metrics.clustering import pairwise_rand_index
-from irl_inr.models.augmentation import posed_views
+from irl_inr.models.augmentation import AppearanceAugmentation, distort, draw_appearance, posed_views
 from irl_inr.models.checks import non_negative_float, positive_int
 from irl_inr.models.clustering_heads import ClusteringHeads
 from irl_inr.models.features import FeatureOwner, probe_features
@@ -73,6 +73,10 @@ class SCANModel(FeatureOwner):
     features: many epochs then cost no encoder pass. 0: fresh poses through the features
     at every step.
     head_hidden: hidden units of every head (0: linear heads); see :class:`ClusteringHeads`.
+    appearance: an augmentation applied to every posed view after its pose (None: the pose
+    only), e.g. the IRL-INR encoder's own (``IRLINRConfig.appearance_augmentation``): the
+    heads then learn on the distortions the code was trained to ignore, as SCAN's paper
+    trains its heads under its pretext task's augmentations.
     features_learning_rate_scale: trained features learn at this share of the heads'
     learning rate (see :meth:`~irl_inr.models.features.FeatureOwner.optimiser_groups`).
 
@@ -100,6 +104,7 @@ class SCANModel(FeatureOwner):
         view_seed: int = 0,
         head_hidden: int = 0,
         features_learning_rate_scale: float = 1.0,
+        appearance: AppearanceAugmentation | None = None,
     ) -> None:
         super().__init__()
         n_clusters = positive_int(n_clusters, "n_clusters", minimum=2)
@@ -119,6 +124,12 @@ class SCANModel(FeatureOwner):
                 f"images must have shape (N, C, H, W) for rotation/shift augmentation, got {tuple(images.shape)}"
             )
         self.entropy_weight = non_negative_float(entropy_weight, "entropy_weight")
+        if appearance is not None and not isinstance(appearance, AppearanceAugmentation):
+            raise TypeError(f"appearance must be an AppearanceAugmentation or None, got {type(appearance).__name__}")
+        if appearance is not None and images.dim() != 4:
+            raise ValueError(f"images must have shape (N, C, H, W) for the appearance augmentation, got "
+                             f"{tuple(images.shape)}")
+        self.appearance = appearance if appearance is not None and appearance.enabled else None
         if feature_dim is not None:
             feature_dim = positive_int(feature_dim, "feature_dim")
         if not is_int(cached_views) or cached_views < 0:
@@ -136,16 +147,25 @@ class SCANModel(FeatureOwner):
         # The head chosen by best_head(); -1 = not chosen yet (reset by every training step).
         self.register_buffer("selected_head", torch.tensor(-1, dtype=torch.long))
 
+    def _views(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Every image (B, C, H, W) under its own random pose, then the appearance
+        augmentation if there is one."""
+        posed = posed_views(images, generator, self.rotate, self.max_shift)
+        if self.appearance is None:
+            return posed
+        draw = draw_appearance(len(posed), self.appearance, generator, tuple(posed.shape[-2:]))
+        return distort(posed, self.appearance, draw)
+
     @torch.no_grad()
     def _encode_views(self, images: torch.Tensor, views: int, seed: int, batch_size: int = 512) -> torch.Tensor:
-        """Features (N, views, d) of ``views`` randomly posed copies of every image."""
+        """Features (N, views, d) of ``views`` random views (:meth:`_views`) of every image."""
         generator = torch.Generator().manual_seed(seed)
         was_training = self.features.training
         self.features.eval()
         try:
             encoded = []
             for _ in range(views):
-                posed = posed_views(images, generator, self.rotate, self.max_shift)
+                posed = self._views(images, generator)
                 encoded.append(torch.cat([self._code(posed[start : start + batch_size])
                                           for start in range(0, len(posed), batch_size)]))
         finally:
@@ -186,7 +206,7 @@ class SCANModel(FeatureOwner):
             view = torch.randint(self.cached_views, (2 * size,), generator=generator, device=generator.device)
             features = self.view_features[rows, view.to(rows.device)]  # (2B, d)
         else:
-            features = self._features(posed_views(batch.pairs.pixels(rows), generator, self.rotate, self.max_shift))
+            features = self._features(self._views(batch.pairs.pixels(rows), generator))
         probs = torch.softmax(self.heads(features).float(), dim=-1)  # (H, 2B, K)
         per_head = head_scan_losses(probs[:, :size], probs[:, size:], self.entropy_weight)  # each (H,)
         losses = {

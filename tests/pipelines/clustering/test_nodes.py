@@ -165,6 +165,7 @@ def test_threads_default_to_the_section_and_give_way_to_a_block():
         ({"scan": {"heads": 3}}, r"clustering.scan: unknown parameter\(s\) \['heads'\]"),
         ({"scan": {"keep_head": "labels"}},
          r"clustering.scan.keep_head = 'labels': must be one of \['agreement', 'loss'\]"),
+        ({"scan": {"views": "strong"}}, r"clustering.scan.views = 'strong': must be one of \['pose', 'encoder'\]"),
         ({"scan": {"optimisation": {"epochs": 0}}}, r"clustering.scan.optimisation: training.epochs = 0"),
         ({"selflabel": {"threshold": 1.5}}, r"clustering.selflabel.threshold = 1.5"),
         ({"selflabel": {"ema_decay": 1.0}}, r"clustering.selflabel.ema_decay = 1.0: must be < 1"),
@@ -264,6 +265,24 @@ def test_scan_records_how_far_its_heads_agree_and_the_rule_needs_no_retraining(t
         **parameters["scan"], "keep_head": "loss"}})
     assert by_loss["config"]["scan"]["keep_head"] == "loss" and by_loss["config"]["best_head"] == config["best_head"]
     assert len(list((directory / "checkpoints").glob("scan-*.pt"))) == 1  # the same training, resumed
+
+
+def test_scan_on_the_encoders_views_distorts_them_as_the_encoder_was_trained(trained, data, irl_inr, directory):
+    images, table, _, _ = data
+    parameters = trained["parameters"]
+    assert "views" not in trained["scan"]["config"]["scan"]  # pose: the settings, and checkpoints, of before
+    config = {**irl_inr["config"], "model": {**irl_inr["config"]["model"], "augment_scale": 0.2, "augment_mirror": True,
+                                                   "contrastive_views": 4}}
+    distorting = {**irl_inr, "config": config}
+    posed, _ = train_scan(distorting, images, table, trained["neighbours"], parameters)
+    encoder, _ = train_scan(distorting, images, table, trained["neighbours"], {
+        **parameters, "scan": {**parameters["scan"], "views": "encoder"}})
+    assert encoder["config"]["scan"]["views"] == "encoder"
+    assert any(not torch.equal(encoder["state_dict"][k], v) for k, v in posed["state_dict"].items())
+    # The pose-only views do not read the augmentation: the first training, resumed; the
+    # encoder's views are a training of their own.
+    assert all(torch.equal(posed["state_dict"][k], v) for k, v in trained["scan"]["state_dict"].items())
+    assert len(list((directory / "checkpoints").glob("scan-*.pt"))) == 2
 
 
 def test_one_head_is_kept_without_an_agreement_to_report(data, irl_inr, tmp_path):

@@ -26,6 +26,7 @@ out, and a warning says so. The figures of the comparison are drawn by
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -37,8 +38,10 @@ from irl_inr.fingerprint import digest
 from irl_inr.geometry import pixels_to_normalised
 from irl_inr.inference import cluster_probabilities
 from irl_inr.metrics.clustering import head_agreement, pairwise_rand_index
+from irl_inr.models.augmentation import AppearanceAugmentation
 from irl_inr.models.dti import DTIClustering
 from irl_inr.models.head_selection import kept_head, mean_agreement
+from irl_inr.models.irl_inr import IRLINRConfig
 from irl_inr.models.neighbour_pairs import NeighbourPairs
 from irl_inr.models.scan import SCANModel
 from irl_inr.models.selflabel import SelfLabelModel
@@ -98,6 +101,12 @@ def mine_neighbours(
     return neighbours.astype(np.int64), mining
 
 
+def encoder_appearance(config: IRLINRConfig) -> AppearanceAugmentation:
+    """The appearance augmentation of the IRL-INR encoder's views (mirrored too where the
+    model mirrors its encoder-only views): what ``clustering.scan.views: encoder`` adds."""
+    return dataclasses.replace(config.appearance_augmentation(), mirror=config.augment_mirror)
+
+
 def train_scan(
     irl_inr_model: dict, images: np.ndarray, image_table: pd.DataFrame, scan_neighbours: np.ndarray, parameters: dict
 ) -> tuple[dict, pd.DataFrame]:
@@ -132,8 +141,9 @@ def train_scan(
 
     torch.manual_seed(options.seed)
     pairs = NeighbourPairs(data, torch.from_numpy(scan_neighbours.astype(np.int64)))
+    network = restore_irl_inr(irl_inr_model)
     model = SCANModel(
-        restore_irl_inr(irl_inr_model).encoder,
+        network.encoder,
         pairs,
         options.n_clusters,
         block.n_heads,
@@ -146,6 +156,7 @@ def train_scan(
         view_seed=options.seed,
         head_hidden=block.head_hidden,
         features_learning_rate_scale=float(block.features_learning_rate_scale),
+        appearance=encoder_appearance(network.config) if block.views == "encoder" else None,
     )
     path = checkpoint_file(
         options.checkpoint_dir, "scan", settings, optimisation.fingerprint_fields(), irl_digest, state_signature(model),

@@ -18,6 +18,10 @@ from irl_inr.training import TrainingConfig
 
 logger = logging.getLogger(__name__)
 
+# What SCAN's heads see of an image: ``pose``, a random pose; ``encoder``, a random pose and
+# then the IRL-INR encoder's own appearance augmentation (irl_inr.models.augmentation).
+SCAN_VIEWS = ("pose", "encoder")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainedBlock(Parameters):
@@ -71,6 +75,7 @@ class ScanParameters(TrainedBlock):
     head_hidden: int = 128
     rotate: bool = True
     max_shift_pixels: float = 5.0
+    views: str = "pose"  # pose | encoder: the encoder's own appearance augmentation on top of the pose
     optimisation: dict = dataclasses.field(default_factory=dict)
 
     def check(self) -> None:
@@ -86,7 +91,17 @@ class ScanParameters(TrainedBlock):
             self.fail("cached_views", "needs train_features: false (cached codes come from a frozen encoder); set it to 0")
         self.check_bool("rotate")
         self.check_number("max_shift_pixels", 0)
+        if self.views not in SCAN_VIEWS:
+            self.fail("views", f"must be one of {list(SCAN_VIEWS)}")
         super().check()
+
+    def model_settings(self) -> dict[str, Any]:
+        """As :meth:`TrainedBlock.model_settings`, without ``views`` at its default ``pose``
+        (so that runs from before the option keep their checkpoints)."""
+        settings = super().model_settings()
+        if settings["views"] == "pose":
+            del settings["views"]
+        return settings
 
 
 @dataclasses.dataclass(frozen=True)
