@@ -17,7 +17,7 @@ from irl_inr.models.encoder import (
     compose_poses,
     unpose,
 )
-from irl_inr.models.irl_inr import IRLINRConfig
+from irl_inr.models.irl_inr import IRLINR, IRLINRConfig
 from irl_inr.moments import moment_pose
 
 SIZE = 32
@@ -312,3 +312,25 @@ def test_the_small_cnn_takes_its_widths_and_depth():
         IRLINRConfig(backbone="resnet18", backbone_channels=[16, 32])
     with pytest.raises(ValueError, match="IRLINRConfig.backbone_depth"):
         IRLINRConfig(backbone_depth=0)
+
+
+def test_the_radius_channel_is_the_distance_from_the_image_centre():
+    """With ``radius_channel`` the backbone reads one more channel, each pixel's distance
+    from the image centre: the same for every image and pose, so two images differ to the
+    backbone only in their own channels, and the code stays invariant to pose."""
+    encoder = Encoder("small_cnn", latent_dim=8, head_hidden=32, alignment="moments", radius_channel=True).eval()
+    first = encoder.backbone.layers[0]
+    assert first.in_channels == 2
+    seen = []
+    handle = first.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    image = asymmetric_blob()
+    posed = transform_images(image.expand(3, -1, -1, -1), torch.tensor([math.pi / 2, 1.0, 4.0]))
+    with torch.no_grad():
+        codes = encoder(torch.cat([image, posed])).semantic_code
+    handle.remove()
+    radius = pixel_grid(SIZE).norm(dim=-1).reshape(SIZE, SIZE)
+    for channel in seen[0][:, 1]:
+        torch.testing.assert_close(channel, radius)
+    cosine = torch.nn.functional.cosine_similarity(codes[:1], codes[1:], dim=1)
+    assert (cosine > 0.98).all(), cosine
+    assert IRLINR(IRLINRConfig(image_size=SIZE, encoder_radius_channel=True)).encoder.backbone.layers[0].in_channels == 2

@@ -106,6 +106,7 @@ def test_from_dict_round_trips_and_turns_lists_into_tuples():
         ("inr_chunk_pixels", 0),
         ("inr_chunk_pixels", 2.5),
         ("encoder_channels_last", 1),
+        ("encoder_radius_channel", "yes"),
         ("encoder_recompute_blocks", 1),  # the default backbone is small_cnn
         ("encoder_recompute_blocks", 9),
         ("backbone_layout", 0),

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from irl_inr.geometry import rotation_matrices, transform_images
+from irl_inr.geometry import pixel_grid, rotation_matrices, transform_images
 from irl_inr.moments import moment_pose
 from irl_inr.training.collectives import normalise_over_ranks, statistics_over_ranks
 
@@ -258,6 +258,7 @@ class Encoder(nn.Module):
         channels: tuple[int, ...] = (32, 64, 128),
         depth: int = 1,
         in_channels: int = 1,
+        radius_channel: bool = False,
     ) -> None:
         super().__init__()
         if alignment not in ALIGNMENTS:
@@ -269,7 +270,12 @@ class Encoder(nn.Module):
         self.alignment = alignment
         self.in_channels = in_channels
         self.code_rotations = tuple(float(angle) for angle in code_rotations)  # radians, see ``encode``
-        self.backbone = build_backbone(backbone, recompute_blocks, image_size, layout, channels, depth, in_channels)
+        # The distance of every pixel from the image centre as one more input channel
+        # (CoordConv, Liu et al., NeurIPS 2018): how far out a pattern lies, read directly.
+        self.radius_channel = radius_channel
+        self.backbone = build_backbone(
+            backbone, recompute_blocks, image_size, layout, channels, depth, in_channels + int(radius_channel)
+        )
         # Channels-last (N, H, W, C) convolution weights and activations: oneDNN's
         # convolutions and batch norms on CPUs and cuDNN's tensor-core kernels run faster.
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -320,6 +326,10 @@ class Encoder(nn.Module):
             raise ValueError("alignment_noise needs a moment alignment (moments or moments_centred)")
         else:
             seen = images
+        if self.radius_channel:
+            grid = pixel_grid(*seen.shape[-2:], device=seen.device)  # (H W, 2) normalised (x, y)
+            radius = grid.norm(dim=-1).reshape(1, 1, *seen.shape[-2:]).to(seen.dtype)
+            seen = torch.cat([seen, radius.expand(seen.shape[0], -1, -1, -1)], dim=1)  # (B, C + 1, H, W)
         hidden = self.trunk(self.backbone(seen.contiguous(memory_format=self.memory_format)))  # (B, head_hidden)
         semantic_code = self.standardise(self.code_head(hidden))  # (B, d)
         cos_sin = self.rotation_head(hidden).float()  # (B, 2)

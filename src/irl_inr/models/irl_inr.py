@@ -54,6 +54,7 @@ class IRLINR(nn.Module):
             channels=config.backbone_channels,
             depth=config.backbone_depth,
             in_channels=config.channels,
+            radius_channel=config.encoder_radius_channel,
         )
         self.inr = INR(
             config.num_frequencies,

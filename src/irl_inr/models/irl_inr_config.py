@@ -38,6 +38,8 @@ class IRLINRConfig:
     # small_cnn only: the width of each stride-2 stage and the convolutions per stage.
     backbone_channels: tuple[int, ...] = (32, 64, 128)
     backbone_depth: int = 1
+    # The distance of each pixel from the image centre as one more input channel of the encoder.
+    encoder_radius_channel: bool = False
     # "moments" (closed-form pose first) | "moments_centred" (its rotation about the image
     # centre alone, for centred images) | "none" (paper)
     alignment: str = "moments"
@@ -112,7 +114,7 @@ class IRLINRConfig:
     # their default, so that those checkpoints stay resumable.
     LATER_OPTIONS: ClassVar[tuple[str, ...]] = (
         "backbone_channels", "backbone_depth", "augment_random_defects", "augment_defect_dropout",
-        "augment_die_levels", "augment_mirror", "channels",
+        "augment_die_levels", "augment_mirror", "channels", "encoder_radius_channel",
     )
 
     def __post_init__(self) -> None:
@@ -137,7 +139,7 @@ class IRLINRConfig:
         ):
             if getattr(self, name) not in choices:
                 fail(name, f"one of {choices}")
-        for name in ("standardise_code", "encoder_channels_last"):
+        for name in ("standardise_code", "encoder_channels_last", "encoder_radius_channel"):
             if not isinstance(getattr(self, name), bool):
                 fail(name, "true or false")
         if not is_int(self.fourier_seed):
